@@ -1,0 +1,103 @@
+//! [`Syncable`]: what a struct must provide to be synced. `#[derive(Syncable)]` writes it.
+
+use super::error::{DecodeError, EncodeError};
+use super::record::{Merged, Record};
+use super::schema::TableSchema;
+
+/// A type whose values are rows of a synced table.
+///
+/// Normally derived with `#[derive(Syncable)]`; implementing it by hand is possible (for
+/// example for a dynamic table) and must keep these contracts:
+/// - `schema()` is valid ([`TableSchema::validate`]) and always the same value;
+/// - `to_record` emits `id`, `version` and every data column of the schema; the other
+///   system columns (`updatedAt`, `createdAt`, `deleted`) belong to the server and the
+///   store, and are never emitted;
+/// - `from_record(to_record(x))` equals `x` for every field that is not local-only;
+/// - `changed_columns` and `merge3` look at data columns only.
+///
+/// ```
+/// use sync_core::{ColumnType, DecodeError, EncodeError, Merged, Record, SyncValue, Syncable, TableSchema};
+/// use std::sync::OnceLock;
+///
+/// #[derive(Debug, Clone, PartialEq)]
+/// struct Note { id: String, body: String, version: Option<String> }
+///
+/// impl Syncable for Note {
+///     fn schema() -> &'static TableSchema {
+///         static S: OnceLock<TableSchema> = OnceLock::new();
+///         S.get_or_init(|| TableSchema::new("Note").with_column("body", ColumnType::Text, false))
+///     }
+///     fn id(&self) -> &str { &self.id }
+///     fn set_id(&mut self, id: String) { self.id = id }
+///     fn version(&self) -> Option<&str> { self.version.as_deref() }
+///     fn set_version(&mut self, v: Option<String>) { self.version = v }
+///     fn to_record(&self) -> Result<Record, EncodeError> {
+///         let mut r = Record::new();
+///         r.push("id", self.id.clone());
+///         r.push("version", self.version.clone());
+///         r.push("body", self.body.clone());
+///         Ok(r)
+///     }
+///     fn from_record(mut r: Record) -> Result<Self, DecodeError> {
+///         let mut take = |c: &str| r.remove(c).ok_or_else(|| DecodeError::missing("Note", c, "text"));
+///         let id = take("id")?;
+///         let body = take("body")?;
+///         let version = r.remove("version").unwrap_or(sync_core::Value::Null);
+///         Ok(Note {
+///             id: String::from_value(id).map_err(|e| DecodeError::value("Note", "id", e))?,
+///             body: String::from_value(body).map_err(|e| DecodeError::value("Note", "body", e))?,
+///             version: Option::from_value(version).map_err(|e| DecodeError::value("Note", "version", e))?,
+///         })
+///     }
+///     fn changed_columns(&self, other: &Self) -> Vec<&'static str> {
+///         if self.body == other.body { vec![] } else { vec!["body"] }
+///     }
+///     fn merge3(base: &Self, local: Self, remote: Self) -> Merged<Self> {
+///         let rec = Record::merge3(&base.to_record().unwrap(), &local.to_record().unwrap(), &remote.to_record().unwrap());
+///         Merged { value: Note::from_record(rec.value).unwrap(), clashes: rec.clashes }
+///     }
+/// }
+///
+/// let n = Note { id: "n1".into(), body: "hi".into(), version: None };
+/// assert_eq!(Note::from_record(n.to_record()?)?, n);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Syncable: Sized {
+    /// The table's schema: system columns, then one column per synced field.
+    fn schema() -> &'static TableSchema;
+
+    /// The table's name (the schema's).
+    fn table_name() -> &'static str {
+        &Self::schema().name
+    }
+
+    /// The record's id.
+    fn id(&self) -> &str;
+
+    /// Sets the id (the engine assigns a UUID to an empty id on insert).
+    fn set_id(&mut self, id: String);
+
+    /// The server-assigned version, `None` before the first push (an empty `String`
+    /// version field counts as `None`).
+    fn version(&self) -> Option<&str>;
+
+    /// Sets the version.
+    fn set_version(&mut self, version: Option<String>);
+
+    /// The record: `id`, `version`, then the data columns in schema order.
+    fn to_record(&self) -> Result<Record, EncodeError>;
+
+    /// Decodes a record. A missing column (unless the field is an `Option`) or a value of
+    /// the wrong type is an error naming the table, column and expected type. Extra
+    /// columns are ignored; local-only (`#[sync(skip)]`) fields get their `Default`.
+    fn from_record(record: Record) -> Result<Self, DecodeError>;
+
+    /// The data columns whose values differ between `self` and `other`, in schema order.
+    fn changed_columns(&self, other: &Self) -> Vec<&'static str>;
+
+    /// 3-way field merge: a field changed on one side only takes that side's value; a
+    /// field changed differently on both sides is a clash (reported, local value kept).
+    /// The id and local-only fields come from `local`; the version and server-maintained
+    /// fields from `remote`, so that the merged value can be pushed against the remote.
+    fn merge3(base: &Self, local: Self, remote: Self) -> Merged<Self>;
+}
