@@ -18,6 +18,7 @@
 extern crate self as sync_core;
 
 pub mod model;
+pub mod store;
 
 #[doc(hidden)]
 pub mod __private;

@@ -1,0 +1,224 @@
+//! Local queries: a [`Filter`] tree, ordering and paging, evaluated by each store.
+//!
+//! Semantics every store keeps (the conformance suite checks them):
+//! - comparisons follow SQL: a `Null` column matches no comparison; compare with
+//!   [`Filter::is_null`] instead (`eq`/`ne` against `Value::Null` mean is-null/is-not-null);
+//! - integers and reals compare numerically, text byte-wise (UTF-8), dates and instants
+//!   chronologically, bools as `false < true`;
+//! - `starts_with`, `ends_with` and `contains` are case-sensitive and treat `%` and `_`
+//!   as plain characters;
+//! - ordering puts `Null` first when ascending, and rows equal on every key come in `id`
+//!   order, so results are deterministic.
+
+use std::ops::Not;
+
+use crate::model::Value;
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// Text starts with the value.
+    StartsWith,
+    /// Text ends with the value.
+    EndsWith,
+    /// Text contains the value.
+    Contains,
+}
+
+/// A condition on a table's columns.
+///
+/// ```
+/// use sync_core::store::Filter;
+/// let f = Filter::eq("complete", false).and(Filter::starts_with("text", "buy").or(Filter::is_null("dueDate")));
+/// assert!(matches!(f, Filter::And(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// `column op value`.
+    Cmp {
+        /// The column.
+        column: String,
+        /// The operator.
+        op: CmpOp,
+        /// The value compared with.
+        value: Value,
+    },
+    /// The column is `Null`.
+    IsNull(String),
+    /// All of these (true when empty).
+    And(Vec<Filter>),
+    /// Any of these (false when empty).
+    Or(Vec<Filter>),
+    /// Not this.
+    Not(Box<Filter>),
+}
+
+macro_rules! cmp_ctor {
+    ($($(#[$doc:meta])* $name:ident => $op:ident),*) => {$(
+        $(#[$doc])*
+        pub fn $name(column: impl Into<String>, value: impl Into<Value>) -> Filter {
+            Filter::cmp(column, CmpOp::$op, value)
+        }
+    )*};
+}
+
+impl Filter {
+    /// `column op value`.
+    pub fn cmp(column: impl Into<String>, op: CmpOp, value: impl Into<Value>) -> Filter {
+        Filter::Cmp {
+            column: column.into(),
+            op,
+            value: value.into(),
+        }
+    }
+
+    cmp_ctor!(
+        /// `column = value` (`Null`: is null).
+        eq => Eq,
+        /// `column <> value` (`Null`: is not null).
+        ne => Ne,
+        /// `column < value`.
+        lt => Lt,
+        /// `column <= value`.
+        le => Le,
+        /// `column > value`.
+        gt => Gt,
+        /// `column >= value`.
+        ge => Ge,
+        /// Text column starts with the value (case-sensitive).
+        starts_with => StartsWith,
+        /// Text column ends with the value (case-sensitive).
+        ends_with => EndsWith,
+        /// Text column contains the value (case-sensitive).
+        contains => Contains
+    );
+
+    /// The column is `Null`.
+    pub fn is_null(column: impl Into<String>) -> Filter {
+        Filter::IsNull(column.into())
+    }
+
+    /// Both conditions.
+    pub fn and(self, other: Filter) -> Filter {
+        match self {
+            Filter::And(mut v) => {
+                v.push(other);
+                Filter::And(v)
+            }
+            f => Filter::And(vec![f, other]),
+        }
+    }
+
+    /// Either condition.
+    pub fn or(self, other: Filter) -> Filter {
+        match self {
+            Filter::Or(mut v) => {
+                v.push(other);
+                Filter::Or(v)
+            }
+            f => Filter::Or(vec![f, other]),
+        }
+    }
+
+    /// Every column name the filter mentions (for validation against a schema).
+    ///
+    /// ```
+    /// use sync_core::store::Filter;
+    /// let f = Filter::eq("a", 1i64).or(!Filter::is_null("b"));
+    /// assert_eq!(f.columns(), ["a", "b"]);
+    /// ```
+    pub fn columns(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.collect_columns(&mut out);
+        out
+    }
+
+    fn collect_columns<'a>(&'a self, out: &mut Vec<&'a str>) {
+        match self {
+            Filter::Cmp { column, .. } | Filter::IsNull(column) => out.push(column),
+            Filter::And(v) | Filter::Or(v) => v.iter().for_each(|f| f.collect_columns(out)),
+            Filter::Not(f) => f.collect_columns(out),
+        }
+    }
+}
+
+impl Not for Filter {
+    type Output = Filter;
+    fn not(self) -> Filter {
+        Filter::Not(Box::new(self))
+    }
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// Smallest first (`Null` first).
+    Asc,
+    /// Largest first (`Null` last).
+    Desc,
+}
+
+/// A query over one table: filter, order, paging.
+///
+/// ```
+/// use sync_core::store::{Filter, Order, Query};
+/// let q = Query::new().filter(Filter::eq("complete", false)).order_by("text", Order::Asc).limit(20).offset(40);
+/// assert_eq!((q.limit, q.offset), (Some(20), 40));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    /// Rows must match this (all rows when `None`).
+    pub filter: Option<Filter>,
+    /// Sort keys, most significant first; `id` ascending is always the last tie-breaker.
+    pub order_by: Vec<(String, Order)>,
+    /// At most this many rows.
+    pub limit: Option<u64>,
+    /// Skip this many rows first.
+    pub offset: u64,
+}
+
+impl Query {
+    /// All rows, in id order.
+    pub fn new() -> Query {
+        Query::default()
+    }
+
+    /// Sets the filter, and-ed with any filter already set.
+    pub fn filter(mut self, filter: Filter) -> Query {
+        self.filter = Some(match self.filter.take() {
+            Some(f) => f.and(filter),
+            None => filter,
+        });
+        self
+    }
+
+    /// Adds a sort key.
+    pub fn order_by(mut self, column: impl Into<String>, order: Order) -> Query {
+        self.order_by.push((column.into(), order));
+        self
+    }
+
+    /// Caps the number of rows.
+    pub fn limit(mut self, n: u64) -> Query {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips rows.
+    pub fn offset(mut self, n: u64) -> Query {
+        self.offset = n;
+        self
+    }
+}
