@@ -20,6 +20,9 @@ extern crate self as sync_core;
 pub mod model;
 pub mod store;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 #[doc(hidden)]
 pub mod __private;
 
