@@ -32,6 +32,12 @@ pub use model::{
     json_from_value, json_to_value, validate_column_name, validate_table_name,
 };
 
+// The types that appear in synced structs, re-exported so that an app needs no
+// separate dependency (and no version to keep in step) to name them.
+pub use chrono;
+pub use serde_json;
+pub use uuid;
+
 /// `#[derive(Syncable)]`: see the `sync-derive` crate.
 #[cfg(feature = "derive")]
 pub use sync_derive::Syncable;
