@@ -69,8 +69,8 @@ fn column_types_and_nullability_follow_the_rust_type() {
         ColumnType::DateTime
     );
     assert_eq!(<Option<bool> as SyncValue>::COLUMN_TYPE, ColumnType::Bool);
-    assert!(<Option<bool> as SyncValue>::NULLABLE);
-    assert!(!<bool as SyncValue>::NULLABLE);
+    const { assert!(<Option<bool> as SyncValue>::NULLABLE) };
+    const { assert!(!<bool as SyncValue>::NULLABLE) };
     assert_eq!(<Option<u8> as SyncValue>::from_missing(), Some(None));
     assert_eq!(<u8 as SyncValue>::from_missing(), None);
 }
