@@ -19,6 +19,7 @@ extern crate self as sync_core;
 
 pub mod model;
 pub mod store;
+pub mod transport;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
