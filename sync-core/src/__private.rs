@@ -71,3 +71,104 @@ pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() {}
 /// Compile-time check for `#[sync(skip)]` fields.
 #[inline]
 pub const fn assert_default<T: Default>() {}
+
+/// Decodes the `version` column: missing, `Null` and empty text all mean "no version".
+#[inline]
+pub fn decode_version(record: &mut Record, table: &str) -> Result<Option<String>, DecodeError> {
+    let column = crate::model::SystemColumn::Version.name();
+    let version: Option<String> = decode(record, table, column)?;
+    Ok(version.filter(|v| !v.is_empty()))
+}
+
+/// Encodes the `version` column: no version (or an empty one) is `Null`.
+#[inline]
+pub fn encode_version(version: Option<&str>) -> Value {
+    match version {
+        Some(v) if !v.is_empty() => Value::Text(v.to_owned()),
+        _ => Value::Null,
+    }
+}
+
+/// Decodes a server-maintained field (`#[updated_at]`, `#[created_at]`, `#[deleted]`). A
+/// record that has not been to the server yet (one made by `to_record`) lacks the column:
+/// that reads as the type's default instead of an error.
+#[inline]
+pub fn decode_server<T: SyncValue + Default>(
+    record: &mut Record,
+    table: &str,
+    column: &str,
+) -> Result<T, DecodeError> {
+    match record.remove(column) {
+        Some(v) => T::from_value(v).map_err(|e| DecodeError::value(table, column, e)),
+        None => Ok(T::default()),
+    }
+}
+
+/// The types an id field may have; the generated code reads and writes the id through it,
+/// so that an id of another type (even behind an alias) is one error on the field.
+#[diagnostic::on_unimplemented(
+    message = "the id field must be a `String`, not `{Self}`",
+    label = "expected `String`",
+    note = "ids are strings on the wire (a UUID is generated for an empty id); write `id: String`"
+)]
+pub trait IdField {
+    /// The id as text.
+    fn as_id(&self) -> &str;
+    /// The field's value for this id.
+    fn from_id(id: String) -> Self;
+}
+
+impl IdField for String {
+    #[inline]
+    fn as_id(&self) -> &str {
+        self
+    }
+    #[inline]
+    fn from_id(id: String) -> Self {
+        id
+    }
+}
+
+/// The types a `#[version]` field may have: `Option<String>`, or `String` where an empty
+/// string means no version.
+#[diagnostic::on_unimplemented(
+    message = "a `#[version]` field must be an `Option<String>` or a `String`, not `{Self}`",
+    label = "expected `Option<String>` or `String`",
+    note = "versions are opaque strings assigned by the server; write `#[version] version: Option<String>`"
+)]
+pub trait VersionField {
+    /// The version, `None` when absent or empty.
+    fn get(&self) -> Option<&str>;
+    /// The field's value for this version.
+    fn from_version(version: Option<String>) -> Self;
+}
+
+impl VersionField for Option<String> {
+    #[inline]
+    fn get(&self) -> Option<&str> {
+        self.as_deref().filter(|v| !v.is_empty())
+    }
+    #[inline]
+    fn from_version(version: Option<String>) -> Self {
+        version
+    }
+}
+
+impl VersionField for String {
+    #[inline]
+    fn get(&self) -> Option<&str> {
+        Some(self.as_str()).filter(|v| !v.is_empty())
+    }
+    #[inline]
+    fn from_version(version: Option<String>) -> Self {
+        version.unwrap_or_default()
+    }
+}
+
+/// Compile-time check placed on the id field's type.
+#[inline]
+pub const fn assert_id<T: IdField>() {}
+
+/// Compile-time check placed on the version field's type.
+#[inline]
+pub const fn assert_version<T: VersionField>() {}
