@@ -3,7 +3,7 @@
 
 pub use std::sync::OnceLock;
 
-use crate::model::{DecodeError, EncodeError, Record, SyncValue, Value};
+use crate::model::{ColumnType, DecodeError, EncodeError, Record, SyncValue, Value};
 
 /// Decodes one field, naming the table and column on failure.
 #[inline]
@@ -12,11 +12,7 @@ pub fn decode<T: SyncValue>(
     table: &str,
     column: &str,
 ) -> Result<T, DecodeError> {
-    match record.remove(column) {
-        Some(v) => T::from_value(v).map_err(|e| DecodeError::value(table, column, e)),
-        None => T::from_missing()
-            .ok_or_else(|| DecodeError::missing(table, column, T::COLUMN_TYPE.name())),
-    }
+    assert_sync_value::<T>().decode(record, table, column)
 }
 
 /// Decodes a `#[sync(json)]` field; a missing column reads as JSON `null`.
@@ -59,18 +55,121 @@ pub fn same<T: SyncValue>(a: &T, b: &T) -> bool {
     a.same(b)
 }
 
-/// Compile-time check placed on each field's type so that a missing `SyncValue`
-/// implementation is reported on the field, not on the derive.
-#[inline]
-pub const fn assert_sync_value<T: SyncValue>() {}
+/// The `SyncValue` implementation of one field's type, looked up once by
+/// [`assert_sync_value`] at the field. Generated code uses nothing else, so a type without
+/// `SyncValue` is one error on the field instead of one per generated method.
+pub struct SyncValueOps<T> {
+    /// `T::COLUMN_TYPE`.
+    pub column_type: ColumnType,
+    /// `T::NULLABLE`.
+    pub nullable: bool,
+    to_value: fn(&T) -> Value,
+    from_value: fn(Value) -> Result<T, crate::model::ValueError>,
+    from_missing: fn() -> Option<T>,
+    same: fn(&T, &T) -> bool,
+}
 
-/// Compile-time check for `#[sync(json)]` fields.
-#[inline]
-pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+impl<T> SyncValueOps<T> {
+    /// `T::to_value`.
+    #[inline]
+    pub fn encode(&self, v: &T) -> Value {
+        (self.to_value)(v)
+    }
 
-/// Compile-time check for `#[sync(skip)]` fields.
+    /// Decodes one field, naming the table and column on failure.
+    #[inline]
+    pub fn decode(&self, record: &mut Record, table: &str, column: &str) -> Result<T, DecodeError> {
+        match record.remove(column) {
+            Some(v) => (self.from_value)(v).map_err(|e| DecodeError::value(table, column, e)),
+            None => (self.from_missing)()
+                .ok_or_else(|| DecodeError::missing(table, column, self.column_type.name())),
+        }
+    }
+
+    /// Decodes a server-maintained field (`#[updated_at]`, `#[created_at]`, `#[deleted]`).
+    /// A record that has not been to the server yet (one made by `to_record`) lacks the
+    /// column: that reads as `default()` instead of an error.
+    #[inline]
+    pub fn decode_server(
+        &self,
+        record: &mut Record,
+        table: &str,
+        column: &str,
+        default: fn() -> T,
+    ) -> Result<T, DecodeError> {
+        match record.remove(column) {
+            Some(v) => (self.from_value)(v).map_err(|e| DecodeError::value(table, column, e)),
+            None => Ok(default()),
+        }
+    }
+
+    /// `T::same`: whether two values would be stored identically.
+    #[inline]
+    pub fn same(&self, a: &T, b: &T) -> bool {
+        (self.same)(a, b)
+    }
+}
+
+/// Compile-time check placed on each data field's type so that a missing `SyncValue`
+/// implementation is reported on the field, not on the derive; returns the operations the
+/// generated code then uses.
 #[inline]
-pub const fn assert_default<T: Default>() {}
+pub const fn assert_sync_value<T: SyncValue>() -> SyncValueOps<T> {
+    SyncValueOps {
+        column_type: T::COLUMN_TYPE,
+        nullable: T::NULLABLE,
+        to_value: T::to_value,
+        from_value: T::from_value,
+        from_missing: T::from_missing,
+        same: T::same,
+    }
+}
+
+/// The serde operations of a `#[sync(json)]` field's type, looked up once by
+/// [`assert_json`] (see [`SyncValueOps`] for why).
+pub struct JsonOps<T> {
+    encode: fn(&T, &str, &str) -> Result<Value, EncodeError>,
+    decode: fn(&mut Record, &str, &str) -> Result<T, DecodeError>,
+    same: fn(&T, &T) -> bool,
+}
+
+impl<T> JsonOps<T> {
+    /// [`encode_json`].
+    #[inline]
+    pub fn encode(&self, v: &T, table: &str, column: &str) -> Result<Value, EncodeError> {
+        (self.encode)(v, table, column)
+    }
+
+    /// [`decode_json`].
+    #[inline]
+    pub fn decode(&self, record: &mut Record, table: &str, column: &str) -> Result<T, DecodeError> {
+        (self.decode)(record, table, column)
+    }
+
+    /// [`json_same`].
+    #[inline]
+    pub fn same(&self, a: &T, b: &T) -> bool {
+        (self.same)(a, b)
+    }
+}
+
+/// Compile-time check for `#[sync(json)]` fields; returns the operations the generated
+/// code then uses.
+#[inline]
+pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() -> JsonOps<T> {
+    JsonOps {
+        encode: encode_json::<T>,
+        decode: decode_json::<T>,
+        same: json_same::<T>,
+    }
+}
+
+/// Compile-time check for `#[sync(skip)]` and server-maintained fields; returns the
+/// `Default` constructor the generated code then uses.
+#[inline]
+pub const fn assert_default<T: Default>() -> fn() -> T {
+    T::default
+}
 
 /// Decodes the `version` column: missing, `Null` and empty text all mean "no version".
 #[inline]
@@ -86,21 +185,6 @@ pub fn encode_version(version: Option<&str>) -> Value {
     match version {
         Some(v) if !v.is_empty() => Value::Text(v.to_owned()),
         _ => Value::Null,
-    }
-}
-
-/// Decodes a server-maintained field (`#[updated_at]`, `#[created_at]`, `#[deleted]`). A
-/// record that has not been to the server yet (one made by `to_record`) lacks the column:
-/// that reads as the type's default instead of an error.
-#[inline]
-pub fn decode_server<T: SyncValue + Default>(
-    record: &mut Record,
-    table: &str,
-    column: &str,
-) -> Result<T, DecodeError> {
-    match record.remove(column) {
-        Some(v) => T::from_value(v).map_err(|e| DecodeError::value(table, column, e)),
-        None => Ok(T::default()),
     }
 }
 
@@ -165,10 +249,40 @@ impl VersionField for String {
     }
 }
 
-/// Compile-time check placed on the id field's type.
-#[inline]
-pub const fn assert_id<T: IdField>() {}
+/// The [`IdField`] operations of the id field's type, looked up once by [`assert_id`]
+/// (see [`SyncValueOps`] for why).
+pub struct IdOps<T> {
+    /// `T::as_id`.
+    pub as_id: fn(&T) -> &str,
+    /// `T::from_id`.
+    pub from_id: fn(String) -> T,
+}
 
-/// Compile-time check placed on the version field's type.
+/// Compile-time check placed on the id field's type; returns the operations the
+/// generated code then uses.
 #[inline]
-pub const fn assert_version<T: VersionField>() {}
+pub const fn assert_id<T: IdField>() -> IdOps<T> {
+    IdOps {
+        as_id: T::as_id,
+        from_id: T::from_id,
+    }
+}
+
+/// The [`VersionField`] operations of the version field's type, looked up once by
+/// [`assert_version`] (see [`SyncValueOps`] for why).
+pub struct VersionOps<T> {
+    /// `T::get`.
+    pub get: fn(&T) -> Option<&str>,
+    /// `T::from_version`.
+    pub from_version: fn(Option<String>) -> T,
+}
+
+/// Compile-time check placed on the version field's type; returns the operations the
+/// generated code then uses.
+#[inline]
+pub const fn assert_version<T: VersionField>() -> VersionOps<T> {
+    VersionOps {
+        get: T::get,
+        from_version: T::from_version,
+    }
+}

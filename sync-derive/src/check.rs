@@ -123,13 +123,13 @@ fn check_table_name(cx: &Ctxt, cont: &Container) {
         Some(lit) => cx.error_spanned_by(
             lit,
             format!(
-                "invalid table name `{shown}`: {reason}; expected ASCII letters, digits and `_`, not starting with a digit, e.g. `#[table(\"TodoItem\")]`"
+                "invalid table name {shown:?}: {reason}; choose another name, e.g. `#[table(\"TodoItem\")]`"
             ),
         ),
         None => cx.error_spanned_by(
             cont.ident,
             format!(
-                "invalid table name `{shown}` (the struct's name): {reason}; name the table with `#[table(\"TodoItem\")]`"
+                "invalid table name {shown:?} (the struct's name): {reason}; name the table with `#[table(\"TodoItem\")]`"
             ),
         ),
     }
@@ -149,7 +149,7 @@ fn check_one_id_field(cx: &Ctxt, cont: &Container) {
                 cx.error_spanned_by(
                     other.attrs.id.tokens(),
                     format!(
-                        "`#[id]` is on two fields, `{}` and `{}`: expected exactly one id field",
+                        "`#[id]` is on two fields, `{}` and `{}`: expected exactly one id field; remove this one",
                         first.ident, other.ident
                     ),
                 );
@@ -201,7 +201,7 @@ fn check_one_version_field(cx: &Ctxt, cont: &Container) {
                 cx.error_spanned_by(
                     other.attrs.version.tokens(),
                     format!(
-                        "`#[version]` is on two fields, `{}` and `{}`: expected exactly one version field",
+                        "`#[version]` is on two fields, `{}` and `{}`: expected exactly one version field; remove this one",
                         first.ident, other.ident
                     ),
                 );
@@ -241,7 +241,7 @@ fn check_server_fields_at_most_once(cx: &Ctxt, cont: &Container) {
                 cx.error_spanned_by(
                     tokens,
                     format!(
-                        "`#[{}]` is on two fields, `{}` and `{}`: expected at most one",
+                        "`#[{}]` is on two fields, `{}` and `{}`: expected at most one; remove this one",
                         col.attr(),
                         first.ident,
                         other.ident
@@ -259,7 +259,7 @@ fn check_column_names(cx: &Ctxt, cont: &Container) {
             cx.error_spanned_by(
                 column_span(field),
                 format!(
-                    "invalid column name `{column}` for field `{}`: {reason}; expected ASCII letters, digits and `_`, not starting with a digit, e.g. `#[sync(rename = \"dueDate\")]`",
+                    "invalid column name {column:?} for field `{}`: {reason}; choose another name, e.g. `#[sync(rename = \"dueDate\")]`",
                     field.ident
                 ),
             );

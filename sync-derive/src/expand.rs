@@ -33,36 +33,62 @@ pub fn derive_syncable(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Erro
     }
 }
 
-/// The fields `expand` needs, sorted by role. Only built from a checked container, where
-/// the id and version exist exactly once.
+/// The fields `expand` needs, with the names of their per-field constants. Only built
+/// from a checked container, where the id and version exist exactly once.
 struct Plan<'c, 'a> {
-    id: &'c Field<'a>,
-    version: &'c Field<'a>,
+    id: usize,
+    version: usize,
+    fields: &'c [Field<'a>],
+}
+
+impl Plan<'_, '_> {
+    fn id(&self) -> (&Ident, Ident) {
+        (self.fields[self.id].ident, ops(self.id))
+    }
+
+    fn version(&self) -> (&Ident, Ident) {
+        (self.fields[self.version].ident, ops(self.version))
+    }
+}
+
+/// The constant holding field `i`'s operations (`SyncValueOps`, `JsonOps`, `IdOps`,
+/// `VersionOps`), looked up once at the field so that a wrong type is one error there.
+fn ops(i: usize) -> Ident {
+    Ident::new(&format!("__FIELD_{i}"), Span::call_site())
+}
+
+/// The constant holding field `i`'s `Default` constructor (skip and server fields).
+fn default_fn(i: usize) -> Ident {
+    Ident::new(&format!("__DEFAULT_{i}"), Span::call_site())
 }
 
 fn expand(cont: &Container) -> TokenStream {
     let core = core_path(cont.attrs.crate_path.get());
-    let (Some(id), Some(version)) = (cont.field_with(&Role::Id), cont.field_with(&Role::Version))
-    else {
+    let position = |role: &Role| cont.fields.iter().position(|f| f.role == *role);
+    let (Some(id), Some(version)) = (position(&Role::Id), position(&Role::Version)) else {
         // Unreachable after `check`; a clear error beats a panic in a proc macro.
         return syn::Error::new(Span::call_site(), "`#[derive(Syncable)]`: no id or version")
             .to_compile_error();
     };
-    let plan = Plan { id, version };
+    let plan = Plan {
+        id,
+        version,
+        fields: &cont.fields,
+    };
     let ident = cont.ident;
 
-    let assertions = assertions(cont, &core);
+    let field_ops = field_ops(cont, &core);
     let schema = schema(cont, &core);
-    let accessors = accessors(&plan, &core);
+    let accessors = accessors(&plan);
     let to_record = to_record(cont, &plan, &core);
     let from_record = from_record(cont, &core);
-    let changed_columns = changed_columns(cont, &core);
+    let changed_columns = changed_columns(cont);
     let merge3 = merge3(cont, &core);
 
     quote! {
         #[doc(hidden)]
         const _: () = {
-            #assertions
+            #field_ops
 
             #[automatically_derived]
             impl #core::Syncable for #ident {
@@ -77,49 +103,62 @@ fn expand(cont: &Container) -> TokenStream {
     }
 }
 
-/// One compile-time check per field, spanned on the field's type so that a type the role
-/// does not accept is reported on the field rather than on the derive.
-fn assertions(cont: &Container, core: &TokenStream) -> TokenStream {
+/// One constant per field holding what its role needs from its type, built by an
+/// `assert_*` call spanned on the field's type: a type the role does not accept is
+/// reported once, on the field, rather than in every generated method.
+fn field_ops(cont: &Container, core: &TokenStream) -> TokenStream {
     let private = quote!(#core::__private);
-    let checks = cont.fields.iter().map(|f| {
+    let consts = cont.fields.iter().enumerate().map(|(i, f)| {
         let ty = f.ty;
         let span = ty.span();
+        let ops = ops(i);
+        let default = default_fn(i);
+        let sync_value = quote_spanned! {span=>
+            const #ops: #private::SyncValueOps<#ty> = #private::assert_sync_value::<#ty>();
+        };
+        let default = quote_spanned! {span=>
+            const #default: fn() -> #ty = #private::assert_default::<#ty>();
+        };
         match &f.role {
-            Role::Id => quote_spanned!(span=> #private::assert_id::<#ty>();),
-            Role::Version => quote_spanned!(span=> #private::assert_version::<#ty>();),
-            Role::Server(_) => quote_spanned! {span=>
-                #private::assert_sync_value::<#ty>();
-                #private::assert_default::<#ty>();
+            Role::Id => quote_spanned! {span=>
+                const #ops: #private::IdOps<#ty> = #private::assert_id::<#ty>();
             },
-            Role::Skip => quote_spanned!(span=> #private::assert_default::<#ty>();),
-            Role::Data { json: true, .. } => quote_spanned!(span=> #private::assert_json::<#ty>();),
-            Role::Data { json: false, .. } => {
-                quote_spanned!(span=> #private::assert_sync_value::<#ty>();)
-            }
+            Role::Version => quote_spanned! {span=>
+                const #ops: #private::VersionOps<#ty> = #private::assert_version::<#ty>();
+            },
+            Role::Server(_) => quote!(#sync_value #default),
+            Role::Skip => default,
+            Role::Data { json: true, .. } => quote_spanned! {span=>
+                const #ops: #private::JsonOps<#ty> = #private::assert_json::<#ty>();
+            },
+            Role::Data { json: false, .. } => sync_value,
         }
     });
-    quote! {
-        const _: () = {
-            #(#checks)*
-        };
-    }
+    quote!(#(#consts)*)
+}
+
+/// The data fields with their index (for [`ops`]).
+fn data_fields<'c, 'a>(
+    cont: &'c Container<'a>,
+) -> impl Iterator<Item = (usize, &'c Field<'a>, &'c str, bool)> {
+    cont.fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match &f.role {
+            Role::Data { column, json } => Some((i, f, column.as_str(), *json)),
+            _ => None,
+        })
 }
 
 /// `schema()`: built once, system columns then one column per data field in order.
 fn schema(cont: &Container, core: &TokenStream) -> TokenStream {
     let table = &cont.table;
-    let columns = cont.data_fields().map(|(f, column, json)| {
-        let ty = f.ty;
+    let columns = data_fields(cont).map(|(i, _, column, json)| {
+        let ops = ops(i);
         if json {
             quote!(.with_column(#column, #core::ColumnType::Json, true))
         } else {
-            quote_spanned! {ty.span()=>
-                .with_column(
-                    #column,
-                    <#ty as #core::SyncValue>::COLUMN_TYPE,
-                    <#ty as #core::SyncValue>::NULLABLE,
-                )
-            }
+            quote!(.with_column(#column, #ops.column_type, #ops.nullable))
         }
     });
     quote! {
@@ -132,27 +171,24 @@ fn schema(cont: &Container, core: &TokenStream) -> TokenStream {
 }
 
 /// `id`, `set_id`, `version`, `set_version`.
-fn accessors(plan: &Plan, core: &TokenStream) -> TokenStream {
-    let id = plan.id.ident;
-    let id_ty = plan.id.ty;
-    let version = plan.version.ident;
-    let version_ty = plan.version.ty;
-    let private = quote!(#core::__private);
+fn accessors(plan: &Plan) -> TokenStream {
+    let (id, id_ops) = plan.id();
+    let (version, version_ops) = plan.version();
     quote! {
         fn id(&self) -> &::core::primitive::str {
-            <#id_ty as #private::IdField>::as_id(&self.#id)
+            (#id_ops.as_id)(&self.#id)
         }
 
         fn set_id(&mut self, __id: ::std::string::String) {
-            self.#id = <#id_ty as #private::IdField>::from_id(__id);
+            self.#id = (#id_ops.from_id)(__id);
         }
 
         fn version(&self) -> ::core::option::Option<&::core::primitive::str> {
-            <#version_ty as #private::VersionField>::get(&self.#version)
+            (#version_ops.get)(&self.#version)
         }
 
         fn set_version(&mut self, __version: ::core::option::Option<::std::string::String>) {
-            self.#version = <#version_ty as #private::VersionField>::from_version(__version);
+            self.#version = (#version_ops.from_version)(__version);
         }
     }
 }
@@ -160,37 +196,25 @@ fn accessors(plan: &Plan, core: &TokenStream) -> TokenStream {
 /// `to_record`: `id`, `version`, then the data columns in schema order.
 fn to_record(cont: &Container, plan: &Plan, core: &TokenStream) -> TokenStream {
     let table = &cont.table;
-    let id = plan.id.ident;
-    let id_ty = plan.id.ty;
-    let version = plan.version.ident;
-    let version_ty = plan.version.ty;
-    let private = quote!(#core::__private);
-    let n = 2 + cont.data_fields().count();
-    let pushes = cont.data_fields().map(|(f, column, json)| {
+    let (id, id_ops) = plan.id();
+    let (version, version_ops) = plan.version();
+    let n = 2 + data_fields(cont).count();
+    let pushes = data_fields(cont).map(|(i, f, column, json)| {
         let member = f.ident;
-        let ty = f.ty;
+        let ops = ops(i);
         if json {
-            quote! {
-                __record.push(#column, #private::encode_json(&self.#member, #table, #column)?);
-            }
+            quote!(__record.push(#column, #ops.encode(&self.#member, #table, #column)?);)
         } else {
-            quote_spanned! {ty.span()=>
-                __record.push(#column, <#ty as #core::SyncValue>::to_value(&self.#member));
-            }
+            quote!(__record.push(#column, #ops.encode(&self.#member));)
         }
     });
     quote! {
         fn to_record(&self) -> ::core::result::Result<#core::Record, #core::EncodeError> {
             let mut __record = #core::Record::with_capacity(#n);
-            __record.push(
-                "id",
-                ::std::string::String::from(<#id_ty as #private::IdField>::as_id(&self.#id)),
-            );
+            __record.push("id", (#id_ops.as_id)(&self.#id));
             __record.push(
                 "version",
-                #private::encode_version(
-                    <#version_ty as #private::VersionField>::get(&self.#version),
-                ),
+                #core::__private::encode_version((#version_ops.get)(&self.#version)),
             );
             #(#pushes)*
             ::core::result::Result::Ok(__record)
@@ -202,36 +226,25 @@ fn to_record(cont: &Container, plan: &Plan, core: &TokenStream) -> TokenStream {
 fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
     let table = &cont.table;
     let private = quote!(#core::__private);
-    let inits = cont.fields.iter().map(|f| {
+    let inits = cont.fields.iter().enumerate().map(|(i, f)| {
         let member = f.ident;
-        let ty = f.ty;
+        let ops = ops(i);
+        let default = default_fn(i);
         let value = match &f.role {
             Role::Id => quote! {
-                <#ty as #private::IdField>::from_id(
+                (#ops.from_id)(
                     #private::decode::<::std::string::String>(&mut __record, #table, "id")?,
                 )
             },
             Role::Version => quote! {
-                <#ty as #private::VersionField>::from_version(
-                    #private::decode_version(&mut __record, #table)?,
-                )
+                (#ops.from_version)(#private::decode_version(&mut __record, #table)?)
             },
             Role::Server(col) => {
                 let column = col.column();
-                quote_spanned! {ty.span()=>
-                    #private::decode_server::<#ty>(&mut __record, #table, #column)?
-                }
+                quote!(#ops.decode_server(&mut __record, #table, #column, #default)?)
             }
-            Role::Skip => quote!(::core::default::Default::default()),
-            Role::Data { column, json: true } => quote! {
-                #private::decode_json::<#ty>(&mut __record, #table, #column)?
-            },
-            Role::Data {
-                column,
-                json: false,
-            } => quote_spanned! {ty.span()=>
-                #private::decode::<#ty>(&mut __record, #table, #column)?
-            },
+            Role::Skip => quote!(#default()),
+            Role::Data { column, .. } => quote!(#ops.decode(&mut __record, #table, #column)?),
         };
         quote!(#member: #value,)
     });
@@ -244,38 +257,14 @@ fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
     }
 }
 
-/// The comparison of one data field between `a` and `b` (expressions of the field's type,
-/// by reference).
-fn same(
-    core: &TokenStream,
-    field: &Field,
-    json: bool,
-    a: &TokenStream,
-    b: &TokenStream,
-) -> TokenStream {
-    let ty = field.ty;
-    if json {
-        quote!(#core::__private::json_same::<#ty>(#a, #b))
-    } else {
-        quote_spanned!(ty.span()=> #core::__private::same::<#ty>(#a, #b))
-    }
-}
-
 /// `changed_columns`: data fields only, in schema order.
-fn changed_columns(cont: &Container, core: &TokenStream) -> TokenStream {
-    let checks: Vec<TokenStream> = cont
-        .data_fields()
-        .map(|(f, column, json)| {
+fn changed_columns(cont: &Container) -> TokenStream {
+    let checks: Vec<TokenStream> = data_fields(cont)
+        .map(|(i, f, column, _)| {
             let member = f.ident;
-            let same = same(
-                core,
-                f,
-                json,
-                &quote!(&self.#member),
-                &quote!(&__other.#member),
-            );
+            let ops = ops(i);
             quote! {
-                if !#same {
+                if !#ops.same(&self.#member, &__other.#member) {
                     __changed.push(#column);
                 }
             }
@@ -291,7 +280,10 @@ fn changed_columns(cont: &Container, core: &TokenStream) -> TokenStream {
         }
     };
     quote! {
-        fn changed_columns(&self, __other: &Self) -> ::std::vec::Vec<&'static ::core::primitive::str> {
+        fn changed_columns(
+            &self,
+            __other: &Self,
+        ) -> ::std::vec::Vec<&'static ::core::primitive::str> {
             #body
         }
     }
@@ -301,44 +293,41 @@ fn changed_columns(cont: &Container, core: &TokenStream) -> TokenStream {
 /// fields merge 3-way, the id and local-only fields come from `local`, the version and
 /// server-maintained fields from `remote`.
 fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
-    let local_name = |i: usize| Ident::new(&format!("__local_{i}"), Span::call_site());
-    let remote_name = |i: usize| Ident::new(&format!("__remote_{i}"), Span::call_site());
-
     let mut local_pat = Vec::new();
     let mut remote_pat = Vec::new();
     let mut merges = Vec::new();
     let mut inits = Vec::new();
     for (i, f) in cont.fields.iter().enumerate() {
         let member = f.ident;
-        let (l, r) = (local_name(i), remote_name(i));
-        let from_local = matches!(f.role, Role::Id | Role::Skip);
-        let from_remote = matches!(f.role, Role::Version | Role::Server(_));
-        if from_local {
-            local_pat.push(quote!(#member: #l));
-            remote_pat.push(quote!(#member: _));
-            inits.push(quote!(#member: #l));
-        } else if from_remote {
-            local_pat.push(quote!(#member: _));
-            remote_pat.push(quote!(#member: #r));
-            inits.push(quote!(#member: #r));
-        } else if let Role::Data { column, json } = &f.role {
-            local_pat.push(quote!(#member: #l));
-            remote_pat.push(quote!(#member: #r));
-            let base = quote!(&__base.#member);
-            let local_is_base = same(core, f, *json, &quote!(&#l), &base);
-            let remote_is_base = same(core, f, *json, &quote!(&#r), &base);
-            let both_same = same(core, f, *json, &quote!(&#l), &quote!(&#r));
-            merges.push(quote! {
-                let #l = if #local_is_base {
-                    #r
-                } else if #remote_is_base || #both_same {
-                    #l
-                } else {
-                    __clashes.push(::std::string::String::from(#column));
-                    #l
-                };
-            });
-            inits.push(quote!(#member: #l));
+        let l = Ident::new(&format!("__local_{i}"), Span::call_site());
+        let r = Ident::new(&format!("__remote_{i}"), Span::call_site());
+        match &f.role {
+            Role::Id | Role::Skip => {
+                local_pat.push(quote!(#member: #l));
+                remote_pat.push(quote!(#member: _));
+                inits.push(quote!(#member: #l));
+            }
+            Role::Version | Role::Server(_) => {
+                local_pat.push(quote!(#member: _));
+                remote_pat.push(quote!(#member: #r));
+                inits.push(quote!(#member: #r));
+            }
+            Role::Data { column, .. } => {
+                let ops = ops(i);
+                local_pat.push(quote!(#member: #l));
+                remote_pat.push(quote!(#member: #r));
+                merges.push(quote! {
+                    let #l = if #ops.same(&#l, &__base.#member) {
+                        #r
+                    } else if #ops.same(&#r, &__base.#member) || #ops.same(&#l, &#r) {
+                        #l
+                    } else {
+                        __clashes.push(::std::string::String::from(#column));
+                        #l
+                    };
+                });
+                inits.push(quote!(#member: #l));
+            }
         }
     }
     let clashes_decl = if merges.is_empty() {
