@@ -2,9 +2,8 @@
 //! expected type; a missing `Option` column is `None`.
 
 use sync_core::{DecodeError, DecodeErrorKind, Record, Syncable, Value};
-use sync_derive::Syncable;
 
-#[derive(Syncable, Debug, PartialEq)]
+#[derive(sync_derive::Syncable, Debug, PartialEq)]
 #[table("Gauges")]
 struct Gauge {
     id: String,

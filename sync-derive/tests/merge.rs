@@ -5,7 +5,6 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use sync_core::{Merged, Syncable};
-use sync_derive::Syncable;
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 struct Address {
@@ -13,7 +12,7 @@ struct Address {
 }
 
 // Neither Clone nor PartialEq: merge3 must not need them.
-#[derive(Syncable, Debug)]
+#[derive(sync_derive::Syncable, Debug)]
 struct Person {
     id: String,
     name: String,

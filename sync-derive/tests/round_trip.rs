@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sync_core::{Syncable, Value};
-use sync_derive::Syncable;
 use uuid::Uuid;
 
-#[derive(Syncable, Debug, Clone, PartialEq)]
+#[derive(sync_derive::Syncable, Debug, Clone, PartialEq)]
 struct AllTypes {
     id: String,
     text: String,

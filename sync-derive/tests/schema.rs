@@ -4,7 +4,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sync_core::{ColumnType, Syncable, SystemColumn};
-use sync_derive::Syncable;
 use uuid::Uuid;
 
 #[derive(Serialize, Deserialize, Default)]
@@ -12,7 +11,7 @@ struct Meta {
     tags: Vec<String>,
 }
 
-#[derive(Syncable)]
+#[derive(sync_derive::Syncable)]
 #[table("TodoWithDate")]
 struct Todo {
     id: String,
@@ -37,7 +36,7 @@ struct Todo {
     version: Option<String>,
 }
 
-#[derive(Syncable)]
+#[derive(sync_derive::Syncable)]
 struct Bare {
     #[id]
     key: String,
