@@ -148,6 +148,8 @@ pub enum ConflictPolicy<T> {
     Handler(Arc<dyn ConflictHandler<T>>),
 }
 
+// Not derived: `derive(Default)` would demand `T: Default`, which app types need not be.
+#[allow(clippy::derivable_impls)]
 impl<T> Default for ConflictPolicy<T> {
     fn default() -> Self {
         ConflictPolicy::Manual

@@ -417,11 +417,11 @@ fn on_conflict(
     let (table, id) = (op.table.as_str(), op.item_id.as_str());
     let remote = remote.filter(|r| !r.is_deleted());
     // Idempotent re-send: the server already has exactly what we sent.
-    if let (Some(s), Some(r)) = (sent, remote.as_ref()) {
-        if same_data(tx, table, s, r)? {
-            finish_success(tx, op, Some(r))?;
-            return Ok(Step::Success);
-        }
+    if let (Some(s), Some(r)) = (sent, remote.as_ref())
+        && same_data(tx, table, s, r)?
+    {
+        finish_success(tx, op, Some(r))?;
+        return Ok(Step::Success);
     }
     if op.kind == OpKind::Delete && remote.is_none() {
         finish_success(tx, op, None)?;

@@ -135,12 +135,12 @@ impl Server {
             Some(r) if !r.is_deleted() => r.clone(),
             _ => return Err(TransportError::NotFound),
         };
-        if let Some(v) = expected {
-            if text(&row, VERSION) != v {
-                return Err(TransportError::PreconditionFailed {
-                    server_copy: Some(row),
-                });
-            }
+        if let Some(v) = expected
+            && text(&row, VERSION) != v
+        {
+            return Err(TransportError::PreconditionFailed {
+                server_copy: Some(row),
+            });
         }
         Ok(row)
     }
@@ -155,14 +155,14 @@ impl Server {
         let id = text(&item, ID).to_owned();
         let mut row = self.live(table, &id, expected)?;
         // Without If-Match, a version in the body is still a precondition (409).
-        if expected.is_none() {
-            if let Some(Value::Text(v)) = item.get(VERSION) {
-                if !v.is_empty() && v != text(&row, VERSION) {
-                    return Err(TransportError::Conflict {
-                        server_copy: Some(row),
-                    });
-                }
-            }
+        if expected.is_none()
+            && let Some(Value::Text(v)) = item.get(VERSION)
+            && !v.is_empty()
+            && v != text(&row, VERSION)
+        {
+            return Err(TransportError::Conflict {
+                server_copy: Some(row),
+            });
         }
         for (c, v) in item {
             if SystemColumn::from_name(&c).is_none() {
