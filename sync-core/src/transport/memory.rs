@@ -25,6 +25,8 @@ pub struct AppliedWrite {
     pub kind: OpKind,
     /// The version the write produced.
     pub version: String,
+    /// The row as the write left it.
+    pub row: Record,
 }
 
 #[derive(Default)]
@@ -89,6 +91,7 @@ impl Server {
             id: id.to_owned(),
             kind,
             version,
+            row: row.clone(),
         });
     }
 
@@ -329,6 +332,33 @@ pub enum Fault {
     LoseResponse,
     /// Wait, then proceed normally.
     Delay(Duration),
+    /// Signal `reached` when the call gets here, then wait for `release` before the
+    /// server sees the request: lets a test act while a call is in flight.
+    Hold {
+        /// Notified once the call is held.
+        reached: Arc<tokio::sync::Notify>,
+        /// The call proceeds once this is notified.
+        release: Arc<tokio::sync::Notify>,
+    },
+}
+
+impl Fault {
+    /// A [`Fault::Hold`] and its two handles `(fault, reached, release)`.
+    ///
+    /// ```
+    /// let (fault, reached, release) = sync_core::transport::Fault::hold();
+    /// assert!(matches!(fault, sync_core::transport::Fault::Hold { .. }));
+    /// # drop((reached, release));
+    /// ```
+    pub fn hold() -> (Fault, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>) {
+        let reached = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let fault = Fault::Hold {
+            reached: Arc::clone(&reached),
+            release: Arc::clone(&release),
+        };
+        (fault, reached, release)
+    }
 }
 
 #[derive(Default)]
@@ -336,6 +366,17 @@ struct Faults {
     queue: VecDeque<Fault>,
     offline: bool,
     calls: u64,
+    in_flight: usize,
+    peak_in_flight: usize,
+}
+
+/// Counts a call as in flight until dropped (also when its future is cancelled).
+struct InFlight<'a>(&'a MemoryTransport);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.faults().in_flight -= 1;
+    }
 }
 
 /// A client's connection to a [`MemoryRemote`], with fault injection. Cheap to clone;
@@ -389,6 +430,11 @@ impl MemoryTransport {
         self.faults().calls
     }
 
+    /// The most calls this connection ever had in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.faults().peak_in_flight
+    }
+
     /// The server behind this connection.
     pub fn remote(&self) -> &MemoryRemote {
         &self.remote
@@ -402,13 +448,17 @@ impl MemoryTransport {
         let fault = {
             let mut faults = self.faults();
             faults.calls += 1;
+            faults.in_flight += 1;
+            faults.peak_in_flight = faults.peak_in_flight.max(faults.in_flight);
             if faults.offline {
+                faults.in_flight -= 1;
                 return Err(TransportError::Network {
                     message: "offline".into(),
                 });
             }
             faults.queue.pop_front()
         };
+        let _in_flight = InFlight(self);
         let lose = match fault {
             Some(Fault::Fail(e)) => return Err(e),
             Some(Fault::Delay(d)) => {
@@ -416,6 +466,11 @@ impl MemoryTransport {
                 false
             }
             Some(Fault::LoseResponse) => true,
+            Some(Fault::Hold { reached, release }) => {
+                reached.notify_one();
+                release.notified().await;
+                false
+            }
             None => false,
         };
         let result = f(&mut self.remote.lock());
