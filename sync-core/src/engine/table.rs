@@ -203,11 +203,20 @@ where
             .await
     }
 
-    /// The conflicts stored for this table, oldest first, typed.
+    /// The conflicts stored for this table, oldest first, typed. `local` is the item as
+    /// the device holds it now (`None` when deleted locally).
     pub async fn conflicts(&self) -> Result<Vec<Conflict<R>>, SyncError> {
         let stored = self
             .inner
-            .read(|tx| Ok(tx.conflicts(Some(R::table_name()))?))
+            .read(|tx| {
+                let mut conflicts = tx.conflicts(Some(R::table_name()))?;
+                // The local side is what the device holds now: the app may have edited
+                // the item since the conflict was found.
+                for c in &mut conflicts {
+                    c.local = tx.get(R::table_name(), &c.item_id)?;
+                }
+                Ok(conflicts)
+            })
             .await?;
         stored.iter().map(resolve::typed_conflict::<R>).collect()
     }

@@ -62,14 +62,17 @@ fn text<'a>(r: &'a Record, col: &str) -> &'a str {
 }
 
 impl Server {
-    /// Server time in ms: never goes back, and may repeat (several rows can share one
-    /// `updatedAt`, which keyset paging must handle).
+    /// Server time in ms for a write: strictly after every earlier write's, so that a
+    /// row written after a reader's pull always sorts after that reader's watermark
+    /// (equal timestamps would let a later write hide behind it, sorted by id, and an
+    /// incremental pull would miss it). A frozen clock gives ties on purpose.
     fn now_ms(&mut self) -> i64 {
-        let now = self
-            .frozen_ms
-            .unwrap_or_else(|| Utc::now().timestamp_millis());
-        self.last_ms = self.last_ms.max(now);
-        self.last_ms
+        let next = match self.frozen_ms {
+            Some(frozen) => frozen.max(self.last_ms),
+            None => Utc::now().timestamp_millis().max(self.last_ms + 1),
+        };
+        self.last_ms = next;
+        next
     }
 
     fn next_version(&mut self) -> String {
@@ -119,10 +122,10 @@ impl Server {
                 row.set(c, v);
             }
         }
-        let now = wire_time(self.now_ms());
-        row.set(CREATED, now);
         row.set(DELETED, false);
         self.stamp(table, &id, OpKind::Insert, &mut row);
+        let created = row.get(UPDATED).cloned().unwrap_or(Value::Null);
+        row.set(CREATED, created);
         self.table(table).insert(id, row.clone());
         Ok(row)
     }
@@ -316,8 +319,11 @@ impl MemoryRemote {
         self.lock().applied.clone()
     }
 
-    /// Stops the server clock at `at` (so that many writes share one `updatedAt`), or
-    /// lets it run again (`None`). The clock never goes back.
+    /// Stops the server clock at `at` so that many writes share one `updatedAt` (to
+    /// test keyset paging over ties), or lets it run again (`None`). The clock never
+    /// goes back. While frozen, a pull between two writes can miss the later one (it
+    /// may sort before the watermark by id): the very bug a running clock prevents, so
+    /// only freeze it around writes that no one pulls in between.
     pub fn freeze_clock(&self, at: Option<DateTime<Utc>>) {
         self.lock().frozen_ms = at.map(|t| t.timestamp_millis());
     }
@@ -418,6 +424,13 @@ impl MemoryTransport {
         for _ in 0..n {
             f.queue.push_back(Fault::Fail(error.clone()));
         }
+    }
+
+    /// Drops every queued fault and goes back online.
+    pub fn clear_faults(&self) {
+        let mut f = self.faults();
+        f.queue.clear();
+        f.offline = false;
     }
 
     /// While offline, every call fails with a network error and reaches nothing.
