@@ -148,7 +148,7 @@ async fn run_seed<S: Store>(seed: u64, make: &impl Fn() -> S) -> Result<(), Stri
             );
         }
         match action {
-            0 | 1 => {
+            0..=1 => {
                 let id = format!("i{}", known.len());
                 let stamp = ledger.stamp(ci, &id);
                 let item = Item {
@@ -160,7 +160,7 @@ async fn run_seed<S: Store>(seed: u64, make: &impl Fn() -> S) -> Result<(), Stri
                 t!(c.items.insert(item).await);
                 known.push(id);
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 let Some(id) = (!known.is_empty()).then(|| known[rng.usize(..known.len())].clone())
                 else {
                     continue;
@@ -190,14 +190,14 @@ async fn run_seed<S: Store>(seed: u64, make: &impl Fn() -> S) -> Result<(), Stri
                 }
             }
             6 | 7 => {
-                inject(&mut rng, &c.ctx.transport());
+                inject(&mut rng, c.ctx.transport());
                 let r = t!(c.ctx.push().await);
                 if trace {
                     eprintln!("  push: {r:?}");
                 }
             }
             8 => {
-                inject(&mut rng, &c.ctx.transport());
+                inject(&mut rng, c.ctx.transport());
                 match c.items.pull("all", None).await {
                     Ok(_)
                     | Err(SyncError::Transport { .. })
