@@ -216,7 +216,29 @@ impl<S: Store, T: Transport> Inner<S, T> {
 }
 
 /// The app's handle on sync: a store, a transport, registered tables and their
-/// conflict policies. Cheap to clone; clones share everything.
+/// conflict policies. Cheap to clone; clones share everything. One push runs at a
+/// time per context; give each store exactly one context.
+///
+/// ```
+/// use sync_core::engine::{PushStatus, SyncContext, SyncEvent, SyncOptions};
+/// use sync_core::store::MemoryStore;
+/// use sync_core::transport::MemoryRemote;
+/// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let server = MemoryRemote::new();
+/// let options = SyncOptions { max_in_flight: 8, ..SyncOptions::default() };
+/// let ctx = SyncContext::with_options(MemoryStore::new(), server.transport(), options);
+/// let mut events = ctx.subscribe();
+/// let todos = ctx.table::<Todo>().await?;
+/// todos.insert(Todo { id: String::new(), text: "milk".into(), version: None }).await?;
+/// let report = ctx.push().await?;
+/// assert_eq!((report.status, report.pushed), (PushStatus::Complete, 1));
+/// assert_eq!(events.try_recv().unwrap(), SyncEvent::PushStarted { total: 1 });
+/// # Ok::<(), sync_core::engine::SyncError>(())
+/// # }).unwrap();
+/// ```
 pub struct SyncContext<S, T> {
     pub(crate) inner: Arc<Inner<S, T>>,
 }

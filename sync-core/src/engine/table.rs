@@ -16,6 +16,31 @@ use super::{Inner, SyncError};
 
 /// One table, typed. Every write commits the row and its queue entry in one
 /// transaction; every read comes from the local store, never the network.
+///
+/// ```
+/// use sync_core::engine::SyncContext;
+/// use sync_core::store::{Filter, MemoryStore, Order, Query};
+/// use sync_core::transport::MemoryRemote;
+/// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Todo { id: String, text: String, complete: bool, #[version] version: Option<String> }
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+/// let todos = ctx.table::<Todo>().await?;
+/// let milk = todos.insert(Todo { id: String::new(), text: "milk".into(), complete: false, version: None }).await?;
+/// todos.insert(Todo { id: "b".into(), text: "bread".into(), complete: false, version: None }).await?;
+/// let mut done = milk.clone();
+/// done.complete = true;
+/// todos.update(done).await?;
+/// let open = todos.query(Query::new().filter(Filter::eq("complete", false)).order_by("text", Order::Asc)).await?;
+/// assert_eq!(open.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["bread"]);
+/// todos.delete("b").await?;
+/// assert_eq!(todos.count(None).await?, 1);
+/// // The unsent insert of "b" and its delete cancelled out: one op (milk) remains.
+/// assert_eq!(todos.pending_count().await?, 1);
+/// # Ok::<(), sync_core::engine::SyncError>(())
+/// # }).unwrap();
+/// ```
 pub struct SyncTable<R, S, T> {
     inner: Arc<Inner<S, T>>,
     _row: PhantomData<fn() -> R>,
