@@ -6,7 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Person, TODO, TodoItem, jane, server_edit, todo};
-use tablesync::conflict::{Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision};
+use tablesync::conflict::{
+    Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision, Proceed,
+};
 use tablesync::engine::{PushStatus, SyncContext, SyncEvent, SyncOptions};
 use tablesync::store::{OpKind, Store};
 use tablesync::transport::{Fault, MemoryRemote, TransportError};
@@ -42,6 +44,7 @@ on_every_store!(
     purge_refuses_pending_operations_unless_forced,
     events_report_push_progress_and_conflicts,
     insert_assigns_a_uuid_and_refuses_duplicates,
+    handler_sees_every_operation_and_can_abort_before_one,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -895,4 +898,59 @@ async fn insert_assigns_a_uuid_and_refuses_duplicates<S: Store>(make: impl Fn() 
     assert_eq!(a.pending_count().await.unwrap(), 1);
     let missing = todos.update(todo("nope")).await.unwrap_err();
     assert!(missing.to_string().contains("no item"), "{missing}");
+}
+
+/// Stops the push before sending any item whose text says "stop".
+struct StopAtStop(std::sync::Mutex<Vec<(OpKind, Option<String>)>>);
+impl ConflictHandler<TodoItem> for StopAtStop {
+    fn on_conflict(&self, _: &Conflict<TodoItem>) -> Decision<TodoItem> {
+        Decision::Defer
+    }
+    fn before_send(&self, kind: OpKind, item: Option<&TodoItem>) -> Proceed {
+        self.0
+            .lock()
+            .unwrap()
+            .push((kind, item.map(|i| i.text.clone())));
+        if item.is_some_and(|i| i.text == "stop") {
+            Proceed::AbortPush
+        } else {
+            Proceed::Send
+        }
+    }
+}
+
+async fn handler_sees_every_operation_and_can_abort_before_one<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let options = SyncOptions {
+        max_in_flight: 1,
+        ..SyncOptions::default()
+    };
+    let a = SyncContext::with_options(make(), server.transport(), options);
+    let handler = Arc::new(StopAtStop(Default::default()));
+    let todos = a
+        .table_with_policy::<TodoItem>(ConflictPolicy::Handler(handler.clone()))
+        .await
+        .unwrap();
+    todos.insert(todo("first")).await.unwrap();
+    let stop = todos.insert(todo("stop")).await.unwrap();
+    todos.insert(todo("never sent")).await.unwrap();
+    let r = a.push().await.unwrap();
+    assert_eq!((r.status, r.pushed), (PushStatus::Aborted, 1));
+    let seen = handler.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            (OpKind::Insert, Some("first".into())),
+            (OpKind::Insert, Some("stop".into()))
+        ]
+    );
+    let ops = a.store().read(|tx| tx.ops(None)).unwrap();
+    assert_eq!(ops.len(), 2, "the aborted op and the rest stay queued");
+    assert!(
+        ops.iter().all(|o| o.attempts == 0),
+        "nothing counted as sent"
+    );
+    // Never sent, so deleting it simply cancels the insert.
+    todos.delete(&stop.id).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 1);
 }

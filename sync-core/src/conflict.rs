@@ -119,6 +119,27 @@ pub enum Decision<T> {
 pub trait ConflictHandler<T>: Send + Sync + 'static {
     /// Decides one conflict.
     fn on_conflict(&self, conflict: &Conflict<T>) -> Decision<T>;
+
+    /// Called for every operation of this table just before a push sends it, with the
+    /// item as it will be sent (`None` for a delete). Returning [`Proceed::AbortPush`]
+    /// stops the push there; every queued operation stays queued.
+    fn before_send(&self, kind: crate::store::OpKind, item: Option<&T>) -> Proceed {
+        let _ = (kind, item);
+        Proceed::Send
+    }
+}
+
+/// What [`ConflictHandler::before_send`] decides.
+///
+/// ```
+/// assert_ne!(sync_core::conflict::Proceed::Send, sync_core::conflict::Proceed::AbortPush);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proceed {
+    /// Send the operation.
+    Send,
+    /// Stop the push before this operation.
+    AbortPush,
 }
 
 /// How a table's conflicts are resolved during sync.

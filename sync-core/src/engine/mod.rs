@@ -158,6 +158,7 @@ pub enum SyncEvent {
 pub(crate) struct TableEntry {
     pub(crate) schema: TableSchema,
     pub(crate) decide: Decider,
+    pub(crate) gate: Option<resolve::Gate>,
 }
 
 pub(crate) struct Inner<S, T> {
@@ -303,6 +304,7 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
             .await?;
         let entry = Arc::new(TableEntry {
             schema,
+            gate: resolve::gate(&policy),
             decide: resolve::decider(policy),
         });
         self.inner

@@ -181,6 +181,13 @@ pub(crate) async fn push<S: Store, T: Transport>(
     Ok(report)
 }
 
+/// What the prepare step found.
+enum Prepared {
+    Send(Operation, Option<Record>),
+    Gone,
+    Abort,
+}
+
 /// What the conflict step decided.
 enum Step {
     /// The server already had what we sent: finished as a success.
@@ -205,22 +212,34 @@ async fn push_one<S: Store, T: Transport>(
     let retries = inner.options.max_conflict_retries;
     for attempt in 0..=retries {
         let (t, i) = (table.clone(), id.clone());
+        let gate = entry.as_ref().and_then(|e| e.gate.clone());
         let prepared = inner
             .tx(move |tx| {
                 // The queue may have changed since the push listed it.
-                if tx.op(&t, &i)?.is_none() || tx.conflict(&t, &i)?.is_some() {
-                    return Ok(None);
+                let Some(op) = tx.op(&t, &i)? else {
+                    return Ok(Prepared::Gone);
+                };
+                if tx.conflict(&t, &i)?.is_some() {
+                    return Ok(Prepared::Gone);
                 }
-                let op = tx.mark_attempt(&t, &i)?;
                 let row = match op.kind {
                     OpKind::Delete => None,
                     OpKind::Insert | OpKind::Update => tx.get(&t, &i)?,
                 };
-                Ok(Some((op, row)))
+                // The app's handler sees each operation before it is counted as sent.
+                if let Some(gate) = gate
+                    && !gate(op.kind, row.as_ref())?
+                {
+                    return Ok(Prepared::Abort);
+                }
+                let op = tx.mark_attempt(&t, &i)?;
+                Ok(Prepared::Send(op, row))
             })
             .await?;
-        let Some((op, row)) = prepared else {
-            return Ok(Outcome::Skipped);
+        let (op, row) = match prepared {
+            Prepared::Send(op, row) => (op, row),
+            Prepared::Gone => return Ok(Outcome::Skipped),
+            Prepared::Abort => return Ok(Outcome::Aborted),
         };
         let sent = row.as_ref().map(|r| outgoing(schema.as_ref(), r));
         let transport = &inner.transport;

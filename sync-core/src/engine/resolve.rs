@@ -31,6 +31,22 @@ pub(crate) enum RecordDecision {
 pub(crate) type Decider =
     Arc<dyn Fn(&StoredConflict) -> Result<RecordDecision, SyncError> + Send + Sync>;
 
+/// Asked before each operation is sent: `false` aborts the push.
+pub(crate) type Gate =
+    Arc<dyn Fn(OpKind, Option<&Record>) -> Result<bool, SyncError> + Send + Sync>;
+
+/// The per-operation gate of a handler policy (other policies send everything).
+pub(crate) fn gate<T: Syncable + Send + 'static>(policy: &ConflictPolicy<T>) -> Option<Gate> {
+    let ConflictPolicy::Handler(h) = policy else {
+        return None;
+    };
+    let h = Arc::clone(h);
+    Some(Arc::new(move |kind, row| {
+        let item = row.cloned().map(T::from_record).transpose()?;
+        Ok(h.before_send(kind, item.as_ref()) == crate::conflict::Proceed::Send)
+    }))
+}
+
 /// Turns a typed policy into a decider over stored conflicts.
 pub(crate) fn decider<T: Syncable + Send + 'static>(policy: ConflictPolicy<T>) -> Decider {
     use RecordDecision::{Defer, Resolve};
