@@ -19,6 +19,10 @@ extern crate self as sync_core;
 
 pub mod model;
 pub mod store;
+pub mod transport;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 #[doc(hidden)]
 pub mod __private;
@@ -28,6 +32,12 @@ pub use model::{
     Record, SchemaError, SyncValue, Syncable, SystemColumn, TableSchema, Value, ValueError,
     json_from_value, json_to_value, validate_column_name, validate_table_name,
 };
+
+// The types that appear in synced structs, re-exported so that an app needs no
+// separate dependency (and no version to keep in step) to name them.
+pub use chrono;
+pub use serde_json;
+pub use uuid;
 
 /// `#[derive(Syncable)]`: see the `sync-derive` crate.
 #[cfg(feature = "derive")]

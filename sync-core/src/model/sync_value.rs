@@ -111,7 +111,7 @@ fn integer_of(expected: &'static str, value: Value) -> Result<i64, ValueError> {
         Value::Real(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
             Ok(f as i64)
         }
-        Value::Real(f) => Err(ValueError::invalid(expected, format!("real {f}"))),
+        Value::Real(f) => Err(ValueError::invalid(expected, format!("real {f:?}"))),
         other => Err(ValueError::wrong_type(expected, &other)),
     }
 }
@@ -164,7 +164,7 @@ impl SyncValue for f32 {
         if f.is_finite() && f.abs() > f64::from(f32::MAX) {
             return Err(ValueError::invalid(
                 "f32",
-                format!("real {f} (out of range)"),
+                format!("real {f:?} (out of range)"),
             ));
         }
         Ok(f as f32)

@@ -167,7 +167,7 @@ impl MemTx<'_> {
         let filter = filter.map(|f| resolve_filter(&t.schema, f)).transpose()?;
         Ok(t.rows
             .values()
-            .filter(|r| filter.as_ref().is_none_or(|f| eval(f, r)))
+            .filter(|r| filter.as_ref().is_none_or(|f| f.matches(r)))
             .collect())
     }
 }
@@ -213,94 +213,6 @@ fn resolve_filter(schema: &TableSchema, f: &Filter) -> Result<Filter, StoreError
         ),
         Filter::Not(f) => Filter::Not(Box::new(resolve_filter(schema, f)?)),
     })
-}
-
-/// SQL's three-valued logic: `None` is unknown (a comparison with `Null`).
-fn eval3(f: &Filter, r: &Record) -> Option<bool> {
-    match f {
-        Filter::Cmp { column, op, value } => {
-            let v = r.get(column).unwrap_or(&Value::Null);
-            match (op, value) {
-                (CmpOp::Eq, Value::Null) => Some(v.is_null()),
-                (CmpOp::Ne, Value::Null) => Some(!v.is_null()),
-                _ if v.is_null() || value.is_null() => None,
-                (CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Contains, _) => match (v, value) {
-                    (Value::Text(s), Value::Text(p)) => Some(match op {
-                        CmpOp::StartsWith => s.starts_with(p.as_str()),
-                        CmpOp::EndsWith => s.ends_with(p.as_str()),
-                        _ => s.contains(p.as_str()),
-                    }),
-                    _ => Some(false),
-                },
-                _ => {
-                    let ord = compare(v, value)?;
-                    Some(match op {
-                        CmpOp::Eq => ord == Ordering::Equal,
-                        CmpOp::Ne => ord != Ordering::Equal,
-                        CmpOp::Lt => ord == Ordering::Less,
-                        CmpOp::Le => ord != Ordering::Greater,
-                        CmpOp::Gt => ord == Ordering::Greater,
-                        _ => ord != Ordering::Less,
-                    })
-                }
-            }
-        }
-        Filter::IsNull(c) => Some(r.get(c).is_none_or(Value::is_null)),
-        Filter::And(v) => {
-            let mut unknown = false;
-            for f in v {
-                match eval3(f, r) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
-                }
-            }
-            if unknown { None } else { Some(true) }
-        }
-        Filter::Or(v) => {
-            let mut unknown = false;
-            for f in v {
-                match eval3(f, r) {
-                    Some(true) => return Some(true),
-                    None => unknown = true,
-                    Some(false) => {}
-                }
-            }
-            if unknown { None } else { Some(false) }
-        }
-        Filter::Not(f) => eval3(f, r).map(|b| !b),
-    }
-}
-
-fn eval(f: &Filter, r: &Record) -> bool {
-    eval3(f, r) == Some(true)
-}
-
-/// Orders two non-null values of comparable kinds.
-fn compare(a: &Value, b: &Value) -> Option<Ordering> {
-    match (a, b) {
-        (Value::Integer(x), Value::Integer(y)) => Some(x.cmp(y)),
-        (Value::Real(x), Value::Real(y)) => x.partial_cmp(y),
-        (Value::Integer(x), Value::Real(y)) => (*x as f64).partial_cmp(y),
-        (Value::Real(x), Value::Integer(y)) => x.partial_cmp(&(*y as f64)),
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        (Value::Text(x), Value::Text(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
-        (Value::Blob(x), Value::Blob(y)) => Some(x.cmp(y)),
-        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
-        (Value::DateTime(x), Value::DateTime(y)) => Some(x.cmp(y)),
-        (Value::Json(x), Value::Json(y)) => Some(x.to_string().cmp(&y.to_string())),
-        _ => None,
-    }
-}
-
-/// Total order for sorting: `Null` first, then by value.
-fn sort_cmp(a: &Value, b: &Value) -> Ordering {
-    match (a.is_null(), b.is_null()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        _ => compare(a, b).unwrap_or(Ordering::Equal),
-    }
 }
 
 impl StoreTx for MemTx<'_> {
@@ -393,7 +305,7 @@ impl StoreTx for MemTx<'_> {
         let mut rows = self.matching(table, query.filter.as_ref())?;
         rows.sort_by(|a, b| {
             for (c, o) in &keys {
-                let ord = sort_cmp(
+                let ord = super::query::sort_cmp(
                     a.get(c).unwrap_or(&Value::Null),
                     b.get(c).unwrap_or(&Value::Null),
                 );

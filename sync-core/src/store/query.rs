@@ -10,9 +10,10 @@
 //! - ordering puts `Null` first when ascending, and rows equal on every key come in `id`
 //!   order, so results are deterministic.
 
+use std::cmp::Ordering;
 use std::ops::Not;
 
-use crate::model::Value;
+use crate::model::{Record, Value};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,6 +146,20 @@ impl Filter {
         out
     }
 
+    /// Whether a record matches, by the semantics in the module docs. Values are compared
+    /// as they are: stores coerce filter values to their columns' types first.
+    ///
+    /// ```
+    /// use sync_core::{store::Filter, Record};
+    /// let mut r = Record::new();
+    /// r.set("n", 3i64);
+    /// assert!(Filter::gt("n", 2.5).matches(&r));
+    /// assert!(!Filter::ne("missing", 1i64).matches(&r)); // Null matches no comparison
+    /// ```
+    pub fn matches(&self, record: &Record) -> bool {
+        eval3(self, record) == Some(true)
+    }
+
     fn collect_columns<'a>(&'a self, out: &mut Vec<&'a str>) {
         match self {
             Filter::Cmp { column, .. } | Filter::IsNull(column) => out.push(column),
@@ -220,5 +235,89 @@ impl Query {
     pub fn offset(mut self, n: u64) -> Query {
         self.offset = n;
         self
+    }
+}
+
+/// SQL's three-valued logic: `None` is unknown (a comparison with `Null`).
+fn eval3(f: &Filter, r: &Record) -> Option<bool> {
+    match f {
+        Filter::Cmp { column, op, value } => {
+            let v = r.get(column).unwrap_or(&Value::Null);
+            match (op, value) {
+                (CmpOp::Eq, Value::Null) => Some(v.is_null()),
+                (CmpOp::Ne, Value::Null) => Some(!v.is_null()),
+                _ if v.is_null() || value.is_null() => None,
+                (CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Contains, _) => match (v, value) {
+                    (Value::Text(s), Value::Text(p)) => Some(match op {
+                        CmpOp::StartsWith => s.starts_with(p.as_str()),
+                        CmpOp::EndsWith => s.ends_with(p.as_str()),
+                        _ => s.contains(p.as_str()),
+                    }),
+                    _ => Some(false),
+                },
+                _ => {
+                    let ord = compare(v, value)?;
+                    Some(match op {
+                        CmpOp::Eq => ord == Ordering::Equal,
+                        CmpOp::Ne => ord != Ordering::Equal,
+                        CmpOp::Lt => ord == Ordering::Less,
+                        CmpOp::Le => ord != Ordering::Greater,
+                        CmpOp::Gt => ord == Ordering::Greater,
+                        _ => ord != Ordering::Less,
+                    })
+                }
+            }
+        }
+        Filter::IsNull(c) => Some(r.get(c).is_none_or(Value::is_null)),
+        Filter::And(v) => {
+            let mut unknown = false;
+            for f in v {
+                match eval3(f, r) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            if unknown { None } else { Some(true) }
+        }
+        Filter::Or(v) => {
+            let mut unknown = false;
+            for f in v {
+                match eval3(f, r) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            if unknown { None } else { Some(false) }
+        }
+        Filter::Not(f) => eval3(f, r).map(|b| !b),
+    }
+}
+
+/// Orders two non-null values of comparable kinds.
+pub(crate) fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => Some(x.cmp(y)),
+        (Value::Real(x), Value::Real(y)) => x.partial_cmp(y),
+        (Value::Integer(x), Value::Real(y)) => (*x as f64).partial_cmp(y),
+        (Value::Real(x), Value::Integer(y)) => x.partial_cmp(&(*y as f64)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        (Value::Text(x), Value::Text(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        (Value::Blob(x), Value::Blob(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::DateTime(x), Value::DateTime(y)) => Some(x.cmp(y)),
+        (Value::Json(x), Value::Json(y)) => Some(x.to_string().cmp(&y.to_string())),
+        _ => None,
+    }
+}
+
+/// Total order for sorting: `Null` first, then by value.
+pub(crate) fn sort_cmp(a: &Value, b: &Value) -> Ordering {
+    match (a.is_null(), b.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        _ => compare(a, b).unwrap_or(Ordering::Equal),
     }
 }

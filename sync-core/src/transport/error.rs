@@ -1,0 +1,109 @@
+//! [`TransportError`]: what can go wrong talking to the server, in the categories the
+//! engine acts on.
+
+use crate::model::Record;
+
+/// A failed transport call.
+///
+/// The engine acts by category: [`is_conflict`](TransportError::is_conflict) goes to the
+/// table's conflict policy; [`stops_push`](TransportError::stops_push) (network and auth)
+/// stops the push keeping everything queued; anything else stays with its operation.
+///
+/// ```
+/// use sync_core::transport::TransportError;
+/// let e = TransportError::Network { message: "connection reset".into() };
+/// assert!(e.stops_push() && !e.is_conflict());
+/// assert_eq!(e.to_string(), "network failure: connection reset");
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransportError {
+    /// 412: the item changed on the server since the version the client based its
+    /// change on.
+    #[error("precondition failed: the server's version differs")]
+    PreconditionFailed {
+        /// The server's current copy, when it sent one.
+        server_copy: Option<Record>,
+    },
+    /// 409: an insert of an id the server already has (or a stale body version).
+    #[error("conflict: the server already has this item")]
+    Conflict {
+        /// The server's copy, when it sent one.
+        server_copy: Option<Record>,
+    },
+    /// 404: no such item (or it was deleted).
+    #[error("not found")]
+    NotFound,
+    /// 401 or 403.
+    #[error("not authorized ({status}): {message}")]
+    Unauthorized {
+        /// The status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// Could not reach the server, or no answer in time. The request may or may not
+    /// have been applied.
+    #[error("network failure: {message}")]
+    Network {
+        /// What failed.
+        message: String,
+    },
+    /// The server refused or failed the request (a 400, a 500, ...).
+    #[error("server answered {status}: {message}")]
+    Server {
+        /// The status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The answer was not what the protocol says (bad JSON, a missing field, ...).
+    #[error("malformed response: {message}")]
+    Malformed {
+        /// What was wrong, naming the field or header.
+        message: String,
+    },
+}
+
+impl TransportError {
+    /// 412 or 409: the table's conflict policy decides.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            TransportError::PreconditionFailed { .. } | TransportError::Conflict { .. }
+        )
+    }
+
+    /// Network and auth failures stop a push; nothing else does.
+    pub fn stops_push(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Network { .. } | TransportError::Unauthorized { .. }
+        )
+    }
+
+    /// The server's copy carried by a conflict.
+    pub fn server_copy(&self) -> Option<&Record> {
+        match self {
+            TransportError::PreconditionFailed { server_copy }
+            | TransportError::Conflict { server_copy } => server_copy.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status this error stands for, when it has one.
+    ///
+    /// ```
+    /// assert_eq!(sync_core::transport::TransportError::NotFound.status(), Some(404));
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TransportError::PreconditionFailed { .. } => Some(412),
+            TransportError::Conflict { .. } => Some(409),
+            TransportError::NotFound => Some(404),
+            TransportError::Unauthorized { status, .. } | TransportError::Server { status, .. } => {
+                Some(*status)
+            }
+            TransportError::Network { .. } | TransportError::Malformed { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! [`MemoryRemote`]: an in-process server with the exact semantics of the tablesync
+//! server (compare-and-swap on `version`, server-assigned versions and timestamps, soft
+//! deletes, keyset paging), shared by any number of clients in one test, and
+//! [`MemoryTransport`], a client's connection to it with fault injection.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::{PullPage, PullRequest, Transport, TransportError};
+use crate::model::{Record, SystemColumn, Value};
+use crate::store::{OpKind, Watermark};
+
+/// One write the server applied, in order: tests use the log to prove that no
+/// operation was applied twice and none was lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedWrite {
+    /// The table.
+    pub table: String,
+    /// The item.
+    pub id: String,
+    /// What was applied.
+    pub kind: OpKind,
+    /// The version the write produced.
+    pub version: String,
+}
+
+#[derive(Default)]
+struct Server {
+    /// Keyed by ASCII-lowercased table name: table names match ignoring case.
+    tables: HashMap<String, BTreeMap<String, Record>>,
+    versions: u64,
+    last_ms: i64,
+    frozen_ms: Option<i64>,
+    applied: Vec<AppliedWrite>,
+}
+
+const UPDATED: &str = "updatedAt";
+const CREATED: &str = "createdAt";
+const DELETED: &str = "deleted";
+const VERSION: &str = "version";
+const ID: &str = "id";
+
+/// Formats a server timestamp the way the wire does: UTC, milliseconds, `Z`.
+fn wire_time(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn text<'a>(r: &'a Record, col: &str) -> &'a str {
+    match r.get(col) {
+        Some(Value::Text(s)) => s,
+        _ => "",
+    }
+}
+
+impl Server {
+    /// Server time in ms: never goes back, and may repeat (several rows can share one
+    /// `updatedAt`, which keyset paging must handle).
+    fn now_ms(&mut self) -> i64 {
+        let now = self
+            .frozen_ms
+            .unwrap_or_else(|| Utc::now().timestamp_millis());
+        self.last_ms = self.last_ms.max(now);
+        self.last_ms
+    }
+
+    fn next_version(&mut self) -> String {
+        self.versions += 1;
+        format!("v{}", self.versions)
+    }
+
+    fn table(&mut self, table: &str) -> &mut BTreeMap<String, Record> {
+        self.tables.entry(table.to_ascii_lowercase()).or_default()
+    }
+
+    fn stamp(&mut self, table: &str, id: &str, kind: OpKind, row: &mut Record) {
+        let version = self.next_version();
+        let now = wire_time(self.now_ms());
+        row.set(VERSION, version.clone());
+        row.set(UPDATED, now);
+        self.applied.push(AppliedWrite {
+            table: table.to_owned(),
+            id: id.to_owned(),
+            kind,
+            version,
+        });
+    }
+
+    fn insert(&mut self, table: &str, item: Record) -> Result<Record, TransportError> {
+        reject_reserved(&item)?;
+        let id = match item.get(ID) {
+            None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
+            Some(Value::Text(s)) if !s.is_empty() => s.clone(),
+            Some(_) => {
+                return Err(TransportError::Server {
+                    status: 400,
+                    message: "`id` must be a non-empty string".into(),
+                });
+            }
+        };
+        if let Some(existing) = self.table(table).get(&id) {
+            return Err(TransportError::Conflict {
+                server_copy: Some(existing.clone()),
+            });
+        }
+        let mut row = Record::new();
+        row.push(ID, id.clone());
+        for (c, v) in item {
+            if SystemColumn::from_name(&c).is_none() {
+                row.set(c, v);
+            }
+        }
+        let now = wire_time(self.now_ms());
+        row.set(CREATED, now);
+        row.set(DELETED, false);
+        self.stamp(table, &id, OpKind::Insert, &mut row);
+        self.table(table).insert(id, row.clone());
+        Ok(row)
+    }
+
+    /// The live row for a conditional write, or the error the protocol gives.
+    fn live(
+        &mut self,
+        table: &str,
+        id: &str,
+        expected: Option<&str>,
+    ) -> Result<Record, TransportError> {
+        let row = match self.table(table).get(id) {
+            Some(r) if !r.is_deleted() => r.clone(),
+            _ => return Err(TransportError::NotFound),
+        };
+        if let Some(v) = expected {
+            if text(&row, VERSION) != v {
+                return Err(TransportError::PreconditionFailed {
+                    server_copy: Some(row),
+                });
+            }
+        }
+        Ok(row)
+    }
+
+    fn update(
+        &mut self,
+        table: &str,
+        item: Record,
+        expected: Option<&str>,
+    ) -> Result<Record, TransportError> {
+        reject_reserved(&item)?;
+        let id = text(&item, ID).to_owned();
+        let mut row = self.live(table, &id, expected)?;
+        // Without If-Match, a version in the body is still a precondition (409).
+        if expected.is_none() {
+            if let Some(Value::Text(v)) = item.get(VERSION) {
+                if !v.is_empty() && v != text(&row, VERSION) {
+                    return Err(TransportError::Conflict {
+                        server_copy: Some(row),
+                    });
+                }
+            }
+        }
+        for (c, v) in item {
+            if SystemColumn::from_name(&c).is_none() {
+                row.set(c, v);
+            }
+        }
+        self.stamp(table, &id, OpKind::Update, &mut row);
+        self.table(table).insert(id, row.clone());
+        Ok(row)
+    }
+
+    fn delete(
+        &mut self,
+        table: &str,
+        id: &str,
+        expected: Option<&str>,
+    ) -> Result<Record, TransportError> {
+        let mut row = self.live(table, id, expected)?;
+        row.set(DELETED, true);
+        self.stamp(table, id, OpKind::Delete, &mut row);
+        self.table(table).insert(id.to_owned(), row.clone());
+        Ok(row)
+    }
+
+    fn pull(&mut self, table: &str, req: &PullRequest) -> PullPage {
+        let mut rows: Vec<&Record> = self
+            .table(table)
+            .values()
+            .filter(|r| req.include_deleted || !r.is_deleted())
+            .filter(|r| req.filter.as_ref().is_none_or(|f| f.matches(r)))
+            .filter(|r| match &req.after {
+                None => true,
+                Some(w) => {
+                    let (u, id) = (text(r, UPDATED), text(r, ID));
+                    u > w.updated_at.as_str() || (u == w.updated_at && id > w.id.as_str())
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| (text(a, UPDATED), text(a, ID)).cmp(&(text(b, UPDATED), text(b, ID))));
+        let more = rows.len() > req.page_size as usize;
+        rows.truncate(req.page_size as usize);
+        let last = rows.last().map(|r| Watermark {
+            updated_at: text(r, UPDATED).to_owned(),
+            id: text(r, ID).to_owned(),
+        });
+        PullPage {
+            records: rows.into_iter().cloned().collect(),
+            last,
+            more,
+        }
+    }
+}
+
+fn reject_reserved(item: &Record) -> Result<(), TransportError> {
+    for col in [CREATED, UPDATED, DELETED] {
+        if item.contains(col) {
+            return Err(TransportError::Server {
+                status: 400,
+                message: format!("`{col}` is reserved and cannot be written by a client"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The in-process server. Cheap to clone; clones share the data.
+///
+/// ```
+/// use sync_core::transport::{MemoryRemote, Transport, TransportError};
+/// use sync_core::Record;
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let remote = MemoryRemote::new();
+/// let client = remote.transport();
+/// let mut item = Record::new();
+/// item.set("id", "a1");
+/// item.set("text", "milk");
+/// let copy = client.insert("Todo", item.clone()).await.unwrap();
+/// let v1 = copy.version().unwrap().to_owned();
+/// // A second insert of the same id is a conflict carrying the server's copy.
+/// let err = client.insert("Todo", item.clone()).await.unwrap_err();
+/// assert_eq!(err.server_copy(), Some(&copy));
+/// // Compare-and-swap on version: a stale version is a 412.
+/// item.set("text", "bread");
+/// client.update("Todo", item.clone(), Some(v1.clone())).await.unwrap();
+/// let err = client.update("Todo", item, Some(v1)).await.unwrap_err();
+/// assert!(matches!(err, TransportError::PreconditionFailed { server_copy: Some(_) }));
+/// # });
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryRemote {
+    server: Arc<Mutex<Server>>,
+}
+
+impl MemoryRemote {
+    /// An empty server.
+    pub fn new() -> MemoryRemote {
+        MemoryRemote::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Server> {
+        self.server.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new client connection, with its own fault injection.
+    pub fn transport(&self) -> MemoryTransport {
+        MemoryTransport {
+            remote: self.clone(),
+            faults: Arc::new(Mutex::new(Faults::default())),
+        }
+    }
+
+    /// The server's copy of an item, deleted or not.
+    pub fn get(&self, table: &str, id: &str) -> Option<Record> {
+        self.lock().table(table).get(id).cloned()
+    }
+
+    /// The live (not deleted) rows of a table, in id order.
+    pub fn rows(&self, table: &str) -> Vec<Record> {
+        self.lock()
+            .table(table)
+            .values()
+            .filter(|r| !r.is_deleted())
+            .cloned()
+            .collect()
+    }
+
+    /// Changes an item on the server directly, as another client would (unconditional;
+    /// inserts when the id is new or was deleted). Errors as the server would answer.
+    pub fn write(&self, table: &str, item: Record) -> Result<Record, TransportError> {
+        let mut s = self.lock();
+        let id = text(&item, ID).to_owned();
+        let live = s.table(table).get(&id).is_some_and(|r| !r.is_deleted());
+        if live {
+            s.update(table, item, None)
+        } else {
+            s.table(table).remove(&id);
+            s.insert(table, item)
+        }
+    }
+
+    /// Deletes an item on the server directly, as another client would.
+    pub fn delete(&self, table: &str, id: &str) -> Option<Record> {
+        self.lock().delete(table, id, None).ok()
+    }
+
+    /// Every write applied so far, in order.
+    pub fn applied(&self) -> Vec<AppliedWrite> {
+        self.lock().applied.clone()
+    }
+
+    /// Stops the server clock at `at` (so that many writes share one `updatedAt`), or
+    /// lets it run again (`None`). The clock never goes back.
+    pub fn freeze_clock(&self, at: Option<DateTime<Utc>>) {
+        self.lock().frozen_ms = at.map(|t| t.timestamp_millis());
+    }
+}
+
+/// An injected fault, consumed by one call.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Fail before the server sees the request.
+    Fail(TransportError),
+    /// Apply the request on the server, then lose the response (a network error).
+    LoseResponse,
+    /// Wait, then proceed normally.
+    Delay(Duration),
+}
+
+#[derive(Default)]
+struct Faults {
+    queue: VecDeque<Fault>,
+    offline: bool,
+    calls: u64,
+}
+
+/// A client's connection to a [`MemoryRemote`], with fault injection. Cheap to clone;
+/// clones share the fault queue.
+///
+/// ```
+/// use sync_core::transport::{Fault, MemoryRemote, Transport, TransportError};
+/// use sync_core::Record;
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let remote = MemoryRemote::new();
+/// let client = remote.transport();
+/// client.push_fault(Fault::LoseResponse);
+/// let mut item = Record::new();
+/// item.set("id", "a1");
+/// let err = client.insert("Todo", item).await.unwrap_err();
+/// assert!(matches!(err, TransportError::Network { .. }));
+/// assert!(remote.get("Todo", "a1").is_some(), "applied although the answer was lost");
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct MemoryTransport {
+    remote: MemoryRemote,
+    faults: Arc<Mutex<Faults>>,
+}
+
+impl MemoryTransport {
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a fault for a coming call (first in, first used).
+    pub fn push_fault(&self, fault: Fault) {
+        self.faults().queue.push_back(fault);
+    }
+
+    /// Fails the next `n` calls with `error`.
+    pub fn fail_next(&self, n: usize, error: TransportError) {
+        let mut f = self.faults();
+        for _ in 0..n {
+            f.queue.push_back(Fault::Fail(error.clone()));
+        }
+    }
+
+    /// While offline, every call fails with a network error and reaches nothing.
+    pub fn set_offline(&self, offline: bool) {
+        self.faults().offline = offline;
+    }
+
+    /// How many calls this connection made.
+    pub fn calls(&self) -> u64 {
+        self.faults().calls
+    }
+
+    /// The server behind this connection.
+    pub fn remote(&self) -> &MemoryRemote {
+        &self.remote
+    }
+
+    /// Runs one call through the fault injector.
+    async fn call<R>(
+        &self,
+        f: impl FnOnce(&mut Server) -> Result<R, TransportError>,
+    ) -> Result<R, TransportError> {
+        let fault = {
+            let mut faults = self.faults();
+            faults.calls += 1;
+            if faults.offline {
+                return Err(TransportError::Network {
+                    message: "offline".into(),
+                });
+            }
+            faults.queue.pop_front()
+        };
+        let lose = match fault {
+            Some(Fault::Fail(e)) => return Err(e),
+            Some(Fault::Delay(d)) => {
+                tokio::time::sleep(d).await;
+                false
+            }
+            Some(Fault::LoseResponse) => true,
+            None => false,
+        };
+        let result = f(&mut self.remote.lock());
+        if lose {
+            return Err(TransportError::Network {
+                message: "response lost after the server applied the request".into(),
+            });
+        }
+        result
+    }
+}
+
+impl Transport for MemoryTransport {
+    async fn insert(&self, table: &str, item: Record) -> Result<Record, TransportError> {
+        self.call(|s| s.insert(table, item)).await
+    }
+
+    async fn update(
+        &self,
+        table: &str,
+        item: Record,
+        expected_version: Option<String>,
+    ) -> Result<Record, TransportError> {
+        self.call(|s| s.update(table, item, expected_version.as_deref()))
+            .await
+    }
+
+    async fn delete(
+        &self,
+        table: &str,
+        id: &str,
+        expected_version: Option<String>,
+    ) -> Result<Option<Record>, TransportError> {
+        self.call(|s| s.delete(table, id, expected_version.as_deref()).map(Some))
+            .await
+    }
+
+    async fn get(&self, table: &str, id: &str) -> Result<Option<Record>, TransportError> {
+        self.call(|s| Ok(s.table(table).get(id).filter(|r| !r.is_deleted()).cloned()))
+            .await
+    }
+
+    async fn pull(&self, table: &str, request: PullRequest) -> Result<PullPage, TransportError> {
+        self.call(|s| Ok(s.pull(table, &request))).await
+    }
+}

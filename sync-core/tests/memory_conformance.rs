@@ -1,0 +1,2 @@
+//! The store conformance suite against `MemoryStore`.
+sync_core::store_conformance_tests!(sync_core::store::MemoryStore::new);
