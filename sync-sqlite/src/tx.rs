@@ -7,7 +7,11 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use rusqlite::types::FromSql;
-use rusqlite::{CachedStatement, Connection, Row, ToSql};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::ops::{Deref, DerefMut};
+
+use rusqlite::{CachedStatement, Connection, Row, Statement, ToSql};
 use sea_query::{Alias, Asterisk, Expr, Func, Query as SeaQuery, SqliteQueryBuilder};
 use sea_query_rusqlite::RusqliteBinder;
 use sync_core::store::{
@@ -77,11 +81,73 @@ impl Display for Seq {
 
 /// The schema cache as one transaction sees it: the committed cache plus this
 /// transaction's changes, which reach the cache only when it commits.
+///
+/// Statements taken from rusqlite's cache stay with the transaction until it ends
+/// (`held`), so that a batch of writes looks each statement up once instead of hashing
+/// its SQL text on every call.
 pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
     committed: &'a HashMap<String, Arc<TableInfo>>,
     changed: HashMap<String, Arc<TableInfo>>,
     sql: &'static Sql,
+    /// Idle statements, keyed by the address and length of their SQL text. The text is
+    /// either `'static` (bookkeeping) or owned by a `TableInfo` kept alive in `keep`, so
+    /// an address cannot be reused for another text while the transaction lives.
+    held: RefCell<Vec<(SqlKey, CachedStatement<'a>)>>,
+    keep: RefCell<Vec<Arc<TableInfo>>>,
+    /// Table names as given → their keys, so a batch lowercases each name once.
+    keys: RefCell<Vec<(Box<str>, Rc<str>)>>,
+}
+
+type SqlKey = (usize, usize);
+
+/// How long a statement's SQL text lives, which decides whether it may be held.
+#[derive(Clone, Copy)]
+enum Lives<'x> {
+    /// Bookkeeping SQL, built once per process.
+    Static,
+    /// A table's cached SQL, owned by its `TableInfo`.
+    Table(&'x Arc<TableInfo>),
+    /// Built for this call only (a filtered query): its address may be reused by
+    /// different text later, so the statement goes straight back to rusqlite's cache.
+    Transient,
+}
+
+fn sql_key(sql: &str) -> SqlKey {
+    (sql.as_ptr() as usize, sql.len())
+}
+
+/// A statement on loan from [`SqliteTx::held`]; goes back when dropped.
+struct Loan<'t, 'a> {
+    tx: &'t SqliteTx<'a>,
+    /// `None` for transient SQL, which is not held.
+    key: Option<SqlKey>,
+    st: Option<CachedStatement<'a>>,
+}
+
+impl<'a> Deref for Loan<'_, 'a> {
+    type Target = CachedStatement<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.st
+            .as_ref()
+            .expect("a loan holds its statement until dropped")
+    }
+}
+
+impl DerefMut for Loan<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.st
+            .as_mut()
+            .expect("a loan holds its statement until dropped")
+    }
+}
+
+impl Drop for Loan<'_, '_> {
+    fn drop(&mut self) {
+        if let (Some(key), Some(st)) = (self.key, self.st.take()) {
+            self.tx.held.borrow_mut().push((key, st));
+        }
+    }
 }
 
 impl<'a> SqliteTx<'a> {
@@ -94,6 +160,9 @@ impl<'a> SqliteTx<'a> {
             committed,
             changed: HashMap::new(),
             sql: bookkeeping::sql(),
+            held: RefCell::new(Vec::new()),
+            keep: RefCell::new(Vec::new()),
+            keys: RefCell::new(Vec::new()),
         }
     }
 
@@ -109,25 +178,70 @@ impl<'a> SqliteTx<'a> {
             .cloned()
     }
 
+    /// [`table_key`], remembered for the transaction.
+    fn key(&self, table: &str) -> Rc<str> {
+        let mut keys = self.keys.borrow_mut();
+        if let Some((_, k)) = keys.iter().find(|(t, _)| **t == *table) {
+            return Rc::clone(k);
+        }
+        let k: Rc<str> = table_key(table).into();
+        keys.push((table.into(), Rc::clone(&k)));
+        k
+    }
+
     fn known(&self, table: &str) -> Result<Arc<TableInfo>, StoreError> {
-        self.info(&table_key(table))
+        self.info(&self.key(table))
             .ok_or_else(|| StoreError::UnknownTable(table.to_owned()))
     }
 
-    fn stmt(&self, sql: &str, what: impl Display) -> Result<CachedStatement<'a>, StoreError> {
-        self.conn
-            .prepare_cached(sql)
-            .map_err(backend(format_args!("preparing {what}")))
+    /// A statement for SQL text that lives as long as the transaction: `'static`
+    /// bookkeeping SQL, or a table's SQL with its `TableInfo` passed as `owner`.
+    fn stmt(
+        &self,
+        sql: &str,
+        owner: Lives<'_>,
+        what: impl Display,
+    ) -> Result<Loan<'_, 'a>, StoreError> {
+        let key = match owner {
+            Lives::Transient => None,
+            Lives::Static | Lives::Table(_) => Some(sql_key(sql)),
+        };
+        let found = key.and_then(|key| {
+            let mut held = self.held.borrow_mut();
+            held.iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| held.swap_remove(i).1)
+        });
+        let st = match found {
+            Some(st) => st,
+            None => {
+                if let Lives::Table(info) = owner {
+                    let mut keep = self.keep.borrow_mut();
+                    if !keep.iter().any(|k| Arc::ptr_eq(k, info)) {
+                        keep.push(Arc::clone(info));
+                    }
+                }
+                self.conn
+                    .prepare_cached(sql)
+                    .map_err(backend(format_args!("preparing {what}")))?
+            }
+        };
+        Ok(Loan {
+            tx: self,
+            key,
+            st: Some(st),
+        })
     }
 
     /// Runs a cached statement with these parameters; returns the number of rows changed.
     fn exec(
         &self,
         sql: &str,
+        owner: Lives<'_>,
         params: &[&dyn ToSql],
         what: impl Display,
     ) -> Result<usize, StoreError> {
-        let mut st = self.stmt(sql, &what)?;
+        let mut st = self.stmt(sql, owner, &what)?;
         bind(&mut st, params, &what)?;
         st.raw_execute().map_err(backend(what))
     }
@@ -136,11 +250,12 @@ impl<'a> SqliteTx<'a> {
     fn rows<T>(
         &self,
         sql: &str,
+        owner: Lives<'_>,
         params: &[&dyn ToSql],
         what: impl Display,
         mut map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut st = self.stmt(sql, &what)?;
+        let mut st = self.stmt(sql, owner, &what)?;
         bind(&mut st, params, &what)?;
         let mut rows = st.raw_query();
         let mut out = Vec::new();
@@ -153,11 +268,12 @@ impl<'a> SqliteTx<'a> {
     fn first<T>(
         &self,
         sql: &str,
+        owner: Lives<'_>,
         params: &[&dyn ToSql],
         what: impl Display,
         map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let mut st = self.stmt(sql, &what)?;
+        let mut st = self.stmt(sql, owner, &what)?;
         bind(&mut st, params, &what)?;
         let mut rows = st.raw_query();
         match rows.next().map_err(backend(&what))? {
@@ -172,7 +288,7 @@ impl<'a> SqliteTx<'a> {
 }
 
 fn bind(
-    st: &mut CachedStatement<'_>,
+    st: &mut Statement<'_>,
     params: &[&dyn ToSql],
     what: impl Display,
 ) -> Result<(), StoreError> {
@@ -288,31 +404,37 @@ pub(crate) fn load_schemas(
     let t = bookkeeping::COLUMNS;
     let empty = HashMap::new();
     let tx = SqliteTx::new(conn, &empty);
-    let rows = tx.rows(&tx.sql.columns_all, &[], "loading table schemas", |row| {
-        let key: String = get(row, 0, t, &"?")?;
-        let name: String = get(row, 3, t, &"?")?;
-        let which = format!("table `{key}` column `{name}`");
-        let ty: String = get(row, 4, t, &which)?;
-        let system: Option<String> = get(row, 6, t, &which)?;
-        let column = Column {
-            ty: ColumnType::from_name(&ty)
-                .ok_or_else(|| corrupt(t, &which, format_args!("unknown type `{ty}`")))?,
-            nullable: get::<bool>(row, 5, t, &which)?,
-            system: match system {
-                None => None,
-                Some(s) => Some(
-                    SystemColumn::ALL
-                        .into_iter()
-                        .find(|c| c.name() == s)
-                        .ok_or_else(|| {
-                            corrupt(t, &which, format_args!("unknown system column `{s}`"))
-                        })?,
-                ),
-            },
-            name,
-        };
-        Ok((key, get::<String>(row, 1, t, &which)?, column))
-    })?;
+    let rows = tx.rows(
+        &tx.sql.columns_all,
+        Lives::Static,
+        &[],
+        "loading table schemas",
+        |row| {
+            let key: String = get(row, 0, t, &"?")?;
+            let name: String = get(row, 3, t, &"?")?;
+            let which = format!("table `{key}` column `{name}`");
+            let ty: String = get(row, 4, t, &which)?;
+            let system: Option<String> = get(row, 6, t, &which)?;
+            let column = Column {
+                ty: ColumnType::from_name(&ty)
+                    .ok_or_else(|| corrupt(t, &which, format_args!("unknown type `{ty}`")))?,
+                nullable: get::<bool>(row, 5, t, &which)?,
+                system: match system {
+                    None => None,
+                    Some(s) => Some(
+                        SystemColumn::ALL
+                            .into_iter()
+                            .find(|c| c.name() == s)
+                            .ok_or_else(|| {
+                                corrupt(t, &which, format_args!("unknown system column `{s}`"))
+                            })?,
+                    ),
+                },
+                name,
+            };
+            Ok((key, get::<String>(row, 1, t, &which)?, column))
+        },
+    )?;
     let mut schemas: HashMap<String, TableSchema> = HashMap::new();
     for (key, table, column) in rows {
         schemas
@@ -383,10 +505,11 @@ impl StoreTx for SqliteTx<'_> {
             }
         }
         let what = on("recording the schema of", &merged.name);
-        self.exec(&self.sql.columns_delete, &[&key], &what)?;
+        self.exec(&self.sql.columns_delete, Lives::Static, &[&key], &what)?;
         for (i, col) in merged.columns.iter().enumerate() {
             self.exec(
                 &self.sql.columns_insert,
+                Lives::Static,
                 &[
                     &key,
                     &merged.name,
@@ -409,16 +532,20 @@ impl StoreTx for SqliteTx<'_> {
 
     fn get(&mut self, table: &str, id: &str) -> Result<Option<Record>, StoreError> {
         let info = self.known(table)?;
-        self.first(&info.get, &[&id], on_id("reading", table, id), |row| {
-            decode_row(&info.schema, row)
-        })
+        self.first(
+            &info.get,
+            Lives::Table(&info),
+            &[&id],
+            on_id("reading", table, id),
+            |row| decode_row(&info.schema, row),
+        )
     }
 
     fn upsert(&mut self, table: &str, record: &Record) -> Result<(), StoreError> {
         let info = self.known(table)?;
         let row = normalize(&info.schema, record)?;
         let what = on("writing a row of", table);
-        let mut st = self.stmt(&info.upsert, &what)?;
+        let mut st = self.stmt(&info.upsert, Lives::Table(&info), &what)?;
         for (i, (_, v)) in row.iter().enumerate() {
             st.raw_bind_parameter(i + 1, to_sql(v))
                 .map_err(backend(&what))?;
@@ -429,7 +556,12 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let info = self.known(table)?;
-        let n = self.exec(&info.delete, &[&id], on_id("deleting from", table, id))?;
+        let n = self.exec(
+            &info.delete,
+            Lives::Table(&info),
+            &[&id],
+            on_id("deleting from", table, id),
+        )?;
         Ok(n > 0)
     }
 
@@ -463,9 +595,13 @@ impl StoreTx for SqliteTx<'_> {
             .limit(query.limit.unwrap_or(u64::MAX).min(i64::MAX as u64))
             .offset(query.offset.min(i64::MAX as u64));
         let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
-        self.rows(&sql, &values.as_params(), on("querying", table), |row| {
-            decode_row(schema, row)
-        })
+        self.rows(
+            &sql,
+            Lives::Transient,
+            &values.as_params(),
+            on("querying", table),
+            |row| decode_row(schema, row),
+        )
     }
 
     fn count(
@@ -483,7 +619,7 @@ impl StoreTx for SqliteTx<'_> {
         }
         let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
         let what = on("counting", table);
-        let n = self.first(&sql, &values.as_params(), &what, |row| {
+        let n = self.first(&sql, Lives::Transient, &values.as_params(), &what, |row| {
             get::<i64>(row, 0, table, &"count")
         })?;
         Ok(n.map_or(0, |n| n.max(0) as u64))
@@ -491,19 +627,21 @@ impl StoreTx for SqliteTx<'_> {
 
     fn clear_table(&mut self, table: &str) -> Result<u64, StoreError> {
         let info = self.known(table)?;
-        let key = table_key(table);
+        let key = self.key(table);
+        let key: &str = &key;
         let what = on("clearing", table);
-        let n = self.exec(&info.delete_all, &[], &what)?;
-        self.exec(&self.sql.bases_clear, &[&key], &what)?;
-        self.exec(&self.sql.conflicts_clear, &[&key], &what)?;
-        self.exec(&self.sql.watermarks_clear, &[&key], &what)?;
+        let n = self.exec(&info.delete_all, Lives::Table(&info), &[], &what)?;
+        self.exec(&self.sql.bases_clear, Lives::Static, &[&key], &what)?;
+        self.exec(&self.sql.conflicts_clear, Lives::Static, &[&key], &what)?;
+        self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], &what)?;
         Ok(n as u64)
     }
 
     fn op(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
         self.first(
             &self.sql.op_get,
-            &[&table_key(table), &id],
+            Lives::Static,
+            &[&&*self.key(table), &id],
             on_id("reading the queued operation of", table, id),
             decode_op,
         )
@@ -511,9 +649,16 @@ impl StoreTx for SqliteTx<'_> {
 
     fn ops(&mut self, table: Option<&str>) -> Result<Vec<Operation>, StoreError> {
         match table {
-            None => self.rows(&self.sql.ops_all, &[], "reading the queue", decode_op),
+            None => self.rows(
+                &self.sql.ops_all,
+                Lives::Static,
+                &[],
+                "reading the queue",
+                decode_op,
+            ),
             Some(t) => self.rows(
                 &self.sql.ops_of_table,
+                Lives::Static,
                 &[&table_key(t)],
                 on("reading the queue of", t),
                 decode_op,
@@ -523,8 +668,9 @@ impl StoreTx for SqliteTx<'_> {
 
     fn add_op(&mut self, mut op: Operation) -> Result<Operation, StoreError> {
         let what = on_id("queueing an operation for", &op.table, &op.item_id);
-        let key = table_key(&op.table);
-        let mut st = self.stmt(&self.sql.op_insert, &what)?;
+        let key = self.key(&op.table);
+        let key: &str = &key;
+        let mut st = self.stmt(&self.sql.op_insert, Lives::Static, &what)?;
         bind(
             &mut st,
             &[
@@ -564,6 +710,7 @@ impl StoreTx for SqliteTx<'_> {
     fn replace_op(&mut self, op: &Operation) -> Result<(), StoreError> {
         let n = self.exec(
             &self.sql.op_update,
+            Lives::Static,
             &[
                 &op.table,
                 &op.kind.name(),
@@ -572,7 +719,7 @@ impl StoreTx for SqliteTx<'_> {
                 &i64::from(op.attempts),
                 &(op.revision as i64),
                 &op.error.as_ref().map(codec::encode_op_error),
-                &table_key(&op.table),
+                &&*self.key(&op.table),
                 &op.item_id,
             ],
             on_id("updating the queued operation of", &op.table, &op.item_id),
@@ -589,7 +736,8 @@ impl StoreTx for SqliteTx<'_> {
     fn remove_op(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.exec(
             &self.sql.op_delete,
-            &[&table_key(table), &id],
+            Lives::Static,
+            &[&&*self.key(table), &id],
             on_id("removing the queued operation of", table, id),
         )?;
         Ok(n > 0)
@@ -600,8 +748,8 @@ impl StoreTx for SqliteTx<'_> {
         self.remove_conflict(&c.table, &c.item_id)?;
         self.exec(
             &self.sql.conflict_insert,
-            &[
-                &table_key(&c.table),
+            Lives::Static,
+            &[&&*self.key(&c.table),
                 &c.table,
                 &c.item_id,
                 &c.kind.name(),
@@ -618,7 +766,8 @@ impl StoreTx for SqliteTx<'_> {
     fn conflict(&mut self, table: &str, id: &str) -> Result<Option<StoredConflict>, StoreError> {
         self.first(
             &self.sql.conflict_get,
-            &[&table_key(table), &id],
+            Lives::Static,
+            &[&&*self.key(table), &id],
             on_id("reading the conflict of", table, id),
             decode_conflict,
         )
@@ -628,12 +777,14 @@ impl StoreTx for SqliteTx<'_> {
         match table {
             None => self.rows(
                 &self.sql.conflicts_all,
+                Lives::Static,
                 &[],
                 "reading conflicts",
                 decode_conflict,
             ),
             Some(t) => self.rows(
                 &self.sql.conflicts_of_table,
+                Lives::Static,
                 &[&table_key(t)],
                 on("reading the conflicts of", t),
                 decode_conflict,
@@ -644,7 +795,8 @@ impl StoreTx for SqliteTx<'_> {
     fn remove_conflict(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.exec(
             &self.sql.conflict_delete,
-            &[&table_key(table), &id],
+            Lives::Static,
+            &[&&*self.key(table), &id],
             on_id("removing the conflict of", table, id),
         )?;
         Ok(n > 0)
@@ -654,7 +806,8 @@ impl StoreTx for SqliteTx<'_> {
         let which = format!("table `{table}` id `{id}`");
         let text: Option<String> = self.first(
             &self.sql.base_get,
-            &[&table_key(table), &id],
+            Lives::Static,
+            &[&&*self.key(table), &id],
             on_id("reading the base copy of", table, id),
             |row| get(row, 0, bookkeeping::BASES, &which),
         )?;
@@ -667,7 +820,8 @@ impl StoreTx for SqliteTx<'_> {
         let id = row.id().unwrap_or_default();
         self.exec(
             &self.sql.base_upsert,
-            &[&table_key(table), &id, &codec::encode_record(&row)],
+            Lives::Static,
+            &[&&*self.key(table), &id, &codec::encode_record(&row)],
             on_id("storing the base copy of", table, id),
         )?;
         Ok(())
@@ -676,7 +830,8 @@ impl StoreTx for SqliteTx<'_> {
     fn remove_base(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.exec(
             &self.sql.base_delete,
-            &[&table_key(table), &id],
+            Lives::Static,
+            &[&&*self.key(table), &id],
             on_id("removing the base copy of", table, id),
         )?;
         Ok(n > 0)
@@ -686,7 +841,8 @@ impl StoreTx for SqliteTx<'_> {
         let which = format!("table `{table}` query `{query_id}`");
         self.first(
             &self.sql.watermark_get,
-            &[&table_key(table), &query_id],
+            Lives::Static,
+            &[&&*self.key(table), &query_id],
             on("reading the watermark of", table),
             |row| {
                 Ok(Watermark {
@@ -705,7 +861,8 @@ impl StoreTx for SqliteTx<'_> {
     ) -> Result<(), StoreError> {
         self.exec(
             &self.sql.watermark_upsert,
-            &[&table_key(table), &query_id, &mark.updated_at, &mark.id],
+            Lives::Static,
+            &[&&*self.key(table), &query_id, &mark.updated_at, &mark.id],
             on("moving a watermark of", table),
         )?;
         Ok(())
@@ -716,11 +873,17 @@ impl StoreTx for SqliteTx<'_> {
         table: &str,
         query_id: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let key = table_key(table);
+        let key = self.key(table);
+        let key: &str = &key;
         let what = on("removing watermarks of", table);
         let n = match query_id {
-            Some(q) => self.exec(&self.sql.watermark_delete, &[&key, &q], &what)?,
-            None => self.exec(&self.sql.watermarks_clear, &[&key], &what)?,
+            Some(q) => self.exec(
+                &self.sql.watermark_delete,
+                Lives::Static,
+                &[&key, &q],
+                &what,
+            )?,
+            None => self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], &what)?,
         };
         Ok(n as u64)
     }

@@ -133,7 +133,10 @@ fn kill_at_random_moments_loses_nothing() -> usize {
         thread::sleep(Duration::from_millis(5 + rng.below(120)));
         child.kill().expect("SIGKILL the writer");
         let status = child.wait().expect("reap the writer");
-        assert!(!status.success(), "round {round}: the writer was killed, not done");
+        assert!(
+            !status.success(),
+            "round {round}: the writer was killed, not done"
+        );
         reader.join().expect("reader thread");
         let new = std::mem::take(&mut *lines.lock().expect("lines lock"));
         if !new.is_empty() {
@@ -166,7 +169,11 @@ fn check(path: &Path, acked: &BTreeSet<String>, round: usize) {
         .iter()
         .map(|r| {
             let id = r.id().expect("rows have ids").to_owned();
-            assert_eq!(r.get("text"), Some(&Value::Text(id.clone())), "round {round}");
+            assert_eq!(
+                r.get("text"),
+                Some(&Value::Text(id.clone())),
+                "round {round}"
+            );
             id
         })
         .collect();
@@ -175,11 +182,20 @@ fn check(path: &Path, acked: &BTreeSet<String>, round: usize) {
     // order = id order = write order.
     assert_eq!(row_ids, op_ids, "round {round}: rows and queue disagree");
     assert!(ops.windows(2).all(|w| w[0].seq < w[1].seq), "round {round}");
-    assert!(ops.iter().all(|o| o.kind == OpKind::Insert), "round {round}");
+    assert!(
+        ops.iter().all(|o| o.kind == OpKind::Insert),
+        "round {round}"
+    );
     let expected: Vec<String> = (0..row_ids.len() as u64).map(id).collect();
-    assert_eq!(row_ids, expected, "round {round}: a gap in the written items");
+    assert_eq!(
+        row_ids, expected,
+        "round {round}: a gap in the written items"
+    );
     let present: BTreeSet<&String> = row_ids.iter().collect();
     for a in acked {
-        assert!(present.contains(a), "round {round}: acknowledged {a} was lost");
+        assert!(
+            present.contains(a),
+            "round {round}: acknowledged {a} was lost"
+        );
     }
 }
