@@ -185,6 +185,8 @@ pub(crate) struct Sql {
     pub columns_insert: String,
     /// table_key, item_id → [`OP_COLUMNS`]
     pub op_get: String,
+    /// (none) → table_key, item_id of every queued operation
+    pub op_keys: String,
     /// (none) → [`OP_COLUMNS`], in queue order
     pub ops_all: String,
     /// table_key → [`OP_COLUMNS`], in queue order
@@ -269,6 +271,7 @@ fn build_sql() -> Sql {
             .columns(COLUMN_COLUMNS)
             .values_panic(COLUMN_COLUMNS.map(|_| p()))),
         op_get: q(ops_select().and_where(item())),
+        op_keys: q(Query::select().columns([TABLE_KEY, ITEM_ID]).from(OPS)),
         ops_all: q(&ops_select()),
         ops_of_table: q(ops_select().and_where(key_is(TABLE_KEY))),
         op_insert: q(Query::insert()

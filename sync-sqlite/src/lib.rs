@@ -46,6 +46,7 @@ mod bookkeeping;
 mod codec;
 mod error;
 mod filter;
+mod queue_index;
 mod store;
 mod table;
 mod tx;

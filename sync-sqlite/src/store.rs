@@ -12,8 +12,9 @@ use sync_core::store::{Store, StoreError, StoreTx};
 
 use crate::bookkeeping::{self, FORMAT_KEY, FORMAT_VERSION};
 use crate::error::{backend, corrupt};
+use crate::queue_index::QueueIndex;
 use crate::table::TableInfo;
-use crate::tx::{SqliteTx, load_schemas};
+use crate::tx::{SqliteTx, load_queue_index, load_schemas};
 
 /// How many prepared statements a connection keeps: the bookkeeping statements, four
 /// per app table, and recent query shapes.
@@ -87,6 +88,8 @@ struct Inner {
     /// Committed table schemas by lowercased name. A transaction sees its own changes on
     /// top and publishes them here only when it commits.
     tables: HashMap<String, Arc<TableInfo>>,
+    /// Committed queue membership, published the same way.
+    queued: QueueIndex,
 }
 
 /// A [`Store`] in an SQLite database: one file (WAL journal) or memory.
@@ -242,10 +245,15 @@ impl SqliteStore {
                 .map_err(backend("creating the bookkeeping tables"))?;
         }
         let tables = load_schemas(&tx)?;
+        let queued = load_queue_index(&tx)?;
         tx.commit()
             .map_err(backend("committing the opening transaction"))?;
         Ok(SqliteStore {
-            inner: Mutex::new(Inner { conn, tables }),
+            inner: Mutex::new(Inner {
+                conn,
+                tables,
+                queued,
+            }),
             location,
         })
     }
@@ -258,7 +266,11 @@ impl SqliteStore {
         // A panic in a closure rolls its transaction back while unwinding (rusqlite's
         // `Transaction` drop), so the state behind a poisoned lock is consistent.
         let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let Inner { conn, tables } = &mut *guard;
+        let Inner {
+            conn,
+            tables,
+            queued,
+        } = &mut *guard;
         if !conn.is_autocommit() {
             // Only if a rollback itself failed earlier: finish it before going on.
             conn.execute_batch("ROLLBACK")
@@ -272,13 +284,14 @@ impl SqliteStore {
         let txn = conn
             .transaction_with_behavior(behavior)
             .map_err(backend("starting a transaction"))?;
-        let mut tx = SqliteTx::new(&txn, tables);
+        let mut tx = SqliteTx::new(&txn, tables, queued);
         let result = f(&mut tx);
-        let changed = tx.into_changed();
+        let (changed, queue_changes) = tx.into_changes();
         match result {
             Ok(v) if write => {
                 txn.commit().map_err(backend("committing"))?;
                 tables.extend(changed);
+                queued.apply(queue_changes);
                 Ok(v)
             }
             other => {

@@ -24,6 +24,7 @@ use crate::bookkeeping::{self, Sql};
 use crate::codec;
 use crate::error::{backend, corrupt, is_unique_violation};
 use crate::filter::{col_expr, condition, find};
+use crate::queue_index::{QueueChanges, QueueIndex};
 use crate::table::{TableInfo, add_column, create_table};
 use crate::values::{datetime_text, from_sql, parse_datetime, to_sql};
 
@@ -89,6 +90,8 @@ pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
     committed: &'a HashMap<String, Arc<TableInfo>>,
     changed: HashMap<String, Arc<TableInfo>>,
+    queued: &'a QueueIndex,
+    queue_changes: QueueChanges,
     sql: &'static Sql,
     /// Idle statements, keyed by the address and length of their SQL text. The text is
     /// either `'static` (bookkeeping) or owned by a `TableInfo` kept alive in `keep`, so
@@ -154,11 +157,14 @@ impl<'a> SqliteTx<'a> {
     pub(crate) fn new(
         conn: &'a Connection,
         committed: &'a HashMap<String, Arc<TableInfo>>,
+        queued: &'a QueueIndex,
     ) -> SqliteTx<'a> {
         SqliteTx {
             conn,
             committed,
             changed: HashMap::new(),
+            queued,
+            queue_changes: QueueChanges::default(),
             sql: bookkeeping::sql(),
             held: RefCell::new(Vec::new()),
             keep: RefCell::new(Vec::new()),
@@ -166,9 +172,16 @@ impl<'a> SqliteTx<'a> {
         }
     }
 
-    /// The schema changes to publish if the transaction commits.
-    pub(crate) fn into_changed(self) -> HashMap<String, Arc<TableInfo>> {
-        self.changed
+    /// The schema and queue changes to publish if the transaction commits.
+    pub(crate) fn into_changes(self) -> (HashMap<String, Arc<TableInfo>>, QueueChanges) {
+        (self.changed, self.queue_changes)
+    }
+
+    /// False when the item certainly has no queued operation.
+    fn maybe_queued(&self, key: &str, id: &str) -> bool {
+        self.queue_changes
+            .get(key, id)
+            .unwrap_or_else(|| self.queued.contains(key, id))
     }
 
     fn info(&self, key: &str) -> Option<Arc<TableInfo>> {
@@ -425,13 +438,32 @@ fn as_is<'r>(col: &Column, record: &'r Record) -> &'r Value {
     }
 }
 
+/// Loads which items have a queued operation.
+pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreError> {
+    let t = bookkeeping::OPS;
+    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let tx = SqliteTx::new(conn, &empty, &no_queue);
+    let keys = tx.rows(
+        &tx.sql.op_keys,
+        Lives::Static,
+        &[],
+        "loading the queue",
+        |row| Ok((get(row, 0, t, &"?")?, get(row, 1, t, &"?")?)),
+    )?;
+    let mut index = QueueIndex::default();
+    for (key, id) in keys {
+        index.insert(key, id);
+    }
+    Ok(index)
+}
+
 /// Loads every table's schema from `__tablesync_columns`.
 pub(crate) fn load_schemas(
     conn: &Connection,
 ) -> Result<HashMap<String, Arc<TableInfo>>, StoreError> {
     let t = bookkeeping::COLUMNS;
-    let empty = HashMap::new();
-    let tx = SqliteTx::new(conn, &empty);
+    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let tx = SqliteTx::new(conn, &empty, &no_queue);
     let rows = tx.rows(
         &tx.sql.columns_all,
         Lives::Static,
@@ -675,6 +707,9 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn op(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
+        if !self.maybe_queued(&self.key(table), id) {
+            return Ok(None);
+        }
         self.first(
             &self.sql.op_get,
             Lives::Static,
@@ -738,6 +773,8 @@ impl StoreTx for SqliteTx<'_> {
             }
             Err(e) => return Err(backend(what)(e)),
         }
+        drop(st);
+        self.queue_changes.set(key, &op.item_id, true);
         let seq = self.conn.last_insert_rowid();
         op.seq = u64::try_from(seq)
             .map_err(|_| StoreError::Backend(format!("negative queue position {seq}")))?;
@@ -777,6 +814,9 @@ impl StoreTx for SqliteTx<'_> {
             &[&&*self.key(table), &id],
             on_id("removing the queued operation of", table, id),
         )?;
+        if n > 0 {
+            self.queue_changes.set(&self.key(table), id, false);
+        }
         Ok(n > 0)
     }
 

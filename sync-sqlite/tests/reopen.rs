@@ -71,6 +71,9 @@ fn queue_order_rows_conflicts_bases_and_watermarks_survive_reopen() {
             .unwrap();
     }
     let store = SqliteStore::open(&path).unwrap();
+    // Looked up one by one too: the reopened store knows what is queued.
+    let note = store.read(|tx| tx.op("note", "n0")).unwrap();
+    assert_eq!(note.map(|o| o.kind), Some(OpKind::Insert));
     let (ops, b, conflicts, base, wm, schema) = store
         .read(|tx| {
             Ok((

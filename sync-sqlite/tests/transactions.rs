@@ -70,6 +70,37 @@ fn a_panic_rolls_back_and_the_store_stays_usable() {
 }
 
 #[test]
+fn rolled_back_queue_changes_are_forgotten() {
+    let (_dir, store) = file_store();
+    store
+        .transaction(|tx| tx.enqueue("Counter", "kept", OpKind::Update, None, None))
+        .unwrap();
+    let res: Result<(), StoreError> = store.transaction(|tx| {
+        assert!(tx.remove_op("Counter", "kept")?);
+        tx.enqueue("Counter", "dropped", OpKind::Update, None, None)?;
+        assert!(
+            tx.op("Counter", "kept")?.is_none(),
+            "the transaction sees its removal"
+        );
+        Err(StoreError::Backend("abort".into()))
+    });
+    assert!(res.is_err());
+    store
+        .read(|tx| tx.remove_op("Counter", "kept").map(drop))
+        .unwrap();
+    let (kept, dropped) = store
+        .read(|tx| Ok((tx.op("Counter", "kept")?, tx.op("Counter", "dropped")?)))
+        .unwrap();
+    assert_eq!(kept.map(|o| o.kind), Some(OpKind::Update));
+    assert_eq!(dropped, None);
+    // The removal committed this time is seen by the next transaction.
+    store
+        .transaction(|tx| tx.remove_op("Counter", "kept"))
+        .unwrap();
+    assert_eq!(store.read(|tx| tx.op("Counter", "kept")).unwrap(), None);
+}
+
+#[test]
 fn a_read_rolls_back_its_writes() {
     let (_dir, store) = file_store();
     store
