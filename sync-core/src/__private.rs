@@ -3,7 +3,7 @@
 
 pub use std::sync::OnceLock;
 
-use crate::model::{DecodeError, EncodeError, Record, SyncValue, Value};
+use crate::model::{ColumnType, DecodeError, EncodeError, Record, SyncValue, Value};
 
 /// Decodes one field, naming the table and column on failure.
 #[inline]
@@ -12,11 +12,7 @@ pub fn decode<T: SyncValue>(
     table: &str,
     column: &str,
 ) -> Result<T, DecodeError> {
-    match record.remove(column) {
-        Some(v) => T::from_value(v).map_err(|e| DecodeError::value(table, column, e)),
-        None => T::from_missing()
-            .ok_or_else(|| DecodeError::missing(table, column, T::COLUMN_TYPE.name())),
-    }
+    assert_sync_value::<T>().decode(record, table, column)
 }
 
 /// Decodes a `#[sync(json)]` field; a missing column reads as JSON `null`.
@@ -59,15 +55,234 @@ pub fn same<T: SyncValue>(a: &T, b: &T) -> bool {
     a.same(b)
 }
 
-/// Compile-time check placed on each field's type so that a missing `SyncValue`
-/// implementation is reported on the field, not on the derive.
-#[inline]
-pub const fn assert_sync_value<T: SyncValue>() {}
+/// The `SyncValue` implementation of one field's type, looked up once by
+/// [`assert_sync_value`] at the field. Generated code uses nothing else, so a type without
+/// `SyncValue` is one error on the field instead of one per generated method.
+pub struct SyncValueOps<T> {
+    /// `T::COLUMN_TYPE`.
+    pub column_type: ColumnType,
+    /// `T::NULLABLE`.
+    pub nullable: bool,
+    to_value: fn(&T) -> Value,
+    from_value: fn(Value) -> Result<T, crate::model::ValueError>,
+    from_missing: fn() -> Option<T>,
+    same: fn(&T, &T) -> bool,
+}
 
-/// Compile-time check for `#[sync(json)]` fields.
-#[inline]
-pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+impl<T> SyncValueOps<T> {
+    /// `T::to_value`.
+    #[inline]
+    pub fn encode(&self, v: &T) -> Value {
+        (self.to_value)(v)
+    }
 
-/// Compile-time check for `#[sync(skip)]` fields.
+    /// Decodes one field, naming the table and column on failure.
+    #[inline]
+    pub fn decode(&self, record: &mut Record, table: &str, column: &str) -> Result<T, DecodeError> {
+        match record.remove(column) {
+            Some(v) => (self.from_value)(v).map_err(|e| DecodeError::value(table, column, e)),
+            None => (self.from_missing)()
+                .ok_or_else(|| DecodeError::missing(table, column, self.column_type.name())),
+        }
+    }
+
+    /// Decodes a server-maintained field (`#[updated_at]`, `#[created_at]`, `#[deleted]`).
+    /// A record that has not been to the server yet (one made by `to_record`) lacks the
+    /// column: that reads as `default()` instead of an error.
+    #[inline]
+    pub fn decode_server(
+        &self,
+        record: &mut Record,
+        table: &str,
+        column: &str,
+        default: fn() -> T,
+    ) -> Result<T, DecodeError> {
+        match record.remove(column) {
+            Some(v) => (self.from_value)(v).map_err(|e| DecodeError::value(table, column, e)),
+            None => Ok(default()),
+        }
+    }
+
+    /// `T::same`: whether two values would be stored identically.
+    #[inline]
+    pub fn same(&self, a: &T, b: &T) -> bool {
+        (self.same)(a, b)
+    }
+}
+
+/// Compile-time check placed on each data field's type so that a missing `SyncValue`
+/// implementation is reported on the field, not on the derive; returns the operations the
+/// generated code then uses.
 #[inline]
-pub const fn assert_default<T: Default>() {}
+pub const fn assert_sync_value<T: SyncValue>() -> SyncValueOps<T> {
+    SyncValueOps {
+        column_type: T::COLUMN_TYPE,
+        nullable: T::NULLABLE,
+        to_value: T::to_value,
+        from_value: T::from_value,
+        from_missing: T::from_missing,
+        same: T::same,
+    }
+}
+
+/// The serde operations of a `#[sync(json)]` field's type, looked up once by
+/// [`assert_json`] (see [`SyncValueOps`] for why).
+pub struct JsonOps<T> {
+    encode: fn(&T, &str, &str) -> Result<Value, EncodeError>,
+    decode: fn(&mut Record, &str, &str) -> Result<T, DecodeError>,
+    same: fn(&T, &T) -> bool,
+}
+
+impl<T> JsonOps<T> {
+    /// [`encode_json`].
+    #[inline]
+    pub fn encode(&self, v: &T, table: &str, column: &str) -> Result<Value, EncodeError> {
+        (self.encode)(v, table, column)
+    }
+
+    /// [`decode_json`].
+    #[inline]
+    pub fn decode(&self, record: &mut Record, table: &str, column: &str) -> Result<T, DecodeError> {
+        (self.decode)(record, table, column)
+    }
+
+    /// [`json_same`].
+    #[inline]
+    pub fn same(&self, a: &T, b: &T) -> bool {
+        (self.same)(a, b)
+    }
+}
+
+/// Compile-time check for `#[sync(json)]` fields; returns the operations the generated
+/// code then uses.
+#[inline]
+pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() -> JsonOps<T> {
+    JsonOps {
+        encode: encode_json::<T>,
+        decode: decode_json::<T>,
+        same: json_same::<T>,
+    }
+}
+
+/// Compile-time check for `#[sync(skip)]` and server-maintained fields; returns the
+/// `Default` constructor the generated code then uses.
+#[inline]
+pub const fn assert_default<T: Default>() -> fn() -> T {
+    T::default
+}
+
+/// Decodes the `version` column: missing, `Null` and empty text all mean "no version".
+#[inline]
+pub fn decode_version(record: &mut Record, table: &str) -> Result<Option<String>, DecodeError> {
+    let column = crate::model::SystemColumn::Version.name();
+    let version: Option<String> = decode(record, table, column)?;
+    Ok(version.filter(|v| !v.is_empty()))
+}
+
+/// Encodes the `version` column: no version (or an empty one) is `Null`.
+#[inline]
+pub fn encode_version(version: Option<&str>) -> Value {
+    match version {
+        Some(v) if !v.is_empty() => Value::Text(v.to_owned()),
+        _ => Value::Null,
+    }
+}
+
+/// The types an id field may have; the generated code reads and writes the id through it,
+/// so that an id of another type (even behind an alias) is one error on the field.
+#[diagnostic::on_unimplemented(
+    message = "the id field must be a `String`, not `{Self}`",
+    label = "expected `String`",
+    note = "ids are strings on the wire (a UUID is generated for an empty id); write `id: String`"
+)]
+pub trait IdField {
+    /// The id as text.
+    fn as_id(&self) -> &str;
+    /// The field's value for this id.
+    fn from_id(id: String) -> Self;
+}
+
+impl IdField for String {
+    #[inline]
+    fn as_id(&self) -> &str {
+        self
+    }
+    #[inline]
+    fn from_id(id: String) -> Self {
+        id
+    }
+}
+
+/// The types a `#[version]` field may have: `Option<String>`, or `String` where an empty
+/// string means no version.
+#[diagnostic::on_unimplemented(
+    message = "a `#[version]` field must be an `Option<String>` or a `String`, not `{Self}`",
+    label = "expected `Option<String>` or `String`",
+    note = "versions are opaque strings assigned by the server; write `#[version] version: Option<String>`"
+)]
+pub trait VersionField {
+    /// The version, `None` when absent or empty.
+    fn get(&self) -> Option<&str>;
+    /// The field's value for this version.
+    fn from_version(version: Option<String>) -> Self;
+}
+
+impl VersionField for Option<String> {
+    #[inline]
+    fn get(&self) -> Option<&str> {
+        self.as_deref().filter(|v| !v.is_empty())
+    }
+    #[inline]
+    fn from_version(version: Option<String>) -> Self {
+        version
+    }
+}
+
+impl VersionField for String {
+    #[inline]
+    fn get(&self) -> Option<&str> {
+        Some(self.as_str()).filter(|v| !v.is_empty())
+    }
+    #[inline]
+    fn from_version(version: Option<String>) -> Self {
+        version.unwrap_or_default()
+    }
+}
+
+/// The [`IdField`] operations of the id field's type, looked up once by [`assert_id`]
+/// (see [`SyncValueOps`] for why).
+pub struct IdOps<T> {
+    /// `T::as_id`.
+    pub as_id: fn(&T) -> &str,
+    /// `T::from_id`.
+    pub from_id: fn(String) -> T,
+}
+
+/// Compile-time check placed on the id field's type; returns the operations the
+/// generated code then uses.
+#[inline]
+pub const fn assert_id<T: IdField>() -> IdOps<T> {
+    IdOps {
+        as_id: T::as_id,
+        from_id: T::from_id,
+    }
+}
+
+/// The [`VersionField`] operations of the version field's type, looked up once by
+/// [`assert_version`] (see [`SyncValueOps`] for why).
+pub struct VersionOps<T> {
+    /// `T::get`.
+    pub get: fn(&T) -> Option<&str>,
+    /// `T::from_version`.
+    pub from_version: fn(Option<String>) -> T,
+}
+
+/// Compile-time check placed on the version field's type; returns the operations the
+/// generated code then uses.
+#[inline]
+pub const fn assert_version<T: VersionField>() -> VersionOps<T> {
+    VersionOps {
+        get: T::get,
+        from_version: T::from_version,
+    }
+}

@@ -17,6 +17,8 @@
 // Lets generated code name this crate `::sync_core` from inside its own tests.
 extern crate self as sync_core;
 
+pub mod conflict;
+pub mod engine;
 pub mod model;
 pub mod store;
 pub mod transport;

@@ -9,6 +9,7 @@ use super::error::SchemaError;
 /// ```
 /// use sync_core::ColumnType;
 /// assert_eq!(ColumnType::DateTime.to_string(), "datetime");
+/// assert_eq!(format!("[{:<6}]", ColumnType::Text), "[text  ]");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
@@ -73,7 +74,8 @@ impl ColumnType {
 
 impl fmt::Display for ColumnType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        // `pad`, not `write_str`, so that width and alignment flags work in tables.
+        f.pad(self.name())
     }
 }
 

@@ -25,6 +25,8 @@ pub struct AppliedWrite {
     pub kind: OpKind,
     /// The version the write produced.
     pub version: String,
+    /// The row as the write left it.
+    pub row: Record,
 }
 
 #[derive(Default)]
@@ -60,14 +62,17 @@ fn text<'a>(r: &'a Record, col: &str) -> &'a str {
 }
 
 impl Server {
-    /// Server time in ms: never goes back, and may repeat (several rows can share one
-    /// `updatedAt`, which keyset paging must handle).
+    /// Server time in ms for a write: strictly after every earlier write's, so that a
+    /// row written after a reader's pull always sorts after that reader's watermark
+    /// (equal timestamps would let a later write hide behind it, sorted by id, and an
+    /// incremental pull would miss it). A frozen clock gives ties on purpose.
     fn now_ms(&mut self) -> i64 {
-        let now = self
-            .frozen_ms
-            .unwrap_or_else(|| Utc::now().timestamp_millis());
-        self.last_ms = self.last_ms.max(now);
-        self.last_ms
+        let next = match self.frozen_ms {
+            Some(frozen) => frozen.max(self.last_ms),
+            None => Utc::now().timestamp_millis().max(self.last_ms + 1),
+        };
+        self.last_ms = next;
+        next
     }
 
     fn next_version(&mut self) -> String {
@@ -89,6 +94,7 @@ impl Server {
             id: id.to_owned(),
             kind,
             version,
+            row: row.clone(),
         });
     }
 
@@ -116,10 +122,10 @@ impl Server {
                 row.set(c, v);
             }
         }
-        let now = wire_time(self.now_ms());
-        row.set(CREATED, now);
         row.set(DELETED, false);
         self.stamp(table, &id, OpKind::Insert, &mut row);
+        let created = row.get(UPDATED).cloned().unwrap_or(Value::Null);
+        row.set(CREATED, created);
         self.table(table).insert(id, row.clone());
         Ok(row)
     }
@@ -135,12 +141,12 @@ impl Server {
             Some(r) if !r.is_deleted() => r.clone(),
             _ => return Err(TransportError::NotFound),
         };
-        if let Some(v) = expected {
-            if text(&row, VERSION) != v {
-                return Err(TransportError::PreconditionFailed {
-                    server_copy: Some(row),
-                });
-            }
+        if let Some(v) = expected
+            && text(&row, VERSION) != v
+        {
+            return Err(TransportError::PreconditionFailed {
+                server_copy: Some(row),
+            });
         }
         Ok(row)
     }
@@ -155,14 +161,14 @@ impl Server {
         let id = text(&item, ID).to_owned();
         let mut row = self.live(table, &id, expected)?;
         // Without If-Match, a version in the body is still a precondition (409).
-        if expected.is_none() {
-            if let Some(Value::Text(v)) = item.get(VERSION) {
-                if !v.is_empty() && v != text(&row, VERSION) {
-                    return Err(TransportError::Conflict {
-                        server_copy: Some(row),
-                    });
-                }
-            }
+        if expected.is_none()
+            && let Some(Value::Text(v)) = item.get(VERSION)
+            && !v.is_empty()
+            && v != text(&row, VERSION)
+        {
+            return Err(TransportError::Conflict {
+                server_copy: Some(row),
+            });
         }
         for (c, v) in item {
             if SystemColumn::from_name(&c).is_none() {
@@ -313,8 +319,11 @@ impl MemoryRemote {
         self.lock().applied.clone()
     }
 
-    /// Stops the server clock at `at` (so that many writes share one `updatedAt`), or
-    /// lets it run again (`None`). The clock never goes back.
+    /// Stops the server clock at `at` so that many writes share one `updatedAt` (to
+    /// test keyset paging over ties), or lets it run again (`None`). The clock never
+    /// goes back. While frozen, a pull between two writes can miss the later one (it
+    /// may sort before the watermark by id): the very bug a running clock prevents, so
+    /// only freeze it around writes that no one pulls in between.
     pub fn freeze_clock(&self, at: Option<DateTime<Utc>>) {
         self.lock().frozen_ms = at.map(|t| t.timestamp_millis());
     }
@@ -329,6 +338,33 @@ pub enum Fault {
     LoseResponse,
     /// Wait, then proceed normally.
     Delay(Duration),
+    /// Signal `reached` when the call gets here, then wait for `release` before the
+    /// server sees the request: lets a test act while a call is in flight.
+    Hold {
+        /// Notified once the call is held.
+        reached: Arc<tokio::sync::Notify>,
+        /// The call proceeds once this is notified.
+        release: Arc<tokio::sync::Notify>,
+    },
+}
+
+impl Fault {
+    /// A [`Fault::Hold`] and its two handles `(fault, reached, release)`.
+    ///
+    /// ```
+    /// let (fault, reached, release) = sync_core::transport::Fault::hold();
+    /// assert!(matches!(fault, sync_core::transport::Fault::Hold { .. }));
+    /// # drop((reached, release));
+    /// ```
+    pub fn hold() -> (Fault, Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>) {
+        let reached = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(tokio::sync::Notify::new());
+        let fault = Fault::Hold {
+            reached: Arc::clone(&reached),
+            release: Arc::clone(&release),
+        };
+        (fault, reached, release)
+    }
 }
 
 #[derive(Default)]
@@ -336,6 +372,17 @@ struct Faults {
     queue: VecDeque<Fault>,
     offline: bool,
     calls: u64,
+    in_flight: usize,
+    peak_in_flight: usize,
+}
+
+/// Counts a call as in flight until dropped (also when its future is cancelled).
+struct InFlight<'a>(&'a MemoryTransport);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.faults().in_flight -= 1;
+    }
 }
 
 /// A client's connection to a [`MemoryRemote`], with fault injection. Cheap to clone;
@@ -379,6 +426,13 @@ impl MemoryTransport {
         }
     }
 
+    /// Drops every queued fault and goes back online.
+    pub fn clear_faults(&self) {
+        let mut f = self.faults();
+        f.queue.clear();
+        f.offline = false;
+    }
+
     /// While offline, every call fails with a network error and reaches nothing.
     pub fn set_offline(&self, offline: bool) {
         self.faults().offline = offline;
@@ -387,6 +441,11 @@ impl MemoryTransport {
     /// How many calls this connection made.
     pub fn calls(&self) -> u64 {
         self.faults().calls
+    }
+
+    /// The most calls this connection ever had in flight at once.
+    pub fn peak_in_flight(&self) -> usize {
+        self.faults().peak_in_flight
     }
 
     /// The server behind this connection.
@@ -402,13 +461,17 @@ impl MemoryTransport {
         let fault = {
             let mut faults = self.faults();
             faults.calls += 1;
+            faults.in_flight += 1;
+            faults.peak_in_flight = faults.peak_in_flight.max(faults.in_flight);
             if faults.offline {
+                faults.in_flight -= 1;
                 return Err(TransportError::Network {
                     message: "offline".into(),
                 });
             }
             faults.queue.pop_front()
         };
+        let _in_flight = InFlight(self);
         let lose = match fault {
             Some(Fault::Fail(e)) => return Err(e),
             Some(Fault::Delay(d)) => {
@@ -416,6 +479,11 @@ impl MemoryTransport {
                 false
             }
             Some(Fault::LoseResponse) => true,
+            Some(Fault::Hold { reached, release }) => {
+                reached.notify_one();
+                release.notified().await;
+                false
+            }
             None => false,
         };
         let result = f(&mut self.remote.lock());

@@ -1,0 +1,183 @@
+//! Typed conflicts: [`Conflict<T>`], how the app resolves one ([`Resolution`]), and the
+//! per-table [`ConflictPolicy`] that can resolve them during sync.
+//!
+//! A conflict arises when a push is refused with 412/409, or when a pull brings a
+//! server change for an item with a pending local operation. Either side may be a
+//! delete (`None`). The base is the last copy both sides agreed on, so a 3-way field
+//! merge can tell who changed what.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Merged, Syncable};
+pub use crate::store::ConflictKind;
+
+/// A conflict on one item of a `T` table.
+///
+/// ```
+/// use sync_core::conflict::{Conflict, ConflictKind};
+/// # use sync_core::*;
+/// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Person { id: String, name: String, age: i64, #[version] version: Option<String> }
+/// let p = |age| Person { id: "p1".into(), name: "Jane".into(), age, version: None };
+/// let c = Conflict { id: "p1".into(), kind: ConflictKind::Pull, local: Some(p(30)), remote: Some(p(32)),
+///                    base: Some(p(25)), detected_at: chrono::Utc::now() };
+/// assert_eq!(c.differing_fields(), ["age"]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict<T> {
+    /// The item's id.
+    pub id: String,
+    /// How it arose.
+    pub kind: ConflictKind,
+    /// The local value (`None`: deleted locally).
+    pub local: Option<T>,
+    /// The server's value (`None`: deleted on the server).
+    pub remote: Option<T>,
+    /// The last synced value (`None`: never synced).
+    pub base: Option<T>,
+    /// When it was found.
+    pub detected_at: DateTime<Utc>,
+}
+
+impl<T: Syncable> Conflict<T> {
+    /// The fields whose local and remote values differ (empty when either side is a
+    /// delete).
+    pub fn differing_fields(&self) -> Vec<&'static str> {
+        match (&self.local, &self.remote) {
+            (Some(l), Some(r)) => l.changed_columns(r),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The 3-way field merge of local and remote over the base, when all three exist.
+    pub fn merge(&self) -> Option<Merged<T>>
+    where
+        T: Clone,
+    {
+        match (&self.base, &self.local, &self.remote) {
+            (Some(b), Some(l), Some(r)) => Some(T::merge3(b, l.clone(), r.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether either side deleted the item.
+    pub fn involves_delete(&self) -> bool {
+        self.local.is_none() || self.remote.is_none()
+    }
+}
+
+/// How the app resolves a conflict. Resolving is local; the next push sends the result.
+///
+/// ```
+/// use sync_core::conflict::Resolution;
+/// let r: Resolution<u8> = Resolution::KeepLocal;
+/// assert!(matches!(r, Resolution::KeepLocal));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution<T> {
+    /// Keep the local value (or local delete), re-queued against the server's version.
+    KeepLocal,
+    /// Take the server's value (or delete), dropping the local operation.
+    KeepRemote,
+    /// Use this value, queued against the server's version.
+    Use(T),
+}
+
+/// What a [`ConflictHandler`] decides for one conflict during sync.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision<T> {
+    /// Resolve now.
+    Resolve(Resolution<T>),
+    /// Store the conflict for the app to resolve later.
+    Defer,
+    /// Stop the push; every queued operation stays queued (the push reports `Aborted`).
+    AbortPush,
+}
+
+/// The app's own conflict logic, called for each conflict found during push or pull
+/// (the `ExecuteTableOperationAsync` / `AbortPush` pattern of older sync clients).
+///
+/// ```
+/// use sync_core::conflict::{Conflict, ConflictHandler, Decision, Resolution};
+/// struct PreferCompleted;
+/// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Todo { id: String, complete: bool, #[version] version: Option<String> }
+/// impl ConflictHandler<Todo> for PreferCompleted {
+///     fn on_conflict(&self, c: &Conflict<Todo>) -> Decision<Todo> {
+///         match (&c.local, &c.remote) {
+///             (Some(l), _) if l.complete => Decision::Resolve(Resolution::KeepLocal),
+///             (_, Some(r)) if r.complete => Decision::Resolve(Resolution::KeepRemote),
+///             _ => Decision::Defer,
+///         }
+///     }
+/// }
+/// ```
+pub trait ConflictHandler<T>: Send + Sync + 'static {
+    /// Decides one conflict.
+    fn on_conflict(&self, conflict: &Conflict<T>) -> Decision<T>;
+}
+
+/// How a table's conflicts are resolved during sync.
+///
+/// ```
+/// use sync_core::conflict::ConflictPolicy;
+/// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Todo { id: String, #[version] version: Option<String> }
+/// let p: ConflictPolicy<Todo> = ConflictPolicy::default();
+/// assert!(matches!(p, ConflictPolicy::Manual));
+/// ```
+pub enum ConflictPolicy<T> {
+    /// Store every conflict for the app to resolve (the default).
+    Manual,
+    /// The server's value wins.
+    ServerWins,
+    /// The local value wins (re-queued against the server's version).
+    ClientWins,
+    /// The side written last wins: the local write's device time against the server's
+    /// `updatedAt` (clock skew between device and server matters here).
+    LastWriterWins,
+    /// 3-way field merge: disjoint field changes merge; clashing fields, deletes and
+    /// items without a base fall back to manual.
+    FieldMerge,
+    /// The app's own handler.
+    Handler(Arc<dyn ConflictHandler<T>>),
+}
+
+// Not derived: `derive(Default)` would demand `T: Default`, which app types need not be.
+#[allow(clippy::derivable_impls)]
+impl<T> Default for ConflictPolicy<T> {
+    fn default() -> Self {
+        ConflictPolicy::Manual
+    }
+}
+
+impl<T> Clone for ConflictPolicy<T> {
+    fn clone(&self) -> Self {
+        match self {
+            ConflictPolicy::Manual => ConflictPolicy::Manual,
+            ConflictPolicy::ServerWins => ConflictPolicy::ServerWins,
+            ConflictPolicy::ClientWins => ConflictPolicy::ClientWins,
+            ConflictPolicy::LastWriterWins => ConflictPolicy::LastWriterWins,
+            ConflictPolicy::FieldMerge => ConflictPolicy::FieldMerge,
+            ConflictPolicy::Handler(h) => ConflictPolicy::Handler(Arc::clone(h)),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ConflictPolicy<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConflictPolicy::Manual => "Manual",
+            ConflictPolicy::ServerWins => "ServerWins",
+            ConflictPolicy::ClientWins => "ClientWins",
+            ConflictPolicy::LastWriterWins => "LastWriterWins",
+            ConflictPolicy::FieldMerge => "FieldMerge",
+            ConflictPolicy::Handler(_) => "Handler(..)",
+        })
+    }
+}

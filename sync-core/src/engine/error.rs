@@ -1,0 +1,83 @@
+//! [`SyncError`]: what the engine's calls can fail with.
+
+use crate::model::{DecodeError, EncodeError};
+use crate::store::StoreError;
+use crate::transport::TransportError;
+
+/// An engine call failed. Outcomes of individual operations during a push are not
+/// errors: they are in the [`PushReport`](super::PushReport).
+///
+/// ```
+/// let e = sync_core::engine::SyncError::NotFound { table: "Todo".into(), id: "a1".into() };
+/// assert_eq!(e.to_string(), "table `Todo`: no item `a1`");
+/// ```
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The local store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server could not be reached or refused (outside a push, e.g. during a pull).
+    #[error("table `{table}`: {source}")]
+    Transport {
+        /// The table being synced.
+        table: String,
+        /// What the transport said.
+        source: TransportError,
+    },
+    /// A value could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// A stored or received record does not decode into the app's type.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// No such item locally.
+    #[error("table `{table}`: no item `{id}`")]
+    NotFound {
+        /// The table.
+        table: String,
+        /// The id.
+        id: String,
+    },
+    /// An insert of an id that already exists locally.
+    #[error("table `{table}`: an item `{id}` already exists")]
+    AlreadyExists {
+        /// The table.
+        table: String,
+        /// The id.
+        id: String,
+    },
+    /// No conflict is stored for this item.
+    #[error("table `{table}`: no conflict for item `{id}`")]
+    NoConflict {
+        /// The table.
+        table: String,
+        /// The id.
+        id: String,
+    },
+    /// The server deleted the item, so a local value cannot be kept under this id.
+    #[error(
+        "table `{table}`, item `{id}`: the server deleted it; keep the remote side, or insert your value under a new id"
+    )]
+    RemoteDeleted {
+        /// The table.
+        table: String,
+        /// The id.
+        id: String,
+    },
+    /// Purge refused: operations are pending (pass `force` to drop them).
+    #[error("table `{table}`: {count} operation(s) pending; push first or purge with force")]
+    PendingOperations {
+        /// The table.
+        table: String,
+        /// How many.
+        count: usize,
+    },
+    /// A pull needed a push first, and the push did not complete.
+    #[error("table `{table}`: the push before the pull did not complete ({status:?})")]
+    PushIncomplete {
+        /// The table.
+        table: String,
+        /// How the push ended.
+        status: super::PushStatus,
+    },
+}

@@ -1,0 +1,228 @@
+//! Resolving conflicts, untyped: a table's policy becomes a [`Decider`] over stored
+//! conflicts, and [`apply`] carries out a resolution inside one store transaction.
+//! Both the policies during sync and the app's manual `resolve` go through `apply`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::conflict::{Conflict, ConflictPolicy, Decision, Resolution};
+use crate::model::{Record, Syncable, SystemColumn, Value};
+use crate::store::{OpKind, Operation, StoreTx, StoredConflict};
+
+use super::SyncError;
+
+/// A resolution over records.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RecordResolution {
+    KeepLocal,
+    KeepRemote,
+    Use(Record),
+}
+
+/// A decision over records.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RecordDecision {
+    Resolve(RecordResolution),
+    Defer,
+    AbortPush,
+}
+
+pub(crate) type Decider =
+    Arc<dyn Fn(&StoredConflict) -> Result<RecordDecision, SyncError> + Send + Sync>;
+
+/// Turns a typed policy into a decider over stored conflicts.
+pub(crate) fn decider<T: Syncable + Send + 'static>(policy: ConflictPolicy<T>) -> Decider {
+    use RecordDecision::{Defer, Resolve};
+    use RecordResolution::{KeepLocal, KeepRemote};
+    match policy {
+        ConflictPolicy::Manual => Arc::new(|_| Ok(Defer)),
+        ConflictPolicy::ServerWins => Arc::new(|_| Ok(Resolve(KeepRemote))),
+        ConflictPolicy::ClientWins => Arc::new(|c| {
+            // A server delete cannot be overridden under the same id: leave it to the app.
+            Ok(if c.remote.is_none() && c.local.is_some() {
+                Defer
+            } else {
+                Resolve(KeepLocal)
+            })
+        }),
+        ConflictPolicy::LastWriterWins => Arc::new(|c| {
+            Ok(match (&c.local, &c.remote) {
+                (Some(l), Some(r)) => match (time_of(l), time_of(r)) {
+                    (Some(lt), Some(rt)) if lt > rt => Resolve(KeepLocal),
+                    (Some(_), Some(_)) => Resolve(KeepRemote),
+                    _ => Defer,
+                },
+                _ => Defer,
+            })
+        }),
+        ConflictPolicy::FieldMerge => Arc::new(|c| {
+            Ok(match (&c.base, &c.local, &c.remote) {
+                (Some(b), Some(l), Some(r)) => {
+                    let merged = Record::merge3(b, l, r);
+                    if merged.is_clean() {
+                        Resolve(RecordResolution::Use(merged.value))
+                    } else {
+                        Defer
+                    }
+                }
+                _ => Defer,
+            })
+        }),
+        ConflictPolicy::Handler(h) => Arc::new(move |c| {
+            let typed = typed_conflict::<T>(c)?;
+            Ok(match h.on_conflict(&typed) {
+                Decision::Resolve(Resolution::KeepLocal) => Resolve(KeepLocal),
+                Decision::Resolve(Resolution::KeepRemote) => Resolve(KeepRemote),
+                Decision::Resolve(Resolution::Use(v)) => {
+                    Resolve(RecordResolution::Use(v.to_record()?))
+                }
+                Decision::Defer => Defer,
+                Decision::AbortPush => RecordDecision::AbortPush,
+            })
+        }),
+    }
+}
+
+fn time_of(r: &Record) -> Option<DateTime<Utc>> {
+    match r.get(SystemColumn::UpdatedAt.name())? {
+        Value::DateTime(t) => Some(*t),
+        Value::Text(s) => crate::store::parse_datetime_text(s),
+        _ => None,
+    }
+}
+
+/// Decodes a stored conflict into the app's type.
+pub(crate) fn typed_conflict<T: Syncable>(c: &StoredConflict) -> Result<Conflict<T>, SyncError> {
+    let decode = |r: &Option<Record>| r.clone().map(T::from_record).transpose();
+    Ok(Conflict {
+        id: c.item_id.clone(),
+        kind: c.kind,
+        local: decode(&c.local)?,
+        remote: decode(&c.remote)?,
+        base: decode(&c.base)?,
+        detected_at: c.detected_at,
+    })
+}
+
+/// A record cut down to the columns the local table has (a server may send columns
+/// that other clients added).
+pub(crate) fn fit(tx: &mut dyn StoreTx, table: &str, record: &Record) -> Result<Record, SyncError> {
+    let schema = tx
+        .table_schema(table)?
+        .ok_or_else(|| crate::store::StoreError::UnknownTable(table.to_owned()))?;
+    Ok(record
+        .iter()
+        .filter(|(name, _)| schema.column(name).is_some())
+        .map(|(n, v)| (n.to_owned(), v.clone()))
+        .collect())
+}
+
+/// Takes the server's copy as the local row and the new base (or removes both when the
+/// server deleted the item).
+pub(crate) fn take_server_copy(
+    tx: &mut dyn StoreTx,
+    table: &str,
+    id: &str,
+    remote: Option<&Record>,
+) -> Result<(), SyncError> {
+    match remote.filter(|r| !r.is_deleted()) {
+        Some(r) => {
+            let row = fit(tx, table, r)?;
+            tx.upsert(table, &row)?;
+            tx.set_base(table, &row)?;
+        }
+        None => {
+            tx.delete(table, id)?;
+            tx.remove_base(table, id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts (or rewrites) an item's queue entry so that it is sent against `version`.
+fn requeue(
+    tx: &mut dyn StoreTx,
+    table: &str,
+    id: &str,
+    kind: OpKind,
+    version: Option<String>,
+    item: Option<Record>,
+) -> Result<(), SyncError> {
+    match tx.op(table, id)? {
+        Some(mut op) => {
+            op.kind = kind;
+            op.version = version;
+            op.item = item;
+            op.revision += 1;
+            op.error = None;
+            tx.replace_op(&op)?;
+        }
+        None => {
+            tx.add_op(
+                Operation::new(table, id, kind)
+                    .with_version(version)
+                    .with_item(item),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Carries out a resolution of a stored conflict, in the caller's transaction.
+pub(crate) fn apply(
+    tx: &mut dyn StoreTx,
+    conflict: &StoredConflict,
+    resolution: RecordResolution,
+) -> Result<(), SyncError> {
+    let (table, id) = (conflict.table.as_str(), conflict.item_id.as_str());
+    let remote = conflict.remote.as_ref().filter(|r| !r.is_deleted());
+    let remote_version = remote.and_then(|r| r.version()).map(str::to_owned);
+    let remote_deleted = || SyncError::RemoteDeleted {
+        table: table.to_owned(),
+        id: id.to_owned(),
+    };
+    match resolution {
+        RecordResolution::KeepRemote => {
+            tx.remove_op(table, id)?;
+            take_server_copy(tx, table, id, remote)?;
+        }
+        RecordResolution::KeepLocal => match (remote, tx.get(table, id)?) {
+            (Some(r), Some(mut row)) => {
+                row.set(SystemColumn::Version.name(), remote_version.clone());
+                tx.upsert(table, &row)?;
+                let base = fit(tx, table, r)?;
+                tx.set_base(table, &base)?;
+                requeue(tx, table, id, OpKind::Update, remote_version, None)?;
+            }
+            (Some(r), None) => {
+                // The local delete wins: delete the server's current version.
+                let base = fit(tx, table, r)?;
+                tx.set_base(table, &base)?;
+                let item = tx.op(table, id)?.and_then(|op| op.item);
+                requeue(tx, table, id, OpKind::Delete, remote_version, item)?;
+            }
+            (None, Some(_)) => return Err(remote_deleted()),
+            (None, None) => {
+                // Deleted on both sides: nothing left to do.
+                tx.remove_op(table, id)?;
+                tx.remove_base(table, id)?;
+            }
+        },
+        RecordResolution::Use(value) => {
+            let Some(r) = remote else {
+                return Err(remote_deleted());
+            };
+            let mut row = fit(tx, table, &value)?;
+            row.set(SystemColumn::Id.name(), id);
+            row.set(SystemColumn::Version.name(), remote_version.clone());
+            row.set(SystemColumn::UpdatedAt.name(), Value::DateTime(Utc::now()));
+            tx.upsert(table, &row)?;
+            let base = fit(tx, table, r)?;
+            tx.set_base(table, &base)?;
+            requeue(tx, table, id, OpKind::Update, remote_version, None)?;
+        }
+    }
+    tx.remove_conflict(table, id)?;
+    Ok(())
+}

@@ -1,0 +1,334 @@
+//! [`SyncTable<T>`]: typed access to one synced table.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::conflict::{Conflict, Resolution};
+use crate::model::{Record, Syncable, SystemColumn, Value};
+use crate::store::{Filter, OpKind, Query, Store, StoreTx};
+use crate::transport::Transport;
+
+use super::pull::{self, PullReport};
+use super::resolve::{self, RecordResolution};
+use super::{Inner, SyncError};
+
+/// One table, typed. Every write commits the row and its queue entry in one
+/// transaction; every read comes from the local store, never the network.
+///
+/// ```
+/// use sync_core::engine::SyncContext;
+/// use sync_core::store::{Filter, MemoryStore, Order, Query};
+/// use sync_core::transport::MemoryRemote;
+/// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Todo { id: String, text: String, complete: bool, #[version] version: Option<String> }
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+/// let todos = ctx.table::<Todo>().await?;
+/// let milk = todos.insert(Todo { id: String::new(), text: "milk".into(), complete: false, version: None }).await?;
+/// todos.insert(Todo { id: "b".into(), text: "bread".into(), complete: false, version: None }).await?;
+/// let mut done = milk.clone();
+/// done.complete = true;
+/// todos.update(done).await?;
+/// let open = todos.query(Query::new().filter(Filter::eq("complete", false)).order_by("text", Order::Asc)).await?;
+/// assert_eq!(open.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["bread"]);
+/// todos.delete("b").await?;
+/// assert_eq!(todos.count(None).await?, 1);
+/// // The unsent insert of "b" and its delete cancelled out: one op (milk) remains.
+/// assert_eq!(todos.pending_count().await?, 1);
+/// # Ok::<(), sync_core::engine::SyncError>(())
+/// # }).unwrap();
+/// ```
+pub struct SyncTable<R, S, T> {
+    inner: Arc<Inner<S, T>>,
+    _row: PhantomData<fn() -> R>,
+}
+
+impl<R, S, T> Clone for SyncTable<R, S, T> {
+    fn clone(&self) -> Self {
+        SyncTable {
+            inner: Arc::clone(&self.inner),
+            _row: PhantomData,
+        }
+    }
+}
+
+fn name<R: Syncable>() -> String {
+    R::table_name().to_owned()
+}
+
+/// The record a local write stores: the item, stamped with the device time in
+/// `updatedAt` (the server's time replaces it once synced; last-writer-wins compares it).
+fn local_row<R: Syncable>(item: &R, version: Option<String>) -> Result<Record, SyncError> {
+    let mut row = item.to_record()?;
+    row.set(SystemColumn::Version.name(), version);
+    row.set(SystemColumn::UpdatedAt.name(), Value::DateTime(Utc::now()));
+    Ok(row)
+}
+
+impl<R, S, T> SyncTable<R, S, T>
+where
+    R: Syncable + Send + 'static,
+    S: Store,
+    T: Transport,
+{
+    pub(crate) fn new(inner: Arc<Inner<S, T>>) -> Self {
+        SyncTable {
+            inner,
+            _row: PhantomData,
+        }
+    }
+
+    /// Inserts an item locally and queues its insert. An empty id gets a UUID; the
+    /// item is returned with it.
+    pub async fn insert(&self, mut item: R) -> Result<R, SyncError> {
+        if item.id().is_empty() {
+            item.set_id(uuid::Uuid::new_v4().to_string());
+        }
+        item.set_version(None);
+        let row = local_row(&item, None)?;
+        let id = item.id().to_owned();
+        self.inner
+            .tx(move |tx| {
+                if tx.get(R::table_name(), &id)?.is_some() {
+                    return Err(SyncError::AlreadyExists {
+                        table: name::<R>(),
+                        id,
+                    });
+                }
+                tx.upsert(R::table_name(), &row)?;
+                tx.enqueue(R::table_name(), &id, OpKind::Insert, None, None)?;
+                Ok(())
+            })
+            .await?;
+        Ok(item)
+    }
+
+    /// Updates an item locally and queues the update (collapsing into a pending
+    /// operation). The version stays the stored one: the push's precondition is the
+    /// server version this device last saw.
+    pub async fn update(&self, item: R) -> Result<(), SyncError> {
+        let id = item.id().to_owned();
+        let mut row = local_row(&item, None)?;
+        self.inner
+            .tx(move |tx| {
+                let Some(stored) = tx.get(R::table_name(), &id)? else {
+                    return Err(SyncError::NotFound {
+                        table: name::<R>(),
+                        id,
+                    });
+                };
+                let version = stored.version().map(str::to_owned);
+                row.set(SystemColumn::Version.name(), version.clone());
+                for col in [SystemColumn::CreatedAt] {
+                    if let Some(v) = stored.get(col.name()) {
+                        row.set(col.name(), v.clone());
+                    }
+                }
+                tx.upsert(R::table_name(), &row)?;
+                tx.enqueue(R::table_name(), &id, OpKind::Update, version, None)?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes an item locally and queues the delete (an insert never sent simply
+    /// disappears from the queue).
+    pub async fn delete(&self, id: &str) -> Result<(), SyncError> {
+        let id = id.to_owned();
+        self.inner
+            .tx(move |tx| {
+                let Some(stored) = tx.get(R::table_name(), &id)? else {
+                    return Err(SyncError::NotFound {
+                        table: name::<R>(),
+                        id,
+                    });
+                };
+                let version = stored.version().map(str::to_owned);
+                tx.delete(R::table_name(), &id)?;
+                tx.enqueue(R::table_name(), &id, OpKind::Delete, version, Some(stored))?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// One item by id.
+    pub async fn get(&self, id: &str) -> Result<Option<R>, SyncError> {
+        let id = id.to_owned();
+        let row = self
+            .inner
+            .read(move |tx| Ok(tx.get(R::table_name(), &id)?))
+            .await?;
+        Ok(row.map(R::from_record).transpose()?)
+    }
+
+    /// Items matching a query.
+    pub async fn query(&self, query: Query) -> Result<Vec<R>, SyncError> {
+        let rows = self
+            .inner
+            .read(move |tx| Ok(tx.query(R::table_name(), &query)?))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(R::from_record)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Every item, in id order.
+    pub async fn all(&self) -> Result<Vec<R>, SyncError> {
+        self.query(Query::new()).await
+    }
+
+    /// How many items match (all when `None`).
+    pub async fn count(&self, filter: Option<Filter>) -> Result<u64, SyncError> {
+        self.inner
+            .read(move |tx| Ok(tx.count(R::table_name(), filter.as_ref())?))
+            .await
+    }
+
+    /// Queued operations of this table.
+    pub async fn pending_count(&self) -> Result<usize, SyncError> {
+        self.inner
+            .read(|tx| Ok(tx.ops(Some(R::table_name()))?))
+            .await
+            .map(|v| v.len())
+    }
+
+    /// Pulls the server's changes for this query id (incremental from the last pull
+    /// of the same query id). Pushes this table's pending operations first.
+    pub async fn pull(
+        &self,
+        query_id: &str,
+        filter: Option<Filter>,
+    ) -> Result<PullReport, SyncError> {
+        pull::pull(&self.inner, R::table_name(), query_id, filter).await
+    }
+
+    /// Drops the local rows, base copies, watermarks and conflicts of this table.
+    /// Refuses while operations are pending unless `force`, which drops them too.
+    pub async fn purge(&self, force: bool) -> Result<u64, SyncError> {
+        self.inner
+            .tx(move |tx| {
+                let ops = tx.ops(Some(R::table_name()))?;
+                if !ops.is_empty() && !force {
+                    return Err(SyncError::PendingOperations {
+                        table: name::<R>(),
+                        count: ops.len(),
+                    });
+                }
+                for op in &ops {
+                    tx.remove_op(&op.table, &op.item_id)?;
+                }
+                Ok(tx.clear_table(R::table_name())?)
+            })
+            .await
+    }
+
+    /// The conflicts stored for this table, oldest first, typed. `local` is the item as
+    /// the device holds it now (`None` when deleted locally).
+    pub async fn conflicts(&self) -> Result<Vec<Conflict<R>>, SyncError> {
+        let stored = self
+            .inner
+            .read(|tx| {
+                let mut conflicts = tx.conflicts(Some(R::table_name()))?;
+                // The local side is what the device holds now: the app may have edited
+                // the item since the conflict was found.
+                for c in &mut conflicts {
+                    c.local = tx.get(R::table_name(), &c.item_id)?;
+                }
+                Ok(conflicts)
+            })
+            .await?;
+        stored.iter().map(resolve::typed_conflict::<R>).collect()
+    }
+
+    /// Resolves a stored conflict; the next push sends the result.
+    pub async fn resolve(&self, id: &str, resolution: Resolution<R>) -> Result<(), SyncError> {
+        let resolution = match resolution {
+            Resolution::KeepLocal => RecordResolution::KeepLocal,
+            Resolution::KeepRemote => RecordResolution::KeepRemote,
+            Resolution::Use(v) => RecordResolution::Use(v.to_record()?),
+        };
+        let id = id.to_owned();
+        self.inner
+            .tx(move |tx| {
+                let Some(c) = tx.conflict(R::table_name(), &id)? else {
+                    return Err(SyncError::NoConflict {
+                        table: name::<R>(),
+                        id,
+                    });
+                };
+                resolve::apply(tx, &c, resolution)
+            })
+            .await
+    }
+
+    /// Keeps the local side of a conflict.
+    pub async fn keep_local(&self, id: &str) -> Result<(), SyncError> {
+        self.resolve(id, Resolution::KeepLocal).await
+    }
+
+    /// Takes the server's side of a conflict.
+    pub async fn keep_remote(&self, id: &str) -> Result<(), SyncError> {
+        self.resolve(id, Resolution::KeepRemote).await
+    }
+
+    /// Resolves a conflict with a merged value.
+    pub async fn use_value(&self, value: R) -> Result<(), SyncError> {
+        let id = value.id().to_owned();
+        self.resolve(&id, Resolution::Use(value)).await
+    }
+
+    /// Cancels a (failed) operation and restores the last synced copy of the item
+    /// (or removes it if it never reached the server).
+    pub async fn cancel_and_discard(&self, id: &str) -> Result<(), SyncError> {
+        let id = id.to_owned();
+        self.inner
+            .tx(move |tx| {
+                if !tx.remove_op(R::table_name(), &id)? {
+                    return Err(no_op::<R>(&id));
+                }
+                restore_base(tx, R::table_name(), &id)?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Cancels a (failed) operation and stores this value locally without queueing
+    /// it (typically the server's copy carried by the error).
+    pub async fn cancel_and_take(&self, value: R) -> Result<(), SyncError> {
+        let row = value.to_record()?;
+        let id = value.id().to_owned();
+        self.inner
+            .tx(move |tx| {
+                if !tx.remove_op(R::table_name(), &id)? {
+                    return Err(no_op::<R>(&id));
+                }
+                tx.upsert(R::table_name(), &row)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn no_op<R: Syncable>(id: &str) -> SyncError {
+    SyncError::Store(crate::store::StoreError::NoOperation {
+        table: name::<R>(),
+        id: id.to_owned(),
+    })
+}
+
+fn restore_base(
+    tx: &mut dyn StoreTx,
+    table: &str,
+    id: &str,
+) -> Result<(), crate::store::StoreError> {
+    match tx.base(table, id)? {
+        Some(base) => tx.upsert(table, &base),
+        None => tx.delete(table, id).map(|_| ()),
+    }
+}

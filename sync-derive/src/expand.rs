@@ -1,0 +1,350 @@
+//! Code generation: parses the input into the typed form (`ast.rs`), runs the checks
+//! (`check.rs`), and only when both are clean turns the form into the `Syncable` impl.
+//!
+//! Everything generated names items by absolute paths (`::core::...`, `::std::...`, and
+//! sync-core through [`core_path`]) and prefixes its locals with `__`, so that the user's
+//! own `Result`, `Option` or `String` cannot change its meaning.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Ident};
+
+use crate::ast::{Container, Field, Role};
+use crate::check;
+use crate::core_path::core_path;
+use crate::ctxt::Ctxt;
+
+/// The whole derive: the generated impl, or every error found in the input.
+pub fn derive_syncable(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>> {
+    let cx = Ctxt::new();
+    let cont = Container::from_ast(&cx, input);
+    if let Some(cont) = &cont {
+        check::check(&cx, cont);
+    }
+    cx.check()?;
+    match cont {
+        Some(cont) => Ok(expand(&cont)),
+        // `from_ast` reports why it gives up, so this is only a safety net.
+        None => Err(vec![syn::Error::new(
+            Span::call_site(),
+            "`#[derive(Syncable)]` could not read this item",
+        )]),
+    }
+}
+
+/// The fields `expand` needs, with the names of their per-field constants. Only built
+/// from a checked container, where the id and version exist exactly once.
+struct Plan<'c, 'a> {
+    id: usize,
+    version: usize,
+    fields: &'c [Field<'a>],
+}
+
+impl Plan<'_, '_> {
+    fn id(&self) -> (&Ident, Ident) {
+        (self.fields[self.id].ident, ops(self.id))
+    }
+
+    fn version(&self) -> (&Ident, Ident) {
+        (self.fields[self.version].ident, ops(self.version))
+    }
+}
+
+/// The constant holding field `i`'s operations (`SyncValueOps`, `JsonOps`, `IdOps`,
+/// `VersionOps`), looked up once at the field so that a wrong type is one error there.
+fn ops(i: usize) -> Ident {
+    Ident::new(&format!("__FIELD_{i}"), Span::call_site())
+}
+
+/// The constant holding field `i`'s `Default` constructor (skip and server fields).
+fn default_fn(i: usize) -> Ident {
+    Ident::new(&format!("__DEFAULT_{i}"), Span::call_site())
+}
+
+fn expand(cont: &Container) -> TokenStream {
+    let core = core_path(cont.attrs.crate_path.get());
+    let position = |role: &Role| cont.fields.iter().position(|f| f.role == *role);
+    let (Some(id), Some(version)) = (position(&Role::Id), position(&Role::Version)) else {
+        // Unreachable after `check`; a clear error beats a panic in a proc macro.
+        return syn::Error::new(Span::call_site(), "`#[derive(Syncable)]`: no id or version")
+            .to_compile_error();
+    };
+    let plan = Plan {
+        id,
+        version,
+        fields: &cont.fields,
+    };
+    let ident = cont.ident;
+
+    let field_ops = field_ops(cont, &core);
+    let schema = schema(cont, &core);
+    let accessors = accessors(&plan);
+    let to_record = to_record(cont, &plan, &core);
+    let from_record = from_record(cont, &core);
+    let changed_columns = changed_columns(cont);
+    let merge3 = merge3(cont, &core);
+
+    quote! {
+        #[doc(hidden)]
+        const _: () = {
+            #field_ops
+
+            #[automatically_derived]
+            impl #core::Syncable for #ident {
+                #schema
+                #accessors
+                #to_record
+                #from_record
+                #changed_columns
+                #merge3
+            }
+        };
+    }
+}
+
+/// One constant per field holding what its role needs from its type, built by an
+/// `assert_*` call spanned on the field's type: a type the role does not accept is
+/// reported once, on the field, rather than in every generated method.
+fn field_ops(cont: &Container, core: &TokenStream) -> TokenStream {
+    let private = quote!(#core::__private);
+    let consts = cont.fields.iter().enumerate().map(|(i, f)| {
+        let ty = f.ty;
+        let span = ty.span();
+        let ops = ops(i);
+        let default = default_fn(i);
+        let sync_value = quote_spanned! {span=>
+            const #ops: #private::SyncValueOps<#ty> = #private::assert_sync_value::<#ty>();
+        };
+        let default = quote_spanned! {span=>
+            const #default: fn() -> #ty = #private::assert_default::<#ty>();
+        };
+        match &f.role {
+            Role::Id => quote_spanned! {span=>
+                const #ops: #private::IdOps<#ty> = #private::assert_id::<#ty>();
+            },
+            Role::Version => quote_spanned! {span=>
+                const #ops: #private::VersionOps<#ty> = #private::assert_version::<#ty>();
+            },
+            Role::Server(_) => quote!(#sync_value #default),
+            Role::Skip => default,
+            Role::Data { json: true, .. } => quote_spanned! {span=>
+                const #ops: #private::JsonOps<#ty> = #private::assert_json::<#ty>();
+            },
+            Role::Data { json: false, .. } => sync_value,
+        }
+    });
+    quote!(#(#consts)*)
+}
+
+/// The data fields with their index (for [`ops`]).
+fn data_fields<'c, 'a>(
+    cont: &'c Container<'a>,
+) -> impl Iterator<Item = (usize, &'c Field<'a>, &'c str, bool)> {
+    cont.fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| match &f.role {
+            Role::Data { column, json } => Some((i, f, column.as_str(), *json)),
+            _ => None,
+        })
+}
+
+/// `schema()`: built once, system columns then one column per data field in order.
+fn schema(cont: &Container, core: &TokenStream) -> TokenStream {
+    let table = &cont.table;
+    let columns = data_fields(cont).map(|(i, _, column, json)| {
+        let ops = ops(i);
+        if json {
+            quote!(.with_column(#column, #core::ColumnType::Json, true))
+        } else {
+            quote!(.with_column(#column, #ops.column_type, #ops.nullable))
+        }
+    });
+    quote! {
+        fn schema() -> &'static #core::TableSchema {
+            static __SCHEMA: #core::__private::OnceLock<#core::TableSchema> =
+                #core::__private::OnceLock::new();
+            __SCHEMA.get_or_init(|| #core::TableSchema::new(#table) #(#columns)*)
+        }
+    }
+}
+
+/// `id`, `set_id`, `version`, `set_version`.
+fn accessors(plan: &Plan) -> TokenStream {
+    let (id, id_ops) = plan.id();
+    let (version, version_ops) = plan.version();
+    quote! {
+        fn id(&self) -> &::core::primitive::str {
+            (#id_ops.as_id)(&self.#id)
+        }
+
+        fn set_id(&mut self, __id: ::std::string::String) {
+            self.#id = (#id_ops.from_id)(__id);
+        }
+
+        fn version(&self) -> ::core::option::Option<&::core::primitive::str> {
+            (#version_ops.get)(&self.#version)
+        }
+
+        fn set_version(&mut self, __version: ::core::option::Option<::std::string::String>) {
+            self.#version = (#version_ops.from_version)(__version);
+        }
+    }
+}
+
+/// `to_record`: `id`, `version`, then the data columns in schema order.
+fn to_record(cont: &Container, plan: &Plan, core: &TokenStream) -> TokenStream {
+    let table = &cont.table;
+    let (id, id_ops) = plan.id();
+    let (version, version_ops) = plan.version();
+    let n = 2 + data_fields(cont).count();
+    let pushes = data_fields(cont).map(|(i, f, column, json)| {
+        let member = f.ident;
+        let ops = ops(i);
+        if json {
+            quote!(__record.push(#column, #ops.encode(&self.#member, #table, #column)?);)
+        } else {
+            quote!(__record.push(#column, #ops.encode(&self.#member));)
+        }
+    });
+    quote! {
+        fn to_record(&self) -> ::core::result::Result<#core::Record, #core::EncodeError> {
+            let mut __record = #core::Record::with_capacity(#n);
+            __record.push("id", (#id_ops.as_id)(&self.#id));
+            __record.push(
+                "version",
+                #core::__private::encode_version((#version_ops.get)(&self.#version)),
+            );
+            #(#pushes)*
+            ::core::result::Result::Ok(__record)
+        }
+    }
+}
+
+/// `from_record`: every field in declaration order; local-only fields get their default.
+fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
+    let table = &cont.table;
+    let private = quote!(#core::__private);
+    let inits = cont.fields.iter().enumerate().map(|(i, f)| {
+        let member = f.ident;
+        let ops = ops(i);
+        let default = default_fn(i);
+        let value = match &f.role {
+            Role::Id => quote! {
+                (#ops.from_id)(
+                    #private::decode::<::std::string::String>(&mut __record, #table, "id")?,
+                )
+            },
+            Role::Version => quote! {
+                (#ops.from_version)(#private::decode_version(&mut __record, #table)?)
+            },
+            Role::Server(col) => {
+                let column = col.column();
+                quote!(#ops.decode_server(&mut __record, #table, #column, #default)?)
+            }
+            Role::Skip => quote!(#default()),
+            Role::Data { column, .. } => quote!(#ops.decode(&mut __record, #table, #column)?),
+        };
+        quote!(#member: #value,)
+    });
+    quote! {
+        fn from_record(
+            mut __record: #core::Record,
+        ) -> ::core::result::Result<Self, #core::DecodeError> {
+            ::core::result::Result::Ok(Self { #(#inits)* })
+        }
+    }
+}
+
+/// `changed_columns`: data fields only, in schema order.
+fn changed_columns(cont: &Container) -> TokenStream {
+    let checks: Vec<TokenStream> = data_fields(cont)
+        .map(|(i, f, column, _)| {
+            let member = f.ident;
+            let ops = ops(i);
+            quote! {
+                if !#ops.same(&self.#member, &__other.#member) {
+                    __changed.push(#column);
+                }
+            }
+        })
+        .collect();
+    let body = if checks.is_empty() {
+        quote!(::std::vec::Vec::new())
+    } else {
+        quote! {
+            let mut __changed = ::std::vec::Vec::new();
+            #(#checks)*
+            __changed
+        }
+    };
+    quote! {
+        fn changed_columns(
+            &self,
+            __other: &Self,
+        ) -> ::std::vec::Vec<&'static ::core::primitive::str> {
+            #body
+        }
+    }
+}
+
+/// `merge3`: `local` and `remote` are taken apart by value (no `Clone` needed); data
+/// fields merge 3-way, the id and local-only fields come from `local`, the version and
+/// server-maintained fields from `remote`.
+fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
+    let mut local_pat = Vec::new();
+    let mut remote_pat = Vec::new();
+    let mut merges = Vec::new();
+    let mut inits = Vec::new();
+    for (i, f) in cont.fields.iter().enumerate() {
+        let member = f.ident;
+        let l = Ident::new(&format!("__local_{i}"), Span::call_site());
+        let r = Ident::new(&format!("__remote_{i}"), Span::call_site());
+        match &f.role {
+            Role::Id | Role::Skip => {
+                local_pat.push(quote!(#member: #l));
+                remote_pat.push(quote!(#member: _));
+                inits.push(quote!(#member: #l));
+            }
+            Role::Version | Role::Server(_) => {
+                local_pat.push(quote!(#member: _));
+                remote_pat.push(quote!(#member: #r));
+                inits.push(quote!(#member: #r));
+            }
+            Role::Data { column, .. } => {
+                let ops = ops(i);
+                local_pat.push(quote!(#member: #l));
+                remote_pat.push(quote!(#member: #r));
+                merges.push(quote! {
+                    let #l = if #ops.same(&#l, &__base.#member) {
+                        #r
+                    } else if #ops.same(&#r, &__base.#member) || #ops.same(&#l, &#r) {
+                        #l
+                    } else {
+                        __clashes.push(::std::string::String::from(#column));
+                        #l
+                    };
+                });
+                inits.push(quote!(#member: #l));
+            }
+        }
+    }
+    let clashes_decl = if merges.is_empty() {
+        quote!(let __clashes = ::std::vec::Vec::new();)
+    } else {
+        quote!(let mut __clashes = ::std::vec::Vec::new();)
+    };
+    quote! {
+        fn merge3(__base: &Self, __local: Self, __remote: Self) -> #core::Merged<Self> {
+            let Self { #(#local_pat,)* } = __local;
+            let Self { #(#remote_pat,)* } = __remote;
+            #clashes_decl
+            #(#merges)*
+            #core::Merged {
+                value: Self { #(#inits,)* },
+                clashes: __clashes,
+            }
+        }
+    }
+}

@@ -1,0 +1,898 @@
+//! The engine's acceptance stories (the tutorial, the blog, deletes) and the known
+//! failure modes of older sync clients, against MemoryRemote, on every store.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Person, TODO, TodoItem, jane, server_edit, todo};
+use tablesync::conflict::{Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision};
+use tablesync::engine::{PushStatus, SyncContext, SyncEvent, SyncOptions};
+use tablesync::store::{OpKind, Store};
+use tablesync::transport::{Fault, MemoryRemote, TransportError};
+use tablesync::{Syncable, Value};
+
+on_every_store!(
+    tutorial_conflict_keep_local_pushes_the_local_value,
+    tutorial_conflict_keep_remote_takes_the_server_copy,
+    tutorial_conflict_abort_push_keeps_the_queue_and_a_later_push_succeeds,
+    tutorial_conflict_use_value_pushes_the_merged_value,
+    blog_two_devices_conflict_then_converge,
+    blog_field_merge_merges_disjoint_changes_without_asking,
+    field_merge_clash_falls_back_to_manual,
+    server_wins_and_client_wins_policies,
+    last_writer_wins_takes_the_newer_side,
+    local_update_vs_server_delete_is_a_conflict_with_remote_none,
+    local_delete_vs_server_update_is_a_conflict_with_local_none,
+    pulled_change_on_an_item_edited_during_the_pull_is_a_pull_conflict,
+    edit_while_push_in_flight_survives_with_its_queue_entry,
+    lost_insert_response_resend_is_a_success_when_server_copy_matches,
+    lost_insert_response_resend_is_a_conflict_when_server_copy_differs,
+    lost_delete_response_resend_answered_404_is_a_success,
+    lost_update_response_resend_answered_412_with_our_data_is_a_success,
+    network_error_stops_push_and_keeps_everything,
+    auth_error_stops_push_and_keeps_everything,
+    rejected_operation_keeps_its_error_and_does_not_block_the_queue,
+    failed_operation_cancel_and_discard_restores_the_synced_copy,
+    failed_operation_fix_and_retry_clears_the_error,
+    parallel_push_keeps_at_most_max_in_flight,
+    items_in_conflict_are_not_pushed_until_resolved,
+    pull_pages_through_rows_sharing_one_timestamp_without_loss_or_repeat,
+    pull_is_incremental_and_applies_deletes,
+    purge_refuses_pending_operations_unless_forced,
+    events_report_push_progress_and_conflicts,
+    insert_assigns_a_uuid_and_refuses_duplicates,
+);
+
+type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
+
+fn device<S: Store>(make: &impl Fn() -> S, server: &MemoryRemote) -> Ctx<S> {
+    SyncContext::new(make(), server.transport())
+}
+
+/// Device A has a synced todo, the server copy is marked complete behind A's back,
+/// and A edits the same item offline and pushes: the push reports the conflict.
+async fn tutorial_setup<S: Store>(make: impl Fn() -> S) -> (MemoryRemote, Ctx<S>, TodoItem) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    server_edit(&server, TODO, &item.id, &[("complete", Value::Bool(true))]);
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "Buy oat milk".into();
+    todos.update(mine).await.unwrap();
+    let report = a.push().await.unwrap();
+    assert_eq!(
+        (report.status.clone(), report.conflicts, report.pushed),
+        (PushStatus::Complete, 1, 0)
+    );
+    let conflicts = todos.conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    let c = &conflicts[0];
+    assert_eq!(c.kind, ConflictKind::Push);
+    let (local, remote, base) = (
+        c.local.clone().unwrap(),
+        c.remote.clone().unwrap(),
+        c.base.clone().unwrap(),
+    );
+    assert_eq!(
+        (local.text.as_str(), local.complete),
+        ("Buy oat milk", false)
+    );
+    assert_eq!((remote.text.as_str(), remote.complete), ("Buy milk", true));
+    assert_eq!((base.text.as_str(), base.complete), ("Buy milk", false));
+    assert_eq!(c.differing_fields(), ["text", "complete"]);
+    assert_eq!(a.pending_count().await.unwrap(), 1, "the op stays queued");
+    (server, a, item)
+}
+
+fn server_item(server: &MemoryRemote, id: &str) -> TodoItem {
+    TodoItem::from_record(server.get(TODO, id).expect("on the server")).unwrap()
+}
+
+async fn tutorial_conflict_keep_local_pushes_the_local_value<S: Store>(make: impl Fn() -> S) {
+    let (server, a, item) = tutorial_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    todos.keep_local(&item.id).await.unwrap();
+    assert!(todos.conflicts().await.unwrap().is_empty());
+    let r = a.push().await.unwrap();
+    assert_eq!(
+        (r.status, r.pushed, r.conflicts),
+        (PushStatus::Complete, 1, 0)
+    );
+    let on_server = server_item(&server, &item.id);
+    assert_eq!(
+        (on_server.text.as_str(), on_server.complete),
+        ("Buy oat milk", false)
+    );
+    assert_eq!(
+        todos.get(&item.id).await.unwrap().unwrap(),
+        on_server,
+        "converged, same version"
+    );
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+}
+
+async fn tutorial_conflict_keep_remote_takes_the_server_copy<S: Store>(make: impl Fn() -> S) {
+    let (server, a, item) = tutorial_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let writes = server.applied().len();
+    todos.keep_remote(&item.id).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let local = todos.get(&item.id).await.unwrap().unwrap();
+    assert_eq!(local, server_item(&server, &item.id));
+    assert_eq!((local.text.as_str(), local.complete), ("Buy milk", true));
+    let r = a.push().await.unwrap();
+    assert_eq!((r.status, r.total), (PushStatus::Complete, 0));
+    assert_eq!(server.applied().len(), writes, "nothing sent");
+}
+
+struct Abort;
+impl<T> ConflictHandler<T> for Abort {
+    fn on_conflict(&self, _: &Conflict<T>) -> Decision<T> {
+        Decision::AbortPush
+    }
+}
+
+async fn tutorial_conflict_abort_push_keeps_the_queue_and_a_later_push_succeeds<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    // One at a time, so that the abort happens before the second op is sent.
+    let options = SyncOptions {
+        max_in_flight: 1,
+        ..SyncOptions::default()
+    };
+    let a = SyncContext::with_options(make(), server.transport(), options);
+    let todos = a
+        .table_with_policy::<TodoItem>(ConflictPolicy::Handler(Arc::new(Abort)))
+        .await
+        .unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    let other = todos.insert(todo("Walk dog")).await.unwrap();
+    a.push().await.unwrap();
+    server_edit(&server, TODO, &item.id, &[("complete", Value::Bool(true))]);
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "Buy oat milk".into();
+    todos.update(mine.clone()).await.unwrap();
+    let mut second = todos.get(&other.id).await.unwrap().unwrap();
+    second.text = "Walk the dog".into();
+    todos.update(second).await.unwrap();
+    let r = a.push().await.unwrap();
+    assert_eq!(r.status, PushStatus::Aborted);
+    assert_eq!(
+        a.pending_count().await.unwrap(),
+        2,
+        "every queued op is kept"
+    );
+    assert!(
+        todos.conflicts().await.unwrap().is_empty(),
+        "an abort stores no conflict"
+    );
+    assert_eq!(
+        todos.get(&item.id).await.unwrap().unwrap().text,
+        "Buy oat milk"
+    );
+    assert_eq!(
+        server_item(&server, &other.id).text,
+        "Walk dog",
+        "not sent after the abort"
+    );
+    // With the manual policy, the next push stores the conflict and sends the rest.
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let r = a.push().await.unwrap();
+    assert_eq!(
+        (r.status, r.conflicts, r.pushed),
+        (PushStatus::Complete, 1, 1)
+    );
+    todos.keep_local(&item.id).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    assert_eq!(server_item(&server, &item.id).text, "Buy oat milk");
+}
+
+async fn tutorial_conflict_use_value_pushes_the_merged_value<S: Store>(make: impl Fn() -> S) {
+    let (server, a, item) = tutorial_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let c = todos.conflicts().await.unwrap().remove(0);
+    let merged = c.merge().expect("all three sides");
+    assert!(merged.is_clean(), "text changed locally, complete remotely");
+    todos.use_value(merged.value).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    let s = server_item(&server, &item.id);
+    assert_eq!((s.text.as_str(), s.complete), ("Buy oat milk", true));
+    assert_eq!(todos.get(&item.id).await.unwrap().unwrap(), s);
+}
+
+async fn blog_two_devices_conflict_then_converge<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let (a, b) = (device(&make, &server), device(&make, &server));
+    let (pa, pb) = (
+        a.table::<Person>().await.unwrap(),
+        b.table::<Person>().await.unwrap(),
+    );
+    pa.insert(jane()).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(pb.pull("all", None).await.unwrap().received, 1);
+    let mut on_a = pa.get("jane").await.unwrap().unwrap();
+    on_a.age = 32;
+    pa.update(on_a).await.unwrap();
+    a.push().await.unwrap();
+    let mut on_b = pb.get("jane").await.unwrap().unwrap();
+    on_b.age = 30;
+    pb.update(on_b).await.unwrap();
+    // B syncs: its pull pushes first, and gets the conflict instead of losing a value.
+    let report = pb.pull("all", None).await.unwrap();
+    assert_eq!(report.push.as_ref().map(|p| p.conflicts), Some(1));
+    let c = pb.conflicts().await.unwrap().remove(0);
+    assert_eq!(
+        (
+            c.local.as_ref().unwrap().age,
+            c.remote.as_ref().unwrap().age
+        ),
+        (30, 32)
+    );
+    assert_eq!(c.base.as_ref().unwrap().age, 25);
+    pb.keep_local("jane").await.unwrap();
+    assert_eq!(b.push().await.unwrap().pushed, 1);
+    pa.pull("all", None).await.unwrap();
+    pb.pull("all", None).await.unwrap();
+    let (fa, fb) = (
+        pa.get("jane").await.unwrap().unwrap(),
+        pb.get("jane").await.unwrap().unwrap(),
+    );
+    assert_eq!(fa, fb);
+    assert_eq!(fa.age, 30);
+    assert_eq!(
+        Person::from_record(server.get("Person", "jane").unwrap()).unwrap(),
+        fa
+    );
+}
+
+async fn blog_field_merge_merges_disjoint_changes_without_asking<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let (a, b) = (device(&make, &server), device(&make, &server));
+    let pa = a
+        .table_with_policy::<Person>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    let pb = b
+        .table_with_policy::<Person>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    pa.insert(jane()).await.unwrap();
+    a.push().await.unwrap();
+    pb.pull("all", None).await.unwrap();
+    let mut on_a = pa.get("jane").await.unwrap().unwrap();
+    on_a.name = "Janet".into();
+    pa.update(on_a).await.unwrap();
+    let mut on_b = pb.get("jane").await.unwrap().unwrap();
+    on_b.age = 30;
+    pb.update(on_b).await.unwrap();
+    a.push().await.unwrap();
+    let r = b.push().await.unwrap();
+    assert_eq!((r.resolved, r.conflicts), (1, 0), "merged without asking");
+    pa.pull("all", None).await.unwrap();
+    let (fa, fb) = (
+        pa.get("jane").await.unwrap().unwrap(),
+        pb.get("jane").await.unwrap().unwrap(),
+    );
+    assert_eq!((fa.name.as_str(), fa.age), ("Janet", 30));
+    assert_eq!(fa, fb);
+}
+
+async fn field_merge_clash_falls_back_to_manual<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let pa = a
+        .table_with_policy::<Person>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    pa.insert(jane()).await.unwrap();
+    a.push().await.unwrap();
+    server_edit(&server, "Person", "jane", &[("age", Value::Integer(40))]);
+    let mut mine = pa.get("jane").await.unwrap().unwrap();
+    mine.age = 30;
+    pa.update(mine).await.unwrap();
+    let r = a.push().await.unwrap();
+    assert_eq!((r.resolved, r.conflicts), (0, 1));
+    let c = pa.conflicts().await.unwrap().remove(0);
+    assert_eq!(c.merge().unwrap().clashes, ["age"]);
+}
+
+async fn server_wins_and_client_wins_policies<S: Store>(make: impl Fn() -> S) {
+    for (policy, expected_age) in [
+        (ConflictPolicy::ServerWins, 40),
+        (ConflictPolicy::ClientWins, 30),
+    ] {
+        let server = MemoryRemote::new();
+        let a = device(&make, &server);
+        let pa = a.table_with_policy::<Person>(policy.clone()).await.unwrap();
+        pa.insert(jane()).await.unwrap();
+        a.push().await.unwrap();
+        server_edit(&server, "Person", "jane", &[("age", Value::Integer(40))]);
+        let mut mine = pa.get("jane").await.unwrap().unwrap();
+        mine.age = 30;
+        pa.update(mine).await.unwrap();
+        let r = a.push().await.unwrap();
+        assert_eq!((r.resolved, r.conflicts), (1, 0), "{policy:?}");
+        let local = pa.get("jane").await.unwrap().unwrap();
+        let remote = Person::from_record(server.get("Person", "jane").unwrap()).unwrap();
+        assert_eq!(
+            (local.age, remote.age),
+            (expected_age, expected_age),
+            "{policy:?}"
+        );
+        assert_eq!(local, remote, "{policy:?}: converged");
+        assert_eq!(a.pending_count().await.unwrap(), 0);
+    }
+}
+
+async fn last_writer_wins_takes_the_newer_side<S: Store>(make: impl Fn() -> S) {
+    // The server's write comes after the local edit: the server wins.
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let pa = a
+        .table_with_policy::<Person>(ConflictPolicy::LastWriterWins)
+        .await
+        .unwrap();
+    pa.insert(jane()).await.unwrap();
+    a.push().await.unwrap();
+    let mut mine = pa.get("jane").await.unwrap().unwrap();
+    mine.age = 30;
+    pa.update(mine).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    server_edit(&server, "Person", "jane", &[("age", Value::Integer(40))]);
+    a.push().await.unwrap();
+    assert_eq!(pa.get("jane").await.unwrap().unwrap().age, 40);
+    // The local edit comes after the server's write: the local side wins.
+    server_edit(&server, "Person", "jane", &[("age", Value::Integer(50))]);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let mut mine = pa.get("jane").await.unwrap().unwrap();
+    mine.age = 31;
+    pa.update(mine).await.unwrap();
+    a.push().await.unwrap();
+    let remote = Person::from_record(server.get("Person", "jane").unwrap()).unwrap();
+    assert_eq!(
+        (pa.get("jane").await.unwrap().unwrap().age, remote.age),
+        (31, 31)
+    );
+}
+
+async fn local_update_vs_server_delete_is_a_conflict_with_remote_none<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.push().await.unwrap();
+    server.delete(TODO, &item.id).unwrap();
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.complete = true;
+    todos.update(mine.clone()).await.unwrap();
+    assert_eq!(a.push().await.unwrap().conflicts, 1);
+    let c = todos.conflicts().await.unwrap().remove(0);
+    assert_eq!(
+        (c.local.as_ref().map(|t| t.complete), c.remote.is_none()),
+        (Some(true), true)
+    );
+    assert!(c.involves_delete());
+    // Keeping the local value under a deleted id is refused with a clear error...
+    let err = todos.keep_local(&item.id).await.unwrap_err();
+    assert!(err.to_string().contains("the server deleted it"), "{err}");
+    // ...and nothing changed; taking the remote side deletes locally.
+    assert_eq!(todos.conflicts().await.unwrap().len(), 1);
+    todos.keep_remote(&item.id).await.unwrap();
+    assert_eq!(todos.get(&item.id).await.unwrap(), None);
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+}
+
+async fn local_delete_vs_server_update_is_a_conflict_with_local_none<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.push().await.unwrap();
+    server_edit(
+        &server,
+        TODO,
+        &item.id,
+        &[("text", Value::from("changed on server"))],
+    );
+    todos.delete(&item.id).await.unwrap();
+    assert_eq!(a.push().await.unwrap().conflicts, 1);
+    let c = todos.conflicts().await.unwrap().remove(0);
+    assert!(c.local.is_none());
+    assert_eq!(c.remote.as_ref().unwrap().text, "changed on server");
+    // Keep the local delete: the next push deletes the server's current version.
+    todos.keep_local(&item.id).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    assert!(server.get(TODO, &item.id).unwrap().is_deleted());
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+}
+
+async fn pulled_change_on_an_item_edited_during_the_pull_is_a_pull_conflict<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.push().await.unwrap();
+    server_edit(&server, TODO, &item.id, &[("text", Value::from("server"))]);
+    let (hold, reached, release) = Fault::hold();
+    a.transport().push_fault(hold);
+    let pulling = tokio::spawn({
+        let todos = todos.clone();
+        async move { todos.pull("all", None).await }
+    });
+    reached.notified().await; // the page request is in flight
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "local".into();
+    todos.update(mine).await.unwrap();
+    release.notify_one();
+    let report = pulling.await.unwrap().unwrap();
+    assert_eq!(report.conflicts, 1);
+    let c = todos.conflicts().await.unwrap().remove(0);
+    assert_eq!(c.kind, ConflictKind::Pull);
+    assert_eq!(
+        (
+            c.local.unwrap().text.as_str(),
+            c.remote.unwrap().text.as_str()
+        ),
+        ("local", "server")
+    );
+    assert_eq!(
+        todos.get(&item.id).await.unwrap().unwrap().text,
+        "local",
+        "pull never overwrites a pending edit"
+    );
+}
+
+async fn edit_while_push_in_flight_survives_with_its_queue_entry<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("first")).await.unwrap();
+    let (hold, reached, release) = Fault::hold();
+    a.transport().push_fault(hold);
+    let pushing = tokio::spawn({
+        let a = a.clone();
+        async move { a.push().await }
+    });
+    reached.notified().await; // the insert is on its way
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "edited while in flight".into();
+    todos.update(mine).await.unwrap();
+    release.notify_one();
+    assert_eq!(pushing.await.unwrap().unwrap().pushed, 1);
+    // The edit survived, its queue entry too, now based on the server's new version.
+    let local = todos.get(&item.id).await.unwrap().unwrap();
+    assert_eq!(local.text, "edited while in flight");
+    let server_copy = server.get(TODO, &item.id).unwrap();
+    assert_eq!(local.version.as_deref(), server_copy.version());
+    let ops = a.store().read(|tx| tx.ops(None)).unwrap();
+    assert_eq!(
+        (ops.len(), ops[0].kind, ops[0].version.as_deref()),
+        (1, OpKind::Update, server_copy.version())
+    );
+    // The next push sends the edit without a false conflict.
+    let r = a.push().await.unwrap();
+    assert_eq!((r.pushed, r.conflicts), (1, 0));
+    assert_eq!(
+        server_item(&server, &item.id).text,
+        "edited while in flight"
+    );
+}
+
+async fn lost_insert_response_resend_is_a_success_when_server_copy_matches<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.transport().push_fault(Fault::LoseResponse);
+    let r = a.push().await.unwrap();
+    assert!(matches!(r.status, PushStatus::NetworkError(_)));
+    assert_eq!(a.pending_count().await.unwrap(), 1, "outcome unknown: kept");
+    let r = a.push().await.unwrap();
+    assert_eq!(
+        (r.pushed, r.conflicts),
+        (1, 0),
+        "409 with our own data is a success"
+    );
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let inserts = server.applied().iter().filter(|w| w.id == item.id).count();
+    assert_eq!(inserts, 1, "applied once");
+    assert_eq!(
+        todos.get(&item.id).await.unwrap().unwrap(),
+        server_item(&server, &item.id)
+    );
+}
+
+async fn lost_insert_response_resend_is_a_conflict_when_server_copy_differs<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.transport().push_fault(Fault::LoseResponse);
+    a.push().await.unwrap();
+    server_edit(
+        &server,
+        TODO,
+        &item.id,
+        &[("text", Value::from("someone else"))],
+    );
+    let r = a.push().await.unwrap();
+    assert_eq!((r.pushed, r.conflicts), (0, 1));
+    let c = todos.conflicts().await.unwrap().remove(0);
+    assert_eq!(
+        (
+            c.local.unwrap().text.as_str(),
+            c.remote.unwrap().text.as_str()
+        ),
+        ("x", "someone else")
+    );
+}
+
+async fn lost_delete_response_resend_answered_404_is_a_success<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.push().await.unwrap();
+    todos.delete(&item.id).await.unwrap();
+    a.transport().push_fault(Fault::LoseResponse);
+    assert!(matches!(
+        a.push().await.unwrap().status,
+        PushStatus::NetworkError(_)
+    ));
+    assert_eq!(a.pending_count().await.unwrap(), 1);
+    let r = a.push().await.unwrap();
+    assert_eq!((r.pushed, r.conflicts, r.failed.len()), (1, 0, 0));
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let deletes = server
+        .applied()
+        .iter()
+        .filter(|w| w.kind == OpKind::Delete)
+        .count();
+    assert_eq!(deletes, 1);
+}
+
+async fn lost_update_response_resend_answered_412_with_our_data_is_a_success<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    a.push().await.unwrap();
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "y".into();
+    todos.update(mine).await.unwrap();
+    a.transport().push_fault(Fault::LoseResponse);
+    a.push().await.unwrap();
+    let r = a.push().await.unwrap();
+    assert_eq!((r.pushed, r.conflicts), (1, 0));
+    let updates = server
+        .applied()
+        .iter()
+        .filter(|w| w.kind == OpKind::Update)
+        .count();
+    assert_eq!(updates, 1, "not applied twice");
+    assert_eq!(
+        todos.get(&item.id).await.unwrap().unwrap(),
+        server_item(&server, &item.id)
+    );
+}
+
+async fn stops_push_and_keeps_everything<S: Store>(
+    make: impl Fn() -> S,
+    error: TransportError,
+) -> PushStatus {
+    let server = MemoryRemote::new();
+    let a = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            max_in_flight: 1,
+            ..SyncOptions::default()
+        },
+    );
+    let todos = a.table::<TodoItem>().await.unwrap();
+    for t in ["a", "b", "c"] {
+        todos.insert(todo(t)).await.unwrap();
+    }
+    a.transport().fail_next(1, error);
+    let r = a.push().await.unwrap();
+    assert_eq!((r.pushed, r.failed.len()), (0, 0));
+    assert_eq!(a.pending_count().await.unwrap(), 3);
+    assert!(server.applied().is_empty(), "stopped at the first failure");
+    assert_eq!(
+        a.push().await.unwrap().pushed,
+        3,
+        "everything goes once the server answers"
+    );
+    r.status
+}
+
+async fn network_error_stops_push_and_keeps_everything<S: Store>(make: impl Fn() -> S) {
+    let status = stops_push_and_keeps_everything(
+        make,
+        TransportError::Network {
+            message: "reset".into(),
+        },
+    )
+    .await;
+    assert!(matches!(status, PushStatus::NetworkError(m) if m.contains("reset")));
+}
+
+async fn auth_error_stops_push_and_keeps_everything<S: Store>(make: impl Fn() -> S) {
+    let err = TransportError::Unauthorized {
+        status: 401,
+        message: "token expired".into(),
+    };
+    let status = stops_push_and_keeps_everything(make, err).await;
+    assert!(matches!(status, PushStatus::AuthError(m) if m.contains("token expired")));
+}
+
+async fn rejected_setup<S: Store>(make: impl Fn() -> S) -> (MemoryRemote, Ctx<S>, TodoItem) {
+    let server = MemoryRemote::new();
+    let a = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            max_in_flight: 1,
+            ..SyncOptions::default()
+        },
+    );
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let synced = todos.insert(todo("synced")).await.unwrap();
+    a.push().await.unwrap();
+    let mut bad = todos.get(&synced.id).await.unwrap().unwrap();
+    bad.text = "rejected text".into();
+    todos.update(bad).await.unwrap();
+    todos.insert(todo("after")).await.unwrap();
+    a.transport().fail_next(
+        1,
+        TransportError::Server {
+            status: 400,
+            message: "text too long".into(),
+        },
+    );
+    let r = a.push().await.unwrap();
+    assert_eq!(r.status, PushStatus::Complete);
+    assert_eq!(
+        (r.pushed, r.failed.len()),
+        (1, 1),
+        "the rest of the queue went on"
+    );
+    assert_eq!(r.failed[0].error.status, Some(400));
+    let failed = a.failed_operations().await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].error.as_ref().unwrap().message,
+        "server answered 400: text too long"
+    );
+    (server, a, synced)
+}
+
+async fn rejected_operation_keeps_its_error_and_does_not_block_the_queue<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let (_server, a, synced) = rejected_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    assert_eq!(
+        todos.get(&synced.id).await.unwrap().unwrap().text,
+        "rejected text",
+        "the local value is kept"
+    );
+    // The app can take the server's value instead.
+    let mut server_value = todos.get(&synced.id).await.unwrap().unwrap();
+    server_value.text = "synced".into();
+    todos.cancel_and_take(server_value).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    assert_eq!(todos.get(&synced.id).await.unwrap().unwrap().text, "synced");
+}
+
+async fn failed_operation_cancel_and_discard_restores_the_synced_copy<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let (server, a, synced) = rejected_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    todos.cancel_and_discard(&synced.id).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    assert_eq!(
+        todos.get(&synced.id).await.unwrap().unwrap(),
+        server_item(&server, &synced.id)
+    );
+}
+
+async fn failed_operation_fix_and_retry_clears_the_error<S: Store>(make: impl Fn() -> S) {
+    let (server, a, synced) = rejected_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let mut fixed = todos.get(&synced.id).await.unwrap().unwrap();
+    fixed.text = "short".into();
+    todos.update(fixed).await.unwrap();
+    assert!(
+        a.failed_operations().await.unwrap().is_empty(),
+        "editing clears the error"
+    );
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    assert_eq!(server_item(&server, &synced.id).text, "short");
+}
+
+async fn parallel_push_keeps_at_most_max_in_flight<S: Store>(make: impl Fn() -> S) {
+    for max in [1usize, 4] {
+        let server = MemoryRemote::new();
+        let a = SyncContext::with_options(
+            make(),
+            server.transport(),
+            SyncOptions {
+                max_in_flight: max,
+                ..SyncOptions::default()
+            },
+        );
+        let todos = a.table::<TodoItem>().await.unwrap();
+        for i in 0..12 {
+            todos.insert(todo(&format!("item {i}"))).await.unwrap();
+        }
+        for _ in 0..12 {
+            a.transport()
+                .push_fault(Fault::Delay(std::time::Duration::from_millis(20)));
+        }
+        let r = a.push().await.unwrap();
+        assert_eq!(r.pushed, 12);
+        assert_eq!(a.transport().peak_in_flight(), max, "max_in_flight {max}");
+        assert_eq!(server.rows(TODO).len(), 12);
+    }
+}
+
+async fn items_in_conflict_are_not_pushed_until_resolved<S: Store>(make: impl Fn() -> S) {
+    let (server, a, item) = tutorial_setup(make).await;
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "edited again".into();
+    todos.update(mine).await.unwrap();
+    let writes = server.applied().len();
+    let r = a.push().await.unwrap();
+    assert_eq!((r.total, r.held), (0, 1));
+    assert_eq!(server.applied().len(), writes);
+}
+
+async fn pull_pages_through_rows_sharing_one_timestamp_without_loss_or_repeat<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    server.freeze_clock(Some("2026-11-21T12:00:00Z".parse().unwrap()));
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..250 {
+        w.insert(todo(&format!("item {i:03}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let reader = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            page_size: 100,
+            ..SyncOptions::default()
+        },
+    );
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let report = r.pull("all", None).await.unwrap();
+    assert_eq!((report.received, report.pages), (250, 3));
+    assert_eq!(r.count(None).await.unwrap(), 250);
+    assert_eq!(
+        r.pull("all", None).await.unwrap().received,
+        0,
+        "nothing seen twice"
+    );
+}
+
+async fn pull_is_incremental_and_applies_deletes<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let (a, b) = (device(&make, &server), device(&make, &server));
+    let (ta, tb) = (
+        a.table::<TodoItem>().await.unwrap(),
+        b.table::<TodoItem>().await.unwrap(),
+    );
+    let x = ta.insert(todo("x")).await.unwrap();
+    let y = ta.insert(todo("y")).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(tb.pull("all", None).await.unwrap().received, 2);
+    ta.delete(&x.id).await.unwrap();
+    let mut yy = ta.get(&y.id).await.unwrap().unwrap();
+    yy.complete = true;
+    ta.update(yy).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(
+        tb.pull("all", None).await.unwrap().received,
+        2,
+        "only the changes"
+    );
+    assert_eq!(tb.get(&x.id).await.unwrap(), None, "the delete arrived");
+    assert!(tb.get(&y.id).await.unwrap().unwrap().complete);
+    // Another query id pulls from the start.
+    assert_eq!(tb.pull("other", None).await.unwrap().received, 2);
+}
+
+async fn purge_refuses_pending_operations_unless_forced<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    todos.insert(todo("x")).await.unwrap();
+    let err = todos.purge(false).await.unwrap_err();
+    assert!(err.to_string().contains("1 operation(s) pending"), "{err}");
+    assert_eq!(todos.count(None).await.unwrap(), 1);
+    a.push().await.unwrap();
+    todos.insert(todo("y")).await.unwrap();
+    assert_eq!(todos.purge(true).await.unwrap(), 2);
+    assert_eq!(
+        (
+            todos.count(None).await.unwrap(),
+            a.pending_count().await.unwrap()
+        ),
+        (0, 0)
+    );
+    // A purge forgets the watermark: the next pull starts over.
+    assert_eq!(todos.pull("all", None).await.unwrap().received, 1);
+}
+
+async fn events_report_push_progress_and_conflicts<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let mut events = a.subscribe();
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    todos.insert(todo("y")).await.unwrap();
+    a.push().await.unwrap();
+    server_edit(&server, TODO, &item.id, &[("text", Value::from("s"))]);
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "l".into();
+    todos.update(mine).await.unwrap();
+    a.push().await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    assert_eq!(seen[0], SyncEvent::PushStarted { total: 2 });
+    let progress: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::PushProgress { done, total } => Some((*done, *total)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(progress, [(1, 2), (2, 2), (1, 1)]);
+    assert!(seen.contains(&SyncEvent::ConflictFound {
+        table: TODO.into(),
+        id: item.id.clone(),
+        kind: ConflictKind::Push
+    }));
+    assert_eq!(
+        seen.last(),
+        Some(&SyncEvent::PushFinished {
+            status: PushStatus::Complete
+        })
+    );
+}
+
+async fn insert_assigns_a_uuid_and_refuses_duplicates<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("x")).await.unwrap();
+    assert!(uuid::Uuid::parse_str(&item.id).is_ok(), "{}", item.id);
+    let err = todos.insert(item.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(a.pending_count().await.unwrap(), 1);
+    let missing = todos.update(todo("nope")).await.unwrap_err();
+    assert!(missing.to_string().contains("no item"), "{missing}");
+}

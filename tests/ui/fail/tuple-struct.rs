@@ -1,0 +1,6 @@
+use tablesync::Syncable;
+
+#[derive(Syncable)]
+struct Todo(String, Option<String>);
+
+fn main() {}
