@@ -14,7 +14,13 @@ use sea_query::{
     SqliteQueryBuilder, Table,
 };
 
-/// The on-disk format this build writes and the newest it reads.
+/// The on-disk format this build writes and the newest it reads. Opening a file written
+/// with a higher version fails with
+/// [`StoreError::FormatTooNew`](sync_core::store::StoreError::FormatTooNew).
+///
+/// ```
+/// assert_eq!(sync_sqlite::FORMAT_VERSION, 1);
+/// ```
 pub const FORMAT_VERSION: i64 = 1;
 
 pub(crate) const META: &str = "__tablesync_meta";

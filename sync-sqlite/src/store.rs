@@ -66,17 +66,34 @@ impl Default for SqliteOptions {
 
 impl SqliteOptions {
     /// The defaults: `synchronous=FULL`, a 5 s busy timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let o = sync_sqlite::SqliteOptions::new();
+    /// assert_eq!((o.synchronous, o.busy_timeout), (sync_sqlite::Synchronous::Full, Duration::from_secs(5)));
+    /// ```
     pub fn new() -> SqliteOptions {
         SqliteOptions::default()
     }
 
     /// Sets [`SqliteOptions::synchronous`].
+    ///
+    /// ```
+    /// use sync_sqlite::{SqliteOptions, Synchronous};
+    /// assert_eq!(SqliteOptions::new().synchronous(Synchronous::Normal).synchronous, Synchronous::Normal);
+    /// ```
     pub fn synchronous(mut self, s: Synchronous) -> SqliteOptions {
         self.synchronous = s;
         self
     }
 
     /// Sets [`SqliteOptions::busy_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let o = sync_sqlite::SqliteOptions::new().busy_timeout(Duration::ZERO);
+    /// assert_eq!(o.busy_timeout, Duration::ZERO);
+    /// ```
     pub fn busy_timeout(mut self, t: Duration) -> SqliteOptions {
         self.busy_timeout = t;
         self
@@ -171,6 +188,8 @@ impl SqliteStore {
     /// let dir = tempfile::tempdir().unwrap();
     /// let opts = SqliteOptions::new().synchronous(Synchronous::Normal);
     /// let store = SqliteStore::open_with(dir.path().join("app.db"), opts)?;
+    /// // WAL keeps its log next to the database file.
+    /// assert!(dir.path().join("app.db-wal").exists());
     /// # drop(store);
     /// # Ok::<(), sync_core::store::StoreError>(())
     /// ```

@@ -565,7 +565,7 @@ impl StoreTx for SqliteTx<'_> {
             }
         }
         let what = on("recording the schema of", &merged.name);
-        self.exec(&self.sql.columns_delete, Lives::Static, &[&key], &what)?;
+        self.exec(&self.sql.columns_delete, Lives::Static, &[&key], what)?;
         for (i, col) in merged.columns.iter().enumerate() {
             self.exec(
                 &self.sql.columns_insert,
@@ -579,7 +579,7 @@ impl StoreTx for SqliteTx<'_> {
                     &col.nullable,
                     &col.system.map(SystemColumn::name),
                 ],
-                &what,
+                what,
             )?;
         }
         self.changed.insert(key, Arc::new(TableInfo::new(merged)));
@@ -604,7 +604,7 @@ impl StoreTx for SqliteTx<'_> {
     fn upsert(&mut self, table: &str, record: &Record) -> Result<(), StoreError> {
         let info = self.known(table)?;
         let what = on("writing a row of", table);
-        let mut st = self.stmt(&info.upsert, Lives::Table(&info), &what)?;
+        let mut st = self.stmt(&info.upsert, Lives::Table(&info), what)?;
         if fits_as_is(&info.schema, record) {
             // What `normalize` would return, without copying the record.
             for (i, col) in info.schema.columns.iter().enumerate() {
@@ -688,7 +688,7 @@ impl StoreTx for SqliteTx<'_> {
         }
         let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
         let what = on("counting", table);
-        let n = self.first(&sql, Lives::Transient, &values.as_params(), &what, |row| {
+        let n = self.first(&sql, Lives::Transient, &values.as_params(), what, |row| {
             get::<i64>(row, 0, table, &"count")
         })?;
         Ok(n.map_or(0, |n| n.max(0) as u64))
@@ -699,10 +699,10 @@ impl StoreTx for SqliteTx<'_> {
         let key = self.key(table);
         let key: &str = &key;
         let what = on("clearing", table);
-        let n = self.exec(&info.delete_all, Lives::Table(&info), &[], &what)?;
-        self.exec(&self.sql.bases_clear, Lives::Static, &[&key], &what)?;
-        self.exec(&self.sql.conflicts_clear, Lives::Static, &[&key], &what)?;
-        self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], &what)?;
+        let n = self.exec(&info.delete_all, Lives::Table(&info), &[], what)?;
+        self.exec(&self.sql.bases_clear, Lives::Static, &[&key], what)?;
+        self.exec(&self.sql.conflicts_clear, Lives::Static, &[&key], what)?;
+        self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], what)?;
         Ok(n as u64)
     }
 
@@ -742,7 +742,7 @@ impl StoreTx for SqliteTx<'_> {
         let what = on_id("queueing an operation for", &op.table, &op.item_id);
         let key = self.key(&op.table);
         let key: &str = &key;
-        let mut st = self.stmt(&self.sql.op_insert, Lives::Static, &what)?;
+        let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
         bind(
             &mut st,
             &[
@@ -757,7 +757,7 @@ impl StoreTx for SqliteTx<'_> {
                 &(op.revision as i64),
                 &op.error.as_ref().map(codec::encode_op_error),
             ],
-            &what,
+            what,
         )?;
         match st.raw_execute() {
             Ok(_) => {}
@@ -955,13 +955,8 @@ impl StoreTx for SqliteTx<'_> {
         let key: &str = &key;
         let what = on("removing watermarks of", table);
         let n = match query_id {
-            Some(q) => self.exec(
-                &self.sql.watermark_delete,
-                Lives::Static,
-                &[&key, &q],
-                &what,
-            )?,
-            None => self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], &what)?,
+            Some(q) => self.exec(&self.sql.watermark_delete, Lives::Static, &[&key, &q], what)?,
+            None => self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], what)?,
         };
         Ok(n as u64)
     }
@@ -1000,7 +995,7 @@ mod tests {
         let s = schema();
         let id = ("id", Value::from("a"));
         let taken = [
-            rec(&[id.clone()]),
+            rec(std::slice::from_ref(&id)),
             rec(&[id.clone(), ("deleted", Value::Null), ("t", Value::Null)]),
             rec(&[
                 ("ID", Value::from("a")),
