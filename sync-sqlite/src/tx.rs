@@ -1,0 +1,1042 @@
+//! [`SqliteTx`]: the [`StoreTx`] of one SQLite transaction. Every statement is cached
+//! SQL text (bookkeeping: [`crate::bookkeeping::sql`], app tables: [`TableInfo`]) run
+//! through `prepare_cached`; only queries with a filter are built per call.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::sync::Arc;
+
+use rusqlite::types::FromSql;
+use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
+use std::rc::Rc;
+
+use rusqlite::{CachedStatement, Connection, Row, Statement, ToSql};
+use sea_query::{Alias, Asterisk, Expr, Func, Query as SeaQuery, SqliteQueryBuilder};
+use sea_query_rusqlite::RusqliteBinder;
+use sync_core::store::{
+    ConflictKind, OpKind, Operation, Order, Query, StoreError, StoreTx, StoredConflict, Watermark,
+    normalize,
+};
+use sync_core::{Column, ColumnType, Record, SchemaError, SystemColumn, TableSchema, Value};
+
+use crate::bookkeeping::{self, Sql};
+use crate::codec;
+use crate::error::{backend, corrupt, is_unique_violation};
+use crate::filter::{col_expr, condition, find};
+use crate::queue_index::{QueueChanges, QueueIndex};
+use crate::table::{TableInfo, add_column, create_table};
+use crate::values::{datetime_text, from_sql, parse_datetime, to_sql};
+
+/// Table names compare ignoring ASCII case, as in SQLite.
+pub(crate) fn table_key(table: &str) -> String {
+    table.to_ascii_lowercase()
+}
+
+/// What a statement was doing, for error messages; formatted only when one is shown,
+/// so the hot path allocates nothing for it.
+#[derive(Clone, Copy)]
+struct What<'a> {
+    doing: &'static str,
+    table: Option<&'a str>,
+    id: Option<&'a str>,
+}
+
+impl Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.doing)?;
+        if let Some(t) = self.table {
+            write!(f, " `{t}`")?;
+        }
+        if let Some(id) = self.id {
+            write!(f, " id `{id}`")?;
+        }
+        Ok(())
+    }
+}
+
+fn on<'a>(doing: &'static str, table: &'a str) -> What<'a> {
+    What {
+        doing,
+        table: Some(table),
+        id: None,
+    }
+}
+
+fn on_id<'a>(doing: &'static str, table: &'a str, id: &'a str) -> What<'a> {
+    What {
+        doing,
+        table: Some(table),
+        id: Some(id),
+    }
+}
+
+/// Names a bookkeeping row in a corruption message.
+struct Seq(i64);
+
+impl Display for Seq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "seq {}", self.0)
+    }
+}
+
+/// The schema cache as one transaction sees it: the committed cache plus this
+/// transaction's changes, which reach the cache only when it commits.
+///
+/// Statements taken from rusqlite's cache stay with the transaction until it ends
+/// (`held`), so that a batch of writes looks each statement up once instead of hashing
+/// its SQL text on every call.
+pub(crate) struct SqliteTx<'a> {
+    conn: &'a Connection,
+    committed: &'a HashMap<String, Arc<TableInfo>>,
+    changed: HashMap<String, Arc<TableInfo>>,
+    queued: &'a QueueIndex,
+    queue_changes: QueueChanges,
+    sql: &'static Sql,
+    /// Idle statements, keyed by the address and length of their SQL text. The text is
+    /// either `'static` (bookkeeping) or owned by a `TableInfo` kept alive in `keep`, so
+    /// an address cannot be reused for another text while the transaction lives.
+    held: RefCell<Vec<(SqlKey, CachedStatement<'a>)>>,
+    keep: RefCell<Vec<Arc<TableInfo>>>,
+    /// Table names as given → their keys, so a batch lowercases each name once.
+    keys: RefCell<Vec<(Box<str>, Rc<str>)>>,
+}
+
+type SqlKey = (usize, usize);
+
+/// How long a statement's SQL text lives, which decides whether it may be held.
+#[derive(Clone, Copy)]
+enum Lives<'x> {
+    /// Bookkeeping SQL, built once per process.
+    Static,
+    /// A table's cached SQL, owned by its `TableInfo`.
+    Table(&'x Arc<TableInfo>),
+    /// Built for this call only (a filtered query): its address may be reused by
+    /// different text later, so the statement goes straight back to rusqlite's cache.
+    Transient,
+}
+
+fn sql_key(sql: &str) -> SqlKey {
+    (sql.as_ptr() as usize, sql.len())
+}
+
+/// A statement on loan from [`SqliteTx::held`]; goes back when dropped.
+struct Loan<'t, 'a> {
+    tx: &'t SqliteTx<'a>,
+    /// `None` for transient SQL, which is not held.
+    key: Option<SqlKey>,
+    st: Option<CachedStatement<'a>>,
+}
+
+impl<'a> Deref for Loan<'_, 'a> {
+    type Target = CachedStatement<'a>;
+    fn deref(&self) -> &Self::Target {
+        self.st
+            .as_ref()
+            .expect("a loan holds its statement until dropped")
+    }
+}
+
+impl DerefMut for Loan<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.st
+            .as_mut()
+            .expect("a loan holds its statement until dropped")
+    }
+}
+
+impl Drop for Loan<'_, '_> {
+    fn drop(&mut self) {
+        if let (Some(key), Some(st)) = (self.key, self.st.take()) {
+            self.tx.held.borrow_mut().push((key, st));
+        }
+    }
+}
+
+impl<'a> SqliteTx<'a> {
+    pub(crate) fn new(
+        conn: &'a Connection,
+        committed: &'a HashMap<String, Arc<TableInfo>>,
+        queued: &'a QueueIndex,
+    ) -> SqliteTx<'a> {
+        SqliteTx {
+            conn,
+            committed,
+            changed: HashMap::new(),
+            queued,
+            queue_changes: QueueChanges::default(),
+            sql: bookkeeping::sql(),
+            held: RefCell::new(Vec::new()),
+            keep: RefCell::new(Vec::new()),
+            keys: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The schema and queue changes to publish if the transaction commits.
+    pub(crate) fn into_changes(self) -> (HashMap<String, Arc<TableInfo>>, QueueChanges) {
+        (self.changed, self.queue_changes)
+    }
+
+    /// False when the item certainly has no queued operation.
+    fn maybe_queued(&self, key: &str, id: &str) -> bool {
+        self.queue_changes
+            .get(key, id)
+            .unwrap_or_else(|| self.queued.contains(key, id))
+    }
+
+    fn info(&self, key: &str) -> Option<Arc<TableInfo>> {
+        self.changed
+            .get(key)
+            .or_else(|| self.committed.get(key))
+            .cloned()
+    }
+
+    /// [`table_key`], remembered for the transaction.
+    fn key(&self, table: &str) -> Rc<str> {
+        let mut keys = self.keys.borrow_mut();
+        if let Some((_, k)) = keys.iter().find(|(t, _)| **t == *table) {
+            return Rc::clone(k);
+        }
+        let k: Rc<str> = table_key(table).into();
+        keys.push((table.into(), Rc::clone(&k)));
+        k
+    }
+
+    fn known(&self, table: &str) -> Result<Arc<TableInfo>, StoreError> {
+        self.info(&self.key(table))
+            .ok_or_else(|| StoreError::UnknownTable(table.to_owned()))
+    }
+
+    /// A statement for SQL text that lives as long as the transaction: `'static`
+    /// bookkeeping SQL, or a table's SQL with its `TableInfo` passed as `owner`.
+    fn stmt(
+        &self,
+        sql: &str,
+        owner: Lives<'_>,
+        what: impl Display,
+    ) -> Result<Loan<'_, 'a>, StoreError> {
+        let key = match owner {
+            Lives::Transient => None,
+            Lives::Static | Lives::Table(_) => Some(sql_key(sql)),
+        };
+        let found = key.and_then(|key| {
+            let mut held = self.held.borrow_mut();
+            held.iter()
+                .position(|(k, _)| *k == key)
+                .map(|i| held.swap_remove(i).1)
+        });
+        let st = match found {
+            Some(st) => st,
+            None => {
+                if let Lives::Table(info) = owner {
+                    let mut keep = self.keep.borrow_mut();
+                    if !keep.iter().any(|k| Arc::ptr_eq(k, info)) {
+                        keep.push(Arc::clone(info));
+                    }
+                }
+                self.conn
+                    .prepare_cached(sql)
+                    .map_err(backend(format_args!("preparing {what}")))?
+            }
+        };
+        Ok(Loan {
+            tx: self,
+            key,
+            st: Some(st),
+        })
+    }
+
+    /// Runs a cached statement with these parameters; returns the number of rows changed.
+    fn exec(
+        &self,
+        sql: &str,
+        owner: Lives<'_>,
+        params: &[&dyn ToSql],
+        what: impl Display,
+    ) -> Result<usize, StoreError> {
+        let mut st = self.stmt(sql, owner, &what)?;
+        bind(&mut st, params, &what)?;
+        st.raw_execute().map_err(backend(what))
+    }
+
+    /// Runs a cached query and maps each row.
+    fn rows<T>(
+        &self,
+        sql: &str,
+        owner: Lives<'_>,
+        params: &[&dyn ToSql],
+        what: impl Display,
+        mut map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut st = self.stmt(sql, owner, &what)?;
+        bind(&mut st, params, &what)?;
+        let mut rows = st.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(backend(&what))? {
+            out.push(map(row)?);
+        }
+        Ok(out)
+    }
+
+    fn first<T>(
+        &self,
+        sql: &str,
+        owner: Lives<'_>,
+        params: &[&dyn ToSql],
+        what: impl Display,
+        map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut st = self.stmt(sql, owner, &what)?;
+        bind(&mut st, params, &what)?;
+        let mut rows = st.raw_query();
+        match rows.next().map_err(backend(&what))? {
+            Some(row) => map(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn ddl(&self, sql: &str, what: impl Display) -> Result<(), StoreError> {
+        self.conn.execute(sql, []).map(drop).map_err(backend(what))
+    }
+}
+
+fn bind(
+    st: &mut Statement<'_>,
+    params: &[&dyn ToSql],
+    what: impl Display,
+) -> Result<(), StoreError> {
+    for (i, p) in params.iter().enumerate() {
+        st.raw_bind_parameter(i + 1, p)
+            .map_err(backend(format_args!(
+                "binding parameter {} of {what}",
+                i + 1
+            )))?;
+    }
+    Ok(())
+}
+
+/// Reads column `i` of a bookkeeping row; a value of the wrong type is corruption.
+fn get<T: FromSql>(
+    row: &Row<'_>,
+    i: usize,
+    table: &str,
+    which: &dyn Display,
+) -> Result<T, StoreError> {
+    row.get::<_, T>(i).map_err(|e| match e {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => corrupt(table, which, e),
+        e => StoreError::Backend(format!("reading `{table}`, {which}: {e}")),
+    })
+}
+
+/// A row of an app table, every column decoded by its logical type.
+fn decode_row(schema: &TableSchema, row: &Row<'_>) -> Result<Record, StoreError> {
+    let id_at = schema
+        .columns
+        .iter()
+        .position(|c| c.system == Some(SystemColumn::Id));
+    let id = || match id_at.map(|i| row.get_ref(i)) {
+        Some(Ok(v)) => String::from_utf8_lossy(v.as_bytes().unwrap_or(b"?")).into_owned(),
+        _ => "?".to_owned(),
+    };
+    let mut out = Record::with_capacity(schema.columns.len());
+    for (i, col) in schema.columns.iter().enumerate() {
+        let v = row.get_ref(i).map_err(backend(format_args!(
+            "reading `{}`.`{}`",
+            schema.name, col.name
+        )))?;
+        out.push(col.name.clone(), from_sql(&schema.name, &id, col, v)?);
+    }
+    Ok(out)
+}
+
+fn decode_record(table: &str, which: &dyn Display, text: &str) -> Result<Record, StoreError> {
+    codec::decode_record(text).map_err(|e| corrupt(table, which, e))
+}
+
+fn opt_record(
+    table: &str,
+    which: &dyn Display,
+    text: Option<String>,
+) -> Result<Option<Record>, StoreError> {
+    text.map(|t| decode_record(table, which, &t)).transpose()
+}
+
+/// An operation row ([`bookkeeping`] `OP_COLUMNS` order).
+fn decode_op(row: &Row<'_>) -> Result<Operation, StoreError> {
+    let t = bookkeeping::OPS;
+    let seq: i64 = get(row, 0, t, &"?")?;
+    let which = Seq(seq);
+    let kind: String = get(row, 3, t, &which)?;
+    let attempts: i64 = get(row, 6, t, &which)?;
+    let error: Option<String> = get(row, 8, t, &which)?;
+    Ok(Operation {
+        seq: u64::try_from(seq).map_err(|_| corrupt(t, &which, "negative seq"))?,
+        table: get(row, 1, t, &which)?,
+        item_id: get(row, 2, t, &which)?,
+        kind: OpKind::from_name(&kind)
+            .ok_or_else(|| corrupt(t, &which, format_args!("unknown kind `{kind}`")))?,
+        version: get(row, 4, t, &which)?,
+        item: opt_record(t, &which, get(row, 5, t, &which)?)?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| corrupt(t, &which, format_args!("attempts {attempts} out of range")))?,
+        // Stored as the i64 with the same bits (see `add_op`).
+        revision: get::<i64>(row, 7, t, &which)? as u64,
+        error: error
+            .map(|e| codec::decode_op_error(&e).map_err(|why| corrupt(t, &which, why)))
+            .transpose()?,
+    })
+}
+
+fn decode_conflict(row: &Row<'_>) -> Result<StoredConflict, StoreError> {
+    let t = bookkeeping::CONFLICTS;
+    let table: String = get(row, 0, t, &"?")?;
+    let item_id: String = get(row, 1, t, &"?")?;
+    let which = format!("table `{table}` id `{item_id}`");
+    let kind: String = get(row, 2, t, &which)?;
+    let detected: String = get(row, 6, t, &which)?;
+    Ok(StoredConflict {
+        kind: ConflictKind::from_name(&kind)
+            .ok_or_else(|| corrupt(t, &which, format_args!("unknown kind `{kind}`")))?,
+        local: opt_record(t, &which, get(row, 3, t, &which)?)?,
+        remote: opt_record(t, &which, get(row, 4, t, &which)?)?,
+        base: opt_record(t, &which, get(row, 5, t, &which)?)?,
+        detected_at: parse_datetime(&detected)
+            .ok_or_else(|| corrupt(t, &which, format_args!("bad instant `{detected}`")))?,
+        table,
+        item_id,
+    })
+}
+
+/// The values [`normalize`] would return for `record`, borrowed from it, when it would
+/// return them unchanged: every column known, a non-empty text id, and every value
+/// `Null` or already of its column's type ([`coerce`](sync_core::store::coerce) returns
+/// such a value as it is). `None` when something needs converting or is wrong: then the
+/// caller goes through `normalize`, which converts or reports the error exactly as
+/// MemoryStore does. Saves a dozen allocations per write.
+fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<Vec<&'r Value>> {
+    const NULL: &Value = &Value::Null;
+    const NOT_DELETED: &Value = &Value::Bool(false);
+    if !record.iter().all(|(name, _)| schema.column(name).is_some()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(schema.columns.len());
+    for col in &schema.columns {
+        let v = match record.get(&col.name) {
+            None | Some(Value::Null) if col.system == Some(SystemColumn::Deleted) => NOT_DELETED,
+            None | Some(Value::Null) => NULL,
+            Some(v) if v.natural_type() == Some(col.ty) => v,
+            Some(_) => return None,
+        };
+        if col.system == Some(SystemColumn::Id) && !matches!(v, Value::Text(id) if !id.is_empty()) {
+            return None;
+        }
+        out.push(v);
+    }
+    Some(out)
+}
+
+/// Loads which items have a queued operation.
+pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreError> {
+    let t = bookkeeping::OPS;
+    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let tx = SqliteTx::new(conn, &empty, &no_queue);
+    let keys = tx.rows(
+        &tx.sql.op_keys,
+        Lives::Static,
+        &[],
+        "loading the queue",
+        |row| Ok((get(row, 0, t, &"?")?, get(row, 1, t, &"?")?)),
+    )?;
+    let mut index = QueueIndex::default();
+    for (key, id) in keys {
+        index.insert(key, id);
+    }
+    Ok(index)
+}
+
+/// Loads every table's schema from `__tablesync_columns`.
+pub(crate) fn load_schemas(
+    conn: &Connection,
+) -> Result<HashMap<String, Arc<TableInfo>>, StoreError> {
+    let t = bookkeeping::COLUMNS;
+    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let tx = SqliteTx::new(conn, &empty, &no_queue);
+    let rows = tx.rows(
+        &tx.sql.columns_all,
+        Lives::Static,
+        &[],
+        "loading table schemas",
+        |row| {
+            let key: String = get(row, 0, t, &"?")?;
+            let name: String = get(row, 3, t, &"?")?;
+            let which = format!("table `{key}` column `{name}`");
+            let ty: String = get(row, 4, t, &which)?;
+            let system: Option<String> = get(row, 6, t, &which)?;
+            let column = Column {
+                ty: ColumnType::from_name(&ty)
+                    .ok_or_else(|| corrupt(t, &which, format_args!("unknown type `{ty}`")))?,
+                nullable: get::<bool>(row, 5, t, &which)?,
+                system: match system {
+                    None => None,
+                    Some(s) => Some(
+                        SystemColumn::ALL
+                            .into_iter()
+                            .find(|c| c.name() == s)
+                            .ok_or_else(|| {
+                                corrupt(t, &which, format_args!("unknown system column `{s}`"))
+                            })?,
+                    ),
+                },
+                name,
+            };
+            Ok((key, get::<String>(row, 1, t, &which)?, column))
+        },
+    )?;
+    let mut schemas: HashMap<String, TableSchema> = HashMap::new();
+    for (key, table, column) in rows {
+        schemas
+            .entry(key)
+            .or_insert_with(|| TableSchema {
+                name: table,
+                columns: Vec::new(),
+            })
+            .columns
+            .push(column);
+    }
+    schemas
+        .into_iter()
+        .map(|(key, schema)| {
+            schema
+                .validate()
+                .map_err(|e| corrupt(t, format_args!("table `{key}`"), e))?;
+            Ok((key, Arc::new(TableInfo::new(schema))))
+        })
+        .collect()
+}
+
+fn opt_text(r: Option<&Record>) -> Option<String> {
+    r.map(codec::encode_record)
+}
+
+impl StoreTx for SqliteTx<'_> {
+    fn ensure_table(&mut self, schema: &TableSchema) -> Result<(), StoreError> {
+        schema.validate()?;
+        let key = table_key(&schema.name);
+        let existing = self.info(&key);
+        let mut merged = schema.clone();
+        if let Some(info) = &existing {
+            for old in &info.schema.columns {
+                match schema.column(&old.name) {
+                    Some(new) if new.ty != old.ty => {
+                        return Err(SchemaError::TypeChanged {
+                            table: schema.name.clone(),
+                            column: old.name.clone(),
+                            stored: old.ty.name().to_owned(),
+                            wanted: new.ty.name().to_owned(),
+                        }
+                        .into());
+                    }
+                    Some(_) => {}
+                    // A removed field keeps its column (and its data).
+                    None => merged.columns.push(old.clone().nullable(true)),
+                }
+            }
+            if info.schema == merged {
+                return Ok(());
+            }
+        }
+        match &existing {
+            None => self.ddl(
+                &create_table(&merged),
+                format_args!("creating table `{}`", merged.name),
+            )?,
+            Some(info) => {
+                for col in &merged.columns {
+                    if info.schema.column(&col.name).is_none() {
+                        self.ddl(
+                            &add_column(&merged.name, col),
+                            format_args!("adding column `{}` to `{}`", col.name, merged.name),
+                        )?;
+                    }
+                }
+            }
+        }
+        let what = on("recording the schema of", &merged.name);
+        self.exec(&self.sql.columns_delete, Lives::Static, &[&key], what)?;
+        for (i, col) in merged.columns.iter().enumerate() {
+            self.exec(
+                &self.sql.columns_insert,
+                Lives::Static,
+                &[
+                    &key,
+                    &merged.name,
+                    &(i as i64),
+                    &col.name,
+                    &col.ty.name(),
+                    &col.nullable,
+                    &col.system.map(SystemColumn::name),
+                ],
+                what,
+            )?;
+        }
+        self.changed.insert(key, Arc::new(TableInfo::new(merged)));
+        Ok(())
+    }
+
+    fn table_schema(&mut self, table: &str) -> Result<Option<TableSchema>, StoreError> {
+        Ok(self.info(&table_key(table)).map(|i| i.schema.clone()))
+    }
+
+    fn get(&mut self, table: &str, id: &str) -> Result<Option<Record>, StoreError> {
+        let info = self.known(table)?;
+        self.first(
+            &info.get,
+            Lives::Table(&info),
+            &[&id],
+            on_id("reading", table, id),
+            |row| decode_row(&info.schema, row),
+        )
+    }
+
+    fn upsert(&mut self, table: &str, record: &Record) -> Result<(), StoreError> {
+        let info = self.known(table)?;
+        let what = on("writing a row of", table);
+        let mut st = self.stmt(&info.upsert, Lives::Table(&info), what)?;
+        if let Some(values) = as_is(&info.schema, record) {
+            for (i, v) in values.into_iter().enumerate() {
+                st.raw_bind_parameter(i + 1, to_sql(v))
+                    .map_err(backend(what))?;
+            }
+        } else {
+            let row = normalize(&info.schema, record)?;
+            for (i, (_, v)) in row.iter().enumerate() {
+                st.raw_bind_parameter(i + 1, to_sql(v))
+                    .map_err(backend(what))?;
+            }
+        }
+        st.raw_execute().map_err(backend(&what))?;
+        Ok(())
+    }
+
+    fn delete(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
+        let info = self.known(table)?;
+        let n = self.exec(
+            &info.delete,
+            Lives::Table(&info),
+            &[&id],
+            on_id("deleting from", table, id),
+        )?;
+        Ok(n > 0)
+    }
+
+    fn query(&mut self, table: &str, query: &Query) -> Result<Vec<Record>, StoreError> {
+        let info = self.known(table)?;
+        let schema = &info.schema;
+        // Sort keys are checked before the filter, as MemoryStore does.
+        let keys = query
+            .order_by
+            .iter()
+            .map(|(c, o)| Ok((find(schema, c)?, *o)))
+            .collect::<Result<Vec<(&Column, Order)>, StoreError>>()?;
+        let mut select = SeaQuery::select();
+        select
+            .columns(schema.columns.iter().map(|c| Alias::new(&c.name)))
+            .from(Alias::new(&schema.name));
+        if let Some(f) = &query.filter {
+            select.and_where(condition(schema, f)?);
+        }
+        for (col, o) in keys {
+            let o = match o {
+                Order::Asc => sea_query::Order::Asc,
+                Order::Desc => sea_query::Order::Desc,
+            };
+            // SQLite sorts NULL first ascending and last descending, as the contract says.
+            select.order_by_expr(col_expr(col), o);
+        }
+        select
+            .order_by(SystemColumn::Id.name(), sea_query::Order::Asc)
+            // SQLite needs a LIMIT for an OFFSET; u64 beyond i64 cannot bind.
+            .limit(query.limit.unwrap_or(u64::MAX).min(i64::MAX as u64))
+            .offset(query.offset.min(i64::MAX as u64));
+        let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
+        self.rows(
+            &sql,
+            Lives::Transient,
+            &values.as_params(),
+            on("querying", table),
+            |row| decode_row(schema, row),
+        )
+    }
+
+    fn count(
+        &mut self,
+        table: &str,
+        filter: Option<&sync_core::store::Filter>,
+    ) -> Result<u64, StoreError> {
+        let info = self.known(table)?;
+        let mut select = SeaQuery::select();
+        select
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(Alias::new(&info.schema.name));
+        if let Some(f) = filter {
+            select.and_where(condition(&info.schema, f)?);
+        }
+        let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
+        let what = on("counting", table);
+        let n = self.first(&sql, Lives::Transient, &values.as_params(), what, |row| {
+            get::<i64>(row, 0, table, &"count")
+        })?;
+        Ok(n.map_or(0, |n| n.max(0) as u64))
+    }
+
+    fn clear_table(&mut self, table: &str) -> Result<u64, StoreError> {
+        let info = self.known(table)?;
+        let key = self.key(table);
+        let key: &str = &key;
+        let what = on("clearing", table);
+        let n = self.exec(&info.delete_all, Lives::Table(&info), &[], what)?;
+        self.exec(&self.sql.bases_clear, Lives::Static, &[&key], what)?;
+        self.exec(&self.sql.conflicts_clear, Lives::Static, &[&key], what)?;
+        self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], what)?;
+        Ok(n as u64)
+    }
+
+    fn op(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
+        if !self.maybe_queued(&self.key(table), id) {
+            return Ok(None);
+        }
+        self.first(
+            &self.sql.op_get,
+            Lives::Static,
+            &[&&*self.key(table), &id],
+            on_id("reading the queued operation of", table, id),
+            decode_op,
+        )
+    }
+
+    fn ops(&mut self, table: Option<&str>) -> Result<Vec<Operation>, StoreError> {
+        match table {
+            None => self.rows(
+                &self.sql.ops_all,
+                Lives::Static,
+                &[],
+                "reading the queue",
+                decode_op,
+            ),
+            Some(t) => self.rows(
+                &self.sql.ops_of_table,
+                Lives::Static,
+                &[&table_key(t)],
+                on("reading the queue of", t),
+                decode_op,
+            ),
+        }
+    }
+
+    fn add_op(&mut self, mut op: Operation) -> Result<Operation, StoreError> {
+        let what = on_id("queueing an operation for", &op.table, &op.item_id);
+        let key = self.key(&op.table);
+        let key: &str = &key;
+        let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
+        bind(
+            &mut st,
+            &[
+                &key,
+                &op.table,
+                &op.item_id,
+                &op.kind.name(),
+                &op.version,
+                &opt_text(op.item.as_ref()),
+                &i64::from(op.attempts),
+                // The i64 with the same bits: every u64 round-trips.
+                &(op.revision as i64),
+                &op.error.as_ref().map(codec::encode_op_error),
+            ],
+            what,
+        )?;
+        match st.raw_execute() {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                drop(st);
+                let pending = self.op(&op.table, &op.item_id)?;
+                return Err(StoreError::QueueConflict {
+                    pending: pending.map_or(op.kind, |p| p.kind),
+                    new: op.kind,
+                    table: op.table,
+                    id: op.item_id,
+                });
+            }
+            Err(e) => return Err(backend(what)(e)),
+        }
+        drop(st);
+        self.queue_changes.set(key, &op.item_id, true);
+        let seq = self.conn.last_insert_rowid();
+        op.seq = u64::try_from(seq)
+            .map_err(|_| StoreError::Backend(format!("negative queue position {seq}")))?;
+        Ok(op)
+    }
+
+    fn replace_op(&mut self, op: &Operation) -> Result<(), StoreError> {
+        let n = self.exec(
+            &self.sql.op_update,
+            Lives::Static,
+            &[
+                &op.table,
+                &op.kind.name(),
+                &op.version,
+                &opt_text(op.item.as_ref()),
+                &i64::from(op.attempts),
+                &(op.revision as i64),
+                &op.error.as_ref().map(codec::encode_op_error),
+                &&*self.key(&op.table),
+                &op.item_id,
+            ],
+            on_id("updating the queued operation of", &op.table, &op.item_id),
+        )?;
+        if n == 0 {
+            return Err(StoreError::NoOperation {
+                table: op.table.clone(),
+                id: op.item_id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn remove_op(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self.exec(
+            &self.sql.op_delete,
+            Lives::Static,
+            &[&&*self.key(table), &id],
+            on_id("removing the queued operation of", table, id),
+        )?;
+        if n > 0 {
+            self.queue_changes.set(&self.key(table), id, false);
+        }
+        Ok(n > 0)
+    }
+
+    fn save_conflict(&mut self, c: &StoredConflict) -> Result<(), StoreError> {
+        // Remove, then insert: a replaced conflict counts as new ("oldest first").
+        self.remove_conflict(&c.table, &c.item_id)?;
+        self.exec(
+            &self.sql.conflict_insert,
+            Lives::Static,
+            &[
+                &&*self.key(&c.table),
+                &c.table,
+                &c.item_id,
+                &c.kind.name(),
+                &opt_text(c.local.as_ref()),
+                &opt_text(c.remote.as_ref()),
+                &opt_text(c.base.as_ref()),
+                &datetime_text(&c.detected_at),
+            ],
+            on_id("saving the conflict of", &c.table, &c.item_id),
+        )?;
+        Ok(())
+    }
+
+    fn conflict(&mut self, table: &str, id: &str) -> Result<Option<StoredConflict>, StoreError> {
+        self.first(
+            &self.sql.conflict_get,
+            Lives::Static,
+            &[&&*self.key(table), &id],
+            on_id("reading the conflict of", table, id),
+            decode_conflict,
+        )
+    }
+
+    fn conflicts(&mut self, table: Option<&str>) -> Result<Vec<StoredConflict>, StoreError> {
+        match table {
+            None => self.rows(
+                &self.sql.conflicts_all,
+                Lives::Static,
+                &[],
+                "reading conflicts",
+                decode_conflict,
+            ),
+            Some(t) => self.rows(
+                &self.sql.conflicts_of_table,
+                Lives::Static,
+                &[&table_key(t)],
+                on("reading the conflicts of", t),
+                decode_conflict,
+            ),
+        }
+    }
+
+    fn remove_conflict(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self.exec(
+            &self.sql.conflict_delete,
+            Lives::Static,
+            &[&&*self.key(table), &id],
+            on_id("removing the conflict of", table, id),
+        )?;
+        Ok(n > 0)
+    }
+
+    fn base(&mut self, table: &str, id: &str) -> Result<Option<Record>, StoreError> {
+        let which = format!("table `{table}` id `{id}`");
+        let text: Option<String> = self.first(
+            &self.sql.base_get,
+            Lives::Static,
+            &[&&*self.key(table), &id],
+            on_id("reading the base copy of", table, id),
+            |row| get(row, 0, bookkeeping::BASES, &which),
+        )?;
+        opt_record(bookkeeping::BASES, &which, text)
+    }
+
+    fn set_base(&mut self, table: &str, record: &Record) -> Result<(), StoreError> {
+        let info = self.known(table)?;
+        let row = normalize(&info.schema, record)?;
+        let id = row.id().unwrap_or_default();
+        self.exec(
+            &self.sql.base_upsert,
+            Lives::Static,
+            &[&&*self.key(table), &id, &codec::encode_record(&row)],
+            on_id("storing the base copy of", table, id),
+        )?;
+        Ok(())
+    }
+
+    fn remove_base(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self.exec(
+            &self.sql.base_delete,
+            Lives::Static,
+            &[&&*self.key(table), &id],
+            on_id("removing the base copy of", table, id),
+        )?;
+        Ok(n > 0)
+    }
+
+    fn watermark(&mut self, table: &str, query_id: &str) -> Result<Option<Watermark>, StoreError> {
+        let which = format!("table `{table}` query `{query_id}`");
+        self.first(
+            &self.sql.watermark_get,
+            Lives::Static,
+            &[&&*self.key(table), &query_id],
+            on("reading the watermark of", table),
+            |row| {
+                Ok(Watermark {
+                    updated_at: get(row, 0, bookkeeping::WATERMARKS, &which)?,
+                    id: get(row, 1, bookkeeping::WATERMARKS, &which)?,
+                })
+            },
+        )
+    }
+
+    fn set_watermark(
+        &mut self,
+        table: &str,
+        query_id: &str,
+        mark: &Watermark,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            &self.sql.watermark_upsert,
+            Lives::Static,
+            &[&&*self.key(table), &query_id, &mark.updated_at, &mark.id],
+            on("moving a watermark of", table),
+        )?;
+        Ok(())
+    }
+
+    fn remove_watermarks(
+        &mut self,
+        table: &str,
+        query_id: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let key = self.key(table);
+        let key: &str = &key;
+        let what = on("removing watermarks of", table);
+        let n = match query_id {
+            Some(q) => self.exec(&self.sql.watermark_delete, Lives::Static, &[&key, &q], what)?,
+            None => self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], what)?,
+        };
+        Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, NaiveDate};
+
+    use super::*;
+
+    fn schema() -> TableSchema {
+        TableSchema::new("T")
+            .with_column("t", ColumnType::Text, true)
+            .with_column("i", ColumnType::Integer, true)
+            .with_column("r", ColumnType::Real, true)
+            .with_column("b", ColumnType::Bool, true)
+            .with_column("d", ColumnType::Date, true)
+            .with_column("s", ColumnType::DateTime, true)
+            .with_column("j", ColumnType::Json, true)
+            .with_column("x", ColumnType::Blob, true)
+    }
+
+    fn rec(cols: &[(&str, Value)]) -> Record {
+        let mut r = Record::new();
+        for (c, v) in cols {
+            r.push(*c, v.clone());
+        }
+        r
+    }
+
+    /// The fast path must agree with `normalize` wherever it is taken, and be refused
+    /// wherever `normalize` would convert a value or fail.
+    #[test]
+    fn the_as_is_fast_path_agrees_with_normalize() {
+        let s = schema();
+        let id = ("id", Value::from("a"));
+        let taken = [
+            rec(std::slice::from_ref(&id)),
+            rec(&[id.clone(), ("deleted", Value::Null), ("t", Value::Null)]),
+            rec(&[
+                ("ID", Value::from("a")),
+                ("T", Value::from("x")),
+                ("i", Value::Integer(-1)),
+                ("r", Value::Real(f64::NAN)),
+                ("b", Value::Bool(true)),
+                (
+                    "d",
+                    Value::Date(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
+                ),
+                (
+                    "s",
+                    Value::DateTime(DateTime::from_timestamp(1, 2).unwrap()),
+                ),
+                ("j", Value::Json(serde_json::json!([1]))),
+                ("x", Value::Blob(vec![])),
+                ("deleted", Value::Bool(true)),
+                ("version", Value::from("v1")),
+            ]),
+        ];
+        for r in &taken {
+            let fast: Vec<Value> = as_is(&s, r).expect("taken").into_iter().cloned().collect();
+            let normalized: Vec<Value> = normalize(&s, r)
+                .unwrap()
+                .iter()
+                .map(|(_, v)| v.clone())
+                .collect();
+            assert_eq!(fast, normalized, "{r:?}");
+        }
+        let refused = [
+            rec(&[]),
+            rec(&[("id", Value::from(""))]),
+            rec(&[("id", Value::Integer(1))]),
+            rec(&[id.clone(), ("nope", Value::Null)]),
+            rec(&[id.clone(), ("r", Value::Integer(1))]),
+            rec(&[id.clone(), ("b", Value::Integer(1))]),
+            rec(&[id.clone(), ("d", Value::from("2026-01-02"))]),
+            rec(&[id.clone(), ("j", Value::from("[1]"))]),
+            rec(&[id.clone(), ("t", Value::Integer(1))]),
+        ];
+        for r in &refused {
+            assert!(as_is(&s, r).is_none(), "{r:?}");
+        }
+    }
+}
