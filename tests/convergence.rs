@@ -314,3 +314,10 @@ fn run_all<S: Store>(label: &str, seeds: &[u64], make: impl Fn() -> S) {
 fn clients_converge_with_faults_and_random_resolutions_memory_store() {
     run_all("MemoryStore", &seeds(), MemoryStore::new);
 }
+
+#[test]
+fn clients_converge_with_faults_and_random_resolutions_sqlite_store() {
+    run_all("SqliteStore", &seeds(), || {
+        tablesync::sync_sqlite::SqliteStore::open_in_memory().expect("in-memory SQLite store")
+    });
+}

@@ -76,5 +76,18 @@ macro_rules! on_every_store {
                 }
             )*
         }
+        mod sqlite_store {
+            $(
+                // On a multi-threaded runtime: the SQLite store is reached through
+                // spawn_blocking, as in an app.
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(|| {
+                        tablesync::sync_sqlite::SqliteStore::open_in_memory().expect("in-memory SQLite store")
+                    })
+                    .await;
+                }
+            )*
+        }
     };
 }
