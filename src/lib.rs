@@ -19,9 +19,13 @@ pub use sync_core::*;
 #[doc(hidden)]
 pub use sync_core;
 
-/// The SQLite store (feature `sqlite`).
+/// The SQLite store crate (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub use sync_sqlite;
+
+/// The SQLite store (feature `sqlite`): `SqliteStore::open("app.db")`.
+#[cfg(feature = "sqlite")]
+pub use sync_sqlite::SqliteStore;
 
 /// The HTTP transport and wire protocol (feature `http`).
 #[cfg(feature = "http")]
