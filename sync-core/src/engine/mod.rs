@@ -302,6 +302,7 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
         self.inner
             .tx(move |tx| Ok(tx.ensure_table(&ensure)?))
             .await?;
+        self.inner.transport.register_schema(&schema);
         let entry = Arc::new(TableEntry {
             schema,
             gate: resolve::gate(&policy),

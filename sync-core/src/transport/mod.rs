@@ -14,7 +14,7 @@ pub use memory::{AppliedWrite, Fault, MemoryRemote, MemoryTransport};
 
 use std::future::Future;
 
-use crate::model::Record;
+use crate::model::{Record, TableSchema};
 use crate::store::{Filter, Watermark};
 
 /// One page request of an incremental pull.
@@ -70,6 +70,13 @@ pub struct PullPage {
 /// Each call is one request; retrying transient failures is the transport's business,
 /// and what is left is reported as a [`TransportError`] the engine can act on.
 pub trait Transport: Send + Sync + 'static {
+    /// Told the schema of each table the app registers, so that a transport whose wire
+    /// format loses types (JSON has no dates or bytes) can decode answers exactly.
+    /// The default ignores it.
+    fn register_schema(&self, schema: &TableSchema) {
+        let _ = schema;
+    }
+
     /// Inserts an item (`id` set by the client). Answers the server's copy; an existing
     /// id is [`TransportError::Conflict`] with the server's copy.
     fn insert(

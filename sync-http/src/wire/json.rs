@@ -1,0 +1,243 @@
+//! Rows as JSON objects.
+//!
+//! Sending: bools, numbers and text map directly; a blob is base64 text; a date is the
+//! instant at midnight UTC and an instant is UTC text with milliseconds
+//! (`2026-11-21T12:50:52.847Z`), the form the reference server stores and returns; a
+//! JSON column is sent as its JSON text, because the reference server answers 500 to
+//! an object value. A non-finite real cannot be sent (JSON has no NaN): an error.
+//!
+//! Receiving: with a schema, each known column is decoded to its type (and a value that
+//! does not fit is an error naming table and column); unknown columns keep their JSON
+//! kind. `updatedAt` and `createdAt` stay the server's exact text, because watermarks
+//! must be sent back verbatim.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chrono::{DateTime, NaiveTime, Utc};
+use serde_json::{Map, Number, Value as Json};
+use sync_core::store::{parse_date_text, parse_datetime_text};
+use sync_core::{ColumnType, Record, SystemColumn, TableSchema, Value};
+
+use super::WireError;
+
+/// A JSON object, as rows travel.
+pub type Object = Map<String, Json>;
+
+/// An instant as the wire writes it: UTC, milliseconds, `Z`.
+///
+/// ```
+/// let t = "2026-11-21T12:50:52.847123Z".parse().unwrap();
+/// assert_eq!(sync_http::wire::json::format_instant(&t), "2026-11-21T12:50:52.847Z");
+/// ```
+pub fn format_instant(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn bad(table: &str, column: &str, what: impl std::fmt::Display) -> WireError {
+    WireError::new(format!("table `{table}`, column `{column}`: {what}"))
+}
+
+/// One value as JSON.
+///
+/// ```
+/// use sync_core::Value;
+/// use sync_http::wire::json::value_to_json;
+/// assert_eq!(value_to_json("T", "n", &Value::Integer(3)).unwrap(), serde_json::json!(3));
+/// assert_eq!(value_to_json("T", "b", &Value::Blob(vec![1, 2])).unwrap(), serde_json::json!("AQI="));
+/// assert!(value_to_json("T", "r", &Value::Real(f64::NAN)).is_err());
+/// ```
+pub fn value_to_json(table: &str, column: &str, value: &Value) -> Result<Json, WireError> {
+    Ok(match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Integer(i) => Json::from(*i),
+        Value::Real(f) => Json::Number(
+            Number::from_f64(*f)
+                .ok_or_else(|| bad(table, column, format!("{f} cannot be sent in JSON")))?,
+        ),
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Blob(b) => Json::String(BASE64.encode(b)),
+        Value::Date(d) => Json::String(format_instant(&d.and_time(NaiveTime::MIN).and_utc())),
+        Value::DateTime(t) => Json::String(format_instant(t)),
+        Value::Json(j) => Json::String(j.to_string()),
+    })
+}
+
+/// A record as a JSON object, columns in record order.
+///
+/// ```
+/// use sync_core::Record;
+/// let mut r = Record::new();
+/// r.set("id", "a1");
+/// r.set("done", true);
+/// let obj = sync_http::wire::json::record_to_json("Todo", &r).unwrap();
+/// assert_eq!(serde_json::Value::Object(obj), serde_json::json!({"id": "a1", "done": true}));
+/// ```
+pub fn record_to_json(table: &str, record: &Record) -> Result<Object, WireError> {
+    let mut obj = Object::new();
+    for (column, value) in record.iter() {
+        obj.insert(column.to_owned(), value_to_json(table, column, value)?);
+    }
+    Ok(obj)
+}
+
+fn kind(json: &Json) -> &'static str {
+    match json {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// One JSON value as a [`Value`], typed by the column's type when known.
+///
+/// ```
+/// use sync_core::{ColumnType, Value};
+/// use sync_http::wire::json::value_from_json;
+/// let d = value_from_json("T", "due", serde_json::json!("2026-12-01T00:00:00.000Z"), Some(ColumnType::Date)).unwrap();
+/// assert_eq!(d, Value::Date("2026-12-01".parse().unwrap()));
+/// let err = value_from_json("T", "n", serde_json::json!("x"), Some(ColumnType::Integer)).unwrap_err();
+/// assert_eq!(err.to_string(), "table `T`, column `n`: expected integer, got a string");
+/// ```
+pub fn value_from_json(
+    table: &str,
+    column: &str,
+    json: Json,
+    ty: Option<ColumnType>,
+) -> Result<Value, WireError> {
+    let wrong = |json: &Json, ty: ColumnType| {
+        bad(table, column, format!("expected {ty}, got {}", kind(json)))
+    };
+    let Some(ty) = ty else {
+        return Ok(untyped(json));
+    };
+    Ok(match (ty, json) {
+        (_, Json::Null) => Value::Null,
+        (ColumnType::Text, Json::String(s)) => Value::Text(s),
+        (ColumnType::Bool, Json::Bool(b)) => Value::Bool(b),
+        (ColumnType::Integer, Json::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::Integer(i),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.2e18 => Value::Integer(f as i64),
+            _ => return Err(bad(table, column, format!("expected integer, got {n}"))),
+        },
+        (ColumnType::Real, Json::Number(n)) => match n.as_f64() {
+            Some(f) => Value::Real(f),
+            None => return Err(bad(table, column, format!("expected real, got {n}"))),
+        },
+        (ColumnType::Blob, Json::String(s)) => Value::Blob(
+            BASE64
+                .decode(s.as_bytes())
+                .map_err(|e| bad(table, column, format!("expected base64 text ({e})")))?,
+        ),
+        (ColumnType::Date, Json::String(s)) => match parse_date_text(&s) {
+            Some(d) => Value::Date(d),
+            None => return Err(bad(table, column, format!("expected a date, got {s:?}"))),
+        },
+        (ColumnType::DateTime, Json::String(s)) => match parse_datetime_text(&s) {
+            Some(t) => Value::DateTime(t),
+            None => {
+                return Err(bad(
+                    table,
+                    column,
+                    format!("expected an instant, got {s:?}"),
+                ));
+            }
+        },
+        (ColumnType::Json, Json::String(s)) => match serde_json::from_str(&s) {
+            Ok(j) => Value::Json(j),
+            // A plain string in a JSON column is a JSON string.
+            Err(_) => Value::Json(Json::String(s)),
+        },
+        (ColumnType::Json, j) => Value::Json(j),
+        (ty, json) => return Err(wrong(&json, ty)),
+    })
+}
+
+/// A JSON value of an unknown column, by its own kind.
+fn untyped(json: Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::Text(s),
+        j @ (Json::Array(_) | Json::Object(_)) => Value::Json(j),
+    }
+}
+
+/// A JSON object as a record. System columns are checked (`id` and `version` strings,
+/// `deleted` a bool, the timestamps RFC 3339 text kept verbatim); data columns are
+/// typed by `schema` when given.
+///
+/// ```
+/// use sync_core::{ColumnType, TableSchema, Value};
+/// use sync_http::wire::json::record_from_json;
+/// let schema = TableSchema::new("Todo").with_column("complete", ColumnType::Bool, false);
+/// let obj = serde_json::json!({"id": "a1", "complete": true, "updatedAt": "2026-11-21T12:50:52.847Z", "extra": 1.5});
+/// let serde_json::Value::Object(obj) = obj else { unreachable!() };
+/// let r = record_from_json("Todo", obj, Some(&schema)).unwrap();
+/// assert_eq!(r.get("complete"), Some(&Value::Bool(true)));
+/// assert_eq!(r.get("updatedAt"), Some(&Value::from("2026-11-21T12:50:52.847Z")));
+/// assert_eq!(r.get("extra"), Some(&Value::Real(1.5)));
+/// ```
+pub fn record_from_json(
+    table: &str,
+    obj: Object,
+    schema: Option<&TableSchema>,
+) -> Result<Record, WireError> {
+    let mut record = Record::with_capacity(obj.len());
+    for (column, json) in obj {
+        let value = match SystemColumn::from_name(&column) {
+            Some(SystemColumn::Id) | Some(SystemColumn::Version) => match json {
+                Json::String(s) => Value::Text(s),
+                Json::Null => Value::Null,
+                // Some servers send numeric ids; the protocol's ids are strings.
+                Json::Number(n)
+                    if matches!(SystemColumn::from_name(&column), Some(SystemColumn::Id)) =>
+                {
+                    Value::Text(n.to_string())
+                }
+                other => {
+                    return Err(bad(
+                        table,
+                        &column,
+                        format!("expected a string, got {}", kind(&other)),
+                    ));
+                }
+            },
+            Some(SystemColumn::UpdatedAt) | Some(SystemColumn::CreatedAt) => match json {
+                Json::String(s) if parse_datetime_text(&s).is_some() => Value::Text(s),
+                Json::Null => Value::Null,
+                other => {
+                    return Err(bad(
+                        table,
+                        &column,
+                        format!("expected an RFC 3339 instant, got {other}"),
+                    ));
+                }
+            },
+            Some(SystemColumn::Deleted) => match json {
+                Json::Bool(b) => Value::Bool(b),
+                Json::Null => Value::Bool(false),
+                other => {
+                    return Err(bad(
+                        table,
+                        &column,
+                        format!("expected a bool, got {}", kind(&other)),
+                    ));
+                }
+            },
+            None => {
+                let ty = schema.and_then(|s| s.column(&column)).map(|c| c.ty);
+                value_from_json(table, &column, json, ty)?
+            }
+        };
+        record.push(column, value);
+    }
+    Ok(record)
+}
