@@ -18,7 +18,7 @@ use sync_core::store::{
     ConflictKind, OpKind, Operation, Order, Query, StoreError, StoreTx, StoredConflict, Watermark,
     normalize,
 };
-use sync_core::{Column, ColumnType, Record, SchemaError, SystemColumn, TableSchema, Value};
+use sync_core::{Column, ColumnType, Record, SystemColumn, TableSchema, Value};
 
 use crate::bookkeeping::{self, Sql};
 use crate::codec;
@@ -526,27 +526,12 @@ impl StoreTx for SqliteTx<'_> {
         schema.validate()?;
         let key = table_key(&schema.name);
         let existing = self.info(&key);
-        let mut merged = schema.clone();
-        if let Some(info) = &existing {
-            for old in &info.schema.columns {
-                match schema.column(&old.name) {
-                    Some(new) if new.ty != old.ty => {
-                        return Err(SchemaError::TypeChanged {
-                            table: schema.name.clone(),
-                            column: old.name.clone(),
-                            stored: old.ty.name().to_owned(),
-                            wanted: new.ty.name().to_owned(),
-                        }
-                        .into());
-                    }
-                    Some(_) => {}
-                    // A removed field keeps its column (and its data).
-                    None => merged.columns.push(old.clone().nullable(true)),
-                }
-            }
-            if info.schema == merged {
-                return Ok(());
-            }
+        let merged = match &existing {
+            Some(info) => schema.migrate_from(&info.schema)?,
+            None => schema.clone(),
+        };
+        if existing.as_ref().is_some_and(|info| info.schema == merged) {
+            return Ok(());
         }
         match &existing {
             None => self.ddl(

@@ -266,6 +266,39 @@ impl TableSchema {
         self.columns.iter().filter(|c| c.system.is_none())
     }
 
+    /// The schema a store keeps when this schema is ensured over a `stored` one: every
+    /// column of `self`, then the stored columns `self` no longer has (a removed field
+    /// keeps its column and data, now nullable). A column whose type changed is an
+    /// error naming table and column. Every store migrates by this one rule.
+    ///
+    /// ```
+    /// use sync_core::{ColumnType, SchemaError, TableSchema};
+    /// let v1 = TableSchema::new("T").with_column("old", ColumnType::Integer, false);
+    /// let v2 = TableSchema::new("T").with_column("due", ColumnType::Date, true);
+    /// let kept = v2.migrate_from(&v1).unwrap();
+    /// assert!(kept.column("due").is_some() && kept.column("old").is_some_and(|c| c.nullable));
+    /// let v3 = TableSchema::new("T").with_column("old", ColumnType::Text, false);
+    /// assert!(matches!(v3.migrate_from(&v1), Err(SchemaError::TypeChanged { .. })));
+    /// ```
+    pub fn migrate_from(&self, stored: &TableSchema) -> Result<TableSchema, SchemaError> {
+        let mut merged = self.clone();
+        for old in &stored.columns {
+            match self.column(&old.name) {
+                Some(new) if new.ty != old.ty => {
+                    return Err(SchemaError::TypeChanged {
+                        table: self.name.clone(),
+                        column: old.name.clone(),
+                        stored: old.ty.name().to_owned(),
+                        wanted: new.ty.name().to_owned(),
+                    });
+                }
+                Some(_) => {}
+                None => merged.columns.push(old.clone().nullable(true)),
+            }
+        }
+        Ok(merged)
+    }
+
     /// Checks the schema: a valid table name, valid column names, every system column
     /// present with its type, and no two columns whose names are equal ignoring case.
     ///
@@ -321,7 +354,24 @@ pub const RESERVED_TABLE_PREFIX: &str = "__tablesync";
 /// assert!(sync_core::validate_table_name("todo; drop table x").is_err());
 /// ```
 pub fn validate_table_name(name: &str) -> Result<(), SchemaError> {
-    let reason = if name.is_empty() {
+    let lower = name.to_ascii_lowercase();
+    let reason = identifier_problem(name).or_else(|| {
+        (lower.starts_with(RESERVED_TABLE_PREFIX) || lower.starts_with("sqlite_"))
+            .then_some("names starting with `__tablesync` or `sqlite_` are reserved")
+    });
+    match reason {
+        Some(reason) => Err(SchemaError::InvalidTableName {
+            table: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with a table or column name, if anything: 1 to 128 characters, ASCII
+/// letters, digits and `_`, not starting with a digit.
+fn identifier_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
         Some("it is empty")
     } else if name.len() > 128 {
         Some("it is longer than 128 characters")
@@ -329,19 +379,8 @@ pub fn validate_table_name(name: &str) -> Result<(), SchemaError> {
         Some("it starts with a digit")
     } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         Some("only ASCII letters, digits and `_` are allowed")
-    } else if name.to_ascii_lowercase().starts_with(RESERVED_TABLE_PREFIX)
-        || name.to_ascii_lowercase().starts_with("sqlite_")
-    {
-        Some("names starting with `__tablesync` or `sqlite_` are reserved")
     } else {
         None
-    };
-    match reason {
-        Some(reason) => Err(SchemaError::InvalidTableName {
-            table: name.to_owned(),
-            reason,
-        }),
-        None => Ok(()),
     }
 }
 
@@ -353,18 +392,7 @@ pub fn validate_table_name(name: &str) -> Result<(), SchemaError> {
 /// assert!(sync_core::validate_column_name("T", "due date").is_err());
 /// ```
 pub fn validate_column_name(table: &str, name: &str) -> Result<(), SchemaError> {
-    let reason = if name.is_empty() {
-        Some("it is empty")
-    } else if name.len() > 128 {
-        Some("it is longer than 128 characters")
-    } else if name.starts_with(|c: char| c.is_ascii_digit()) {
-        Some("it starts with a digit")
-    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Some("only ASCII letters, digits and `_` are allowed")
-    } else {
-        None
-    };
-    match reason {
+    match identifier_problem(name) {
         Some(reason) => Err(SchemaError::InvalidColumnName {
             table: table.to_owned(),
             column: name.to_owned(),

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::model::{ColumnType, Record, SchemaError, TableSchema, Value};
+use crate::model::{ColumnType, Record, TableSchema, Value};
 
 use super::{
     CmpOp, Filter, Operation, Order, Query, Store, StoreError, StoreTx, StoredConflict, Watermark,
@@ -221,26 +221,7 @@ impl StoreTx for MemTx<'_> {
         let tk = schema.name.to_ascii_lowercase();
         let merged = match self.state.tables.get(&tk) {
             None => schema.clone(),
-            Some(existing) => {
-                let mut merged = schema.clone();
-                for old in &existing.schema.columns {
-                    match schema.column(&old.name) {
-                        Some(new) if new.ty != old.ty => {
-                            return Err(SchemaError::TypeChanged {
-                                table: schema.name.clone(),
-                                column: old.name.clone(),
-                                stored: old.ty.name().to_owned(),
-                                wanted: new.ty.name().to_owned(),
-                            }
-                            .into());
-                        }
-                        Some(_) => {}
-                        // A removed field keeps its column (and its data).
-                        None => merged.columns.push(old.clone().nullable(true)),
-                    }
-                }
-                merged
-            }
+            Some(existing) => schema.migrate_from(&existing.schema)?,
         };
         let prev_schema = self.state.tables.get(&tk).map(|t| t.schema.clone());
         match self.state.tables.get_mut(&tk) {
