@@ -85,12 +85,13 @@ impl Inner {
                     });
                 }
             };
-            if reply.status == StatusCode::UNAUTHORIZED && !refreshed {
-                if let Some(refresh) = &self.refresher {
-                    refreshed = true;
-                    self.refresh(refresh, token).await?;
-                    continue;
-                }
+            if reply.status == StatusCode::UNAUTHORIZED
+                && !refreshed
+                && let Some(refresh) = &self.refresher
+            {
+                refreshed = true;
+                self.refresh(refresh, token).await?;
+                continue;
             }
             if transient(reply.status) && !last_try {
                 let asked = reply
