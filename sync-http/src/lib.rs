@@ -4,7 +4,8 @@
 //! - [`wire`]: what client and server share: rows as JSON, versions as ETags, `$filter`
 //!   text, the error body. No HTTP client in it, so the server uses it alone
 //!   (`default-features = false`).
-//! - `HttpTransport` (feature `client`, default): the reqwest transport.
+//! - [`HttpTransport`] (feature `client`, default): the reqwest transport; see
+//!   [`client`] for what it sends, how it retries and why re-sending is safe.
 //!
 //! ```
 //! use sync_http::wire::etag;
@@ -14,3 +15,12 @@
 #![warn(missing_docs)]
 
 pub mod wire;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+#[cfg(feature = "client")]
+pub use client::{
+    BuildError, HttpTransport, HttpTransportBuilder, RetryPolicy, TokenFuture, TokenHeader,
+    TokenRefresher,
+};

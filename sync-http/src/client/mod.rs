@@ -1,0 +1,48 @@
+//! [`HttpTransport`]: the engine's [`Transport`](sync_core::transport::Transport) over
+//! HTTP (feature `client`, default).
+//!
+//! # What a call sends
+//! Every request carries `ZUMO-API-VERSION: 2.0.0`, the credentials (a bearer token in
+//! `Authorization` and/or `X-ZUMO-AUTH`, or a static API key header) and any extra
+//! headers the app configured. Writes are `POST /tables/{table}`,
+//! `PATCH|DELETE /tables/{table}/{id}` with `If-Match: "<version>"` when the engine
+//! has a version; reads are `GET /tables/{table}/{id}` and pages of
+//! `GET /tables/{table}?$filter=...` in `(updatedAt, id)` keyset order. Table names and ids
+//! are percent-encoded, so any id the app chose reaches the server intact.
+//!
+//! # What comes back
+//! A row is decoded with the table's registered schema; a strong `ETag` must name the
+//! body's version. 412 is `PreconditionFailed` with the server's row; 409 is `Conflict`
+//! with the server's row only when the body is one (the reference server echoes the
+//! request, and then the engine fetches the real copy); 404 is `NotFound`; 401/403 are
+//! `Unauthorized`; other refusals are `Server` with the server's message; a body that
+//! is not what the protocol says is `Malformed`, naming what was wrong.
+//!
+//! # Retries, and why re-sending is safe
+//! Transient failures — no connection, no answer in time, a connection dropped
+//! mid-request, 502/503/504, and 429 (waiting as long as `Retry-After` asks, capped) —
+//! are retried with capped exponential backoff and jitter, a bounded number of times
+//! ([`RetryPolicy`]). What is left afterwards is `Network` (no answer) or `Server`
+//! (the last status), and the engine keeps the operation queued.
+//!
+//! A failure without an answer leaves unknown whether the server applied the write,
+//! so a retry may send a write the server already has. That is safe because the engine
+//! treats such a re-send as the success it was: an insert answered 409 (or an update
+//! answered 412) whose server copy holds exactly the data sent is finished as a
+//! success, and a delete answered 404 did what it meant to. Nothing is duplicated —
+//! ids are chosen by the client — and nothing is lost.
+//!
+//! A 401 calls the app's token refresher once per request (shared by the requests
+//! refused with the same token) and sends the request again with the new token; a
+//! second 401 is `Unauthorized`, which stops the push and keeps everything queued.
+
+mod answer;
+mod builder;
+mod pull;
+mod retry;
+mod send;
+mod transport;
+
+pub use builder::{BuildError, HttpTransportBuilder, TokenFuture, TokenHeader, TokenRefresher};
+pub use retry::RetryPolicy;
+pub use transport::HttpTransport;

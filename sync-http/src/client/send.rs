@@ -1,0 +1,183 @@
+//! One request, sent until it has an answer worth returning: the credentials, the
+//! protocol headers, the retries of transient failures and the one token refresh.
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use sync_core::transport::TransportError;
+
+use super::builder::{TokenHeader, token_value};
+use super::transport::Inner;
+
+/// A request to send.
+pub(crate) struct Call {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Vec<u8>>,
+    pub if_match: Option<HeaderValue>,
+}
+
+impl Call {
+    pub fn new(method: Method, url: Url) -> Call {
+        Call {
+            method,
+            url,
+            body: None,
+            if_match: None,
+        }
+    }
+
+    /// `PATCH /app/tables/Todo/a1`, for messages.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.method, self.url.path())
+    }
+}
+
+/// An answer that is not a transient failure.
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Statuses worth trying again: the server or a proxy in front of it is briefly unable.
+fn transient(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+impl Inner {
+    /// Sends `call`, retrying transient failures per the retry policy and a 401 once
+    /// after a token refresh. Statuses other than transient ones come back as a
+    /// [`Reply`]; what is left after the retries is `Network` (no answer) or the last
+    /// transient answer.
+    pub(crate) async fn send(&self, call: &Call) -> Result<Reply, TransportError> {
+        let mut refreshed = false;
+        let mut retry = 0;
+        loop {
+            let token = self.token();
+            let last_try = retry + 1 >= self.retry.attempts;
+            let request = self.request(call, token.as_deref())?;
+            let outcome = match self.client.execute(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    response.bytes().await.map(|body| Reply {
+                        status,
+                        headers,
+                        body: body.to_vec(),
+                    })
+                }
+                Err(e) => Err(e),
+            };
+            let reply = match outcome {
+                Ok(reply) => reply,
+                Err(e) => {
+                    // No answer: the request may or may not have been applied. Retrying is
+                    // safe (see the module doc); only our own mistakes are not retried.
+                    let retriable =
+                        e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+                    if retriable && !last_try {
+                        tokio::time::sleep(self.retry.backoff(retry)).await;
+                        retry += 1;
+                        continue;
+                    }
+                    return Err(TransportError::Network {
+                        message: format!("{}: {}", call.describe(), error_chain(&e)),
+                    });
+                }
+            };
+            if reply.status == StatusCode::UNAUTHORIZED
+                && !refreshed
+                && let Some(refresh) = &self.refresher
+            {
+                refreshed = true;
+                self.refresh(refresh, token).await?;
+                continue;
+            }
+            if transient(reply.status) && !last_try {
+                let asked = reply
+                    .headers
+                    .get(header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| self.retry.retry_after(v, chrono::Utc::now()));
+                let wait = asked.unwrap_or_else(|| self.retry.backoff(retry));
+                tokio::time::sleep(wait).await;
+                retry += 1;
+                continue;
+            }
+            return Ok(reply);
+        }
+    }
+
+    fn request(
+        &self,
+        call: &Call,
+        token: Option<&str>,
+    ) -> Result<reqwest::Request, TransportError> {
+        let mut headers = self.headers.clone();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some((name, value)) = &self.api_key {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(token) = token {
+            let unauthorized = |reason: String| TransportError::Unauthorized {
+                status: 401,
+                message: format!("the bearer token cannot be sent: {reason}"),
+            };
+            if matches!(
+                self.token_header,
+                TokenHeader::Authorization | TokenHeader::Both
+            ) {
+                let v = token_value(&format!("Bearer {token}")).map_err(unauthorized)?;
+                headers.insert(header::AUTHORIZATION, v);
+            }
+            if matches!(self.token_header, TokenHeader::ZumoAuth | TokenHeader::Both) {
+                let v = token_value(token).map_err(unauthorized)?;
+                headers.insert(header::HeaderName::from_static("x-zumo-auth"), v);
+            }
+        }
+        if let Some(v) = &call.if_match {
+            headers.insert(header::IF_MATCH, v.clone());
+        }
+        let mut builder = self
+            .client
+            .request(call.method.clone(), call.url.clone())
+            .headers(headers);
+        if let Some(body) = &call.body {
+            builder = builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        builder.build().map_err(|e| TransportError::Malformed {
+            message: format!("{}: the request cannot be built: {e}", call.describe()),
+        })
+    }
+
+    /// Asks the refresher for a new token, unless another request already replaced
+    /// the token this one was refused with.
+    async fn refresh(
+        &self,
+        refresh: &super::builder::TokenRefresher,
+        refused: Option<String>,
+    ) -> Result<(), TransportError> {
+        let _one_refresh_at_a_time = self.refresh_lock.lock().await;
+        if self.token() != refused {
+            return Ok(());
+        }
+        let fresh = refresh().await?;
+        self.set_token(Some(fresh));
+        Ok(())
+    }
+}
+
+/// An error with its causes: reqwest's own message alone rarely says what happened
+/// ("error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}

@@ -1,0 +1,9 @@
+//! HttpTransport against a scriptable fake server on 127.0.0.1.
+
+mod fake;
+
+mod malformed;
+mod paging;
+mod refusals;
+mod requests;
+mod retries;
