@@ -96,6 +96,17 @@ async fn query<C: GenericClient>(
     Ok(c.query(&stmt, &values.as_params()).await?)
 }
 
+/// A `SELECT *` over an app table, prepared afresh: a cached plan of it would fail
+/// ("cached plan must not change result type") once a column has been added.
+async fn query_rows<C: GenericClient>(
+    c: &C,
+    q: &sea_query::SelectStatement,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let (text, values) = q.build_postgres(PostgresQueryBuilder);
+    let stmt = c.prepare(&text).await?;
+    Ok(c.query(&stmt, &values.as_params()).await?)
+}
+
 async fn execute<C: GenericClient>(c: &C, q: &impl PostgresBinder) -> Result<u64, StoreError> {
     let (text, values) = q.build_postgres(PostgresQueryBuilder);
     let stmt = c.prepare_cached(&text).await?;
@@ -225,7 +236,7 @@ impl Inner {
         meta: &mut Arc<TableMeta>,
         q: &sea_query::SelectStatement,
     ) -> Result<Vec<Row>, StoreError> {
-        let raw = query(c, q).await?;
+        let raw = query_rows(c, q).await?;
         let mut out = Vec::with_capacity(raw.len());
         for r in &raw {
             let cells = cells(r)?;
