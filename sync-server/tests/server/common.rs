@@ -127,11 +127,24 @@ pub struct Env {
     pub server: Option<RunningServer>,
     pub http: reqwest::Client,
     pub base: String,
-    pub db: Db,
-    pub schema: Option<PgSchema>,
+    /// Dropped after the server: the PostgreSQL schema, if any.
+    pub _schema: Option<PgSchema>,
 }
 
 impl Env {
+    /// A client of a server started elsewhere (several instances on one database).
+    pub fn of(server: RunningServer) -> Env {
+        Env {
+            base: server.url(),
+            server: Some(server),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            _schema: None,
+        }
+    }
+
     pub async fn start(db: Db, test: &str, tune: impl FnOnce(Config) -> Config) -> Option<Env> {
         let (url, schema) = match db {
             Db::Sqlite => ("sqlite::memory:".to_owned(), None),
@@ -150,8 +163,7 @@ impl Env {
                 .timeout(std::time::Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            db,
-            schema,
+            _schema: schema,
         })
     }
 
@@ -221,8 +233,18 @@ impl Env {
     pub async fn snapshot(&self, table: &str) -> Vec<Json> {
         let r = self
             .get(&format!(
-                "/tables/{table}?$orderby=id&$top=1000&__includeDeleted=true"
+                "/tables/{table}?$orderby=id&$top=100&__includeDeleted=true"
             ))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.rows()
+    }
+
+    /// [`Env::snapshot`] with a JWT.
+    pub async fn snapshot_as(&self, table: &str, token: &str) -> Vec<Json> {
+        let path = format!("/tables/{table}?$orderby=id&$top=100&__includeDeleted=true");
+        let r = self
+            .call(Method::GET, &path, None, &[("X-ZUMO-AUTH", token)])
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.rows()
