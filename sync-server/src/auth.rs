@@ -10,6 +10,10 @@ use crate::config::Auth;
 use crate::error::ApiError;
 
 /// The header carrying an API key (`Authorization: Bearer <key>` also works).
+///
+/// ```
+/// assert_eq!(sync_server::auth::API_KEY_HEADER, "X-API-KEY");
+/// ```
 pub const API_KEY_HEADER: &str = "X-API-KEY";
 
 #[derive(Deserialize)]

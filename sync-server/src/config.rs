@@ -66,6 +66,12 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
 impl Config {
     /// A configuration over an open backend: no auth, default limits, any table.
+    ///
+    /// ```
+    /// let db = sync_server::store::SqliteBackend::open_in_memory().unwrap();
+    /// let config = sync_server::Config::new(std::sync::Arc::new(db));
+    /// assert_eq!(config.max_page_size_value(), sync_server::DEFAULT_MAX_PAGE_SIZE);
+    /// ```
     pub fn new(backend: Arc<dyn Backend>) -> Config {
         Config {
             backend,
@@ -76,7 +82,8 @@ impl Config {
         }
     }
 
-    /// Opens the backend a database URL names (see [`store::open`]) and configures it.
+    /// Opens the backend a database URL names (see [`store::open`]) and configures it;
+    /// see the type's example.
     pub async fn open(database_url: &str) -> Result<Config, StoreError> {
         Ok(Config::new(store::open(database_url).await?))
     }

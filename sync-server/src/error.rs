@@ -28,6 +28,11 @@ pub struct ApiError {
 
 impl ApiError {
     /// An error with this status and message.
+    ///
+    /// ```
+    /// let e = sync_server::ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "no token");
+    /// assert_eq!((e.status.as_u16(), e.message.as_str()), (401, "no token"));
+    /// ```
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
@@ -42,11 +47,24 @@ impl ApiError {
     }
 
     /// 404 with the reference server's message for a missing item.
+    ///
+    /// ```
+    /// assert_eq!(sync_server::ApiError::item_not_found().message, "The item does not exist");
+    /// ```
     pub fn item_not_found() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "The item does not exist")
     }
 
-    /// An answer carrying the server's row (409, 412).
+    /// An answer carrying the server's row (409, 412) and its strong ETag.
+    ///
+    /// ```
+    /// use axum::response::IntoResponse;
+    /// let row = sync_server::store::Row {
+    ///     id: "a".into(), version: 1, created_ms: 0, updated_ms: 0, deleted: false, data: vec![],
+    /// };
+    /// let r = sync_server::ApiError::with_row(axum::http::StatusCode::CONFLICT, row).into_response();
+    /// assert_eq!(r.headers()["etag"], "\"MQ==\"");
+    /// ```
     pub fn with_row(status: StatusCode, row: Row) -> ApiError {
         ApiError {
             status,

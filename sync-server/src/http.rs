@@ -19,7 +19,12 @@ use crate::error::{ApiError, row_response};
 use crate::query::TableQuery;
 use crate::store::{Outcome, WriteOp};
 
-/// The longest id accepted.
+/// The longest id accepted (in characters).
+///
+/// ```
+/// let id = "x".repeat(sync_server::MAX_ID_LEN + 1);
+/// assert!(sync_server::validate_id(&id).is_err());
+/// ```
 pub const MAX_ID_LEN: usize = 255;
 
 /// The caller's owner key, put in the request by the auth layer.

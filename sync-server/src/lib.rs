@@ -74,6 +74,17 @@ pub fn router(config: Config) -> axum::Router {
 ///
 /// Dropping it stops the server too (without waiting); [`RunningServer::shutdown`]
 /// stops it gracefully and waits.
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let server = sync_server::serve(listener, config).await.unwrap();
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// assert_eq!(server.url(), format!("http://{}", server.addr()));
+/// server.shutdown().await.unwrap();
+/// # });
+/// ```
 pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -111,9 +122,24 @@ impl Drop for RunningServer {
     }
 }
 
-/// Starts a server on a bound listener (e.g. `127.0.0.1:0`) in the background.
+/// Starts a server on a bound listener (e.g. `127.0.0.1:0`) in the background and
+/// returns its address and shutdown handle.
 ///
-/// See the crate example.
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let server = sync_server::serve(listener, config).await.unwrap();
+/// let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// stream.write_all(b"GET /tables/Todo HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\nConnection: close\r\n\r\n").await.unwrap();
+/// let mut answer = String::new();
+/// stream.read_to_string(&mut answer).await.unwrap();
+/// assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+/// assert!(answer.ends_with("[]"));
+/// server.shutdown().await.unwrap();
+/// # });
+/// ```
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<RunningServer> {
     let (stop, stopped) = oneshot::channel::<()>();
     let addr = listener.local_addr()?;

@@ -58,6 +58,12 @@ impl Kind {
     }
 
     /// The name stored in the registry.
+    ///
+    /// ```
+    /// use sync_server::store::Kind;
+    /// assert_eq!(Kind::parse(Kind::DateTime.as_str()), Some(Kind::DateTime));
+    /// assert_eq!(Kind::parse("blob"), None);
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Text => "text",
@@ -81,6 +87,11 @@ impl Kind {
     }
 
     /// A typed SQL `NULL` of this kind (PostgreSQL checks parameter types even for NULL).
+    ///
+    /// ```
+    /// use sync_server::store::Kind;
+    /// assert_eq!(Kind::Bool.null(), sea_query::Value::Bool(None));
+    /// ```
     pub fn null(self) -> Sql {
         match self {
             Kind::Text | Kind::Json => Sql::String(None),
@@ -282,13 +293,6 @@ pub enum Cell {
 }
 
 /// A stored cell of a column of `kind` as JSON.
-///
-/// ```
-/// use sync_server::store::{Cell, Kind, cell_to_json};
-/// assert_eq!(cell_to_json(Kind::Number, Cell::Real(3.0)), serde_json::json!(3));
-/// assert_eq!(cell_to_json(Kind::Bool, Cell::Int(1)), serde_json::json!(true));
-/// assert_eq!(cell_to_json(Kind::Json, Cell::Text("[1]".into())), serde_json::json!([1]));
-/// ```
 pub fn cell_to_json(kind: Kind, cell: Cell) -> Json {
     match (kind, cell) {
         (_, Cell::Null) => Json::Null,
@@ -359,6 +363,21 @@ mod tests {
         assert_eq!(
             to_sql("T", &col(Kind::Json), &json!({"a": 1})).unwrap(),
             Sql::String(Some("{\"a\":1}".into()))
+        );
+    }
+
+    #[test]
+    fn cells_become_the_json_of_their_kind() {
+        assert_eq!(cell_to_json(Kind::Number, Cell::Real(3.0)), json!(3));
+        assert_eq!(cell_to_json(Kind::Number, Cell::Real(0.5)), json!(0.5));
+        assert_eq!(cell_to_json(Kind::Bool, Cell::Int(1)), json!(true));
+        assert_eq!(
+            cell_to_json(Kind::Json, Cell::Text("[1]".into())),
+            json!([1])
+        );
+        assert_eq!(
+            cell_to_json(Kind::DateTime, Cell::Int(1)),
+            json!("1970-01-01T00:00:00.001Z")
         );
     }
 

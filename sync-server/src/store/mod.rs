@@ -43,9 +43,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-pub use catalog::{
-    Catalog, Cell, ColumnMeta, Kind, TableMeta, cell_to_json, format_ms, parse_instant_ms,
-};
+pub use catalog::{Kind, format_ms, parse_instant_ms};
 pub use postgres::PostgresBackend;
 pub use sqlite::SqliteBackend;
 
@@ -59,6 +57,11 @@ use serde_json::{Map, Value as Json};
 use crate::query::TableQuery;
 
 /// A boxed future, as the object-safe [`Backend`] returns.
+///
+/// ```
+/// let f: sync_server::store::BoxFuture<'static, u8> = Box::pin(async { 1 });
+/// # drop(f);
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A storage failure.
@@ -97,6 +100,14 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 }
 
 /// One stored row.
+///
+/// ```
+/// let row = sync_server::store::Row {
+///     id: "a1".into(), version: 2, created_ms: 0, updated_ms: 1, deleted: false, data: vec![],
+/// };
+/// assert_eq!(row.version_text(), "Mg==");
+/// assert_eq!(row.to_json(None)["updatedAt"], "1970-01-01T00:00:00.001Z");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// The id.
@@ -125,13 +136,18 @@ pub fn version_text(version: i64) -> String {
 }
 
 /// The counter a version text stands for; `None` for text no row's version can be.
+///
+/// ```
+/// assert_eq!(sync_server::store::parse_version("Mg=="), Some(2));
+/// assert_eq!(sync_server::store::parse_version("v1"), None);
+/// ```
 pub fn parse_version(text: &str) -> Option<i64> {
     let bytes = BASE64.decode(text.trim().as_bytes()).ok()?;
     std::str::from_utf8(&bytes).ok()?.parse().ok()
 }
 
 impl Row {
-    /// The wire form of the version.
+    /// The wire form of the version (see [`version_text`]).
     pub fn version_text(&self) -> String {
         version_text(self.version)
     }
@@ -174,6 +190,12 @@ impl Row {
 }
 
 /// A write, with its preconditions.
+///
+/// ```
+/// use sync_server::store::WriteOp;
+/// let op = WriteOp::Delete { if_match: Some("MQ==".into()) };
+/// assert!(matches!(op, WriteOp::Delete { if_match: Some(_) }));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
     /// Insert a new row with these app columns.
@@ -203,6 +225,13 @@ pub enum WriteOp {
 }
 
 /// What a write did.
+///
+/// ```
+/// use sync_server::store::Outcome;
+/// assert_ne!(Outcome::NotFound, Outcome::Done(sync_server::store::Row {
+///     id: "a".into(), version: 1, created_ms: 0, updated_ms: 0, deleted: false, data: vec![],
+/// }));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Applied; the row as it is now.
@@ -279,6 +308,11 @@ pub(crate) fn plan(op: &WriteOp, current: Option<&Row>) -> Result<Plan, Outcome>
 }
 
 /// One page of a list request.
+///
+/// ```
+/// let page = sync_server::store::Page { rows: vec![], count: Some(0) };
+/// assert!(page.rows.is_empty());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
     /// The rows.

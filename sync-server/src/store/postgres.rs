@@ -53,7 +53,8 @@ fn lock_schema() -> sea_query::SelectStatement {
 }
 
 impl PostgresBackend {
-    /// Connects (a pool of up to 16 connections) and creates the registry tables.
+    /// Connects (a pool of up to 16 connections) and creates the registry tables; see
+    /// the type's example.
     pub async fn connect(url: &str) -> Result<PostgresBackend, StoreError> {
         let config: tokio_postgres::Config = url
             .parse()

@@ -507,7 +507,7 @@ fn cmp(col: Expr, op: CmpOp, v: Sql) -> Expr {
 fn instant_cmp(phys: &str, op: CmpOp, t: chrono::DateTime<chrono::Utc>) -> Expr {
     let col = Expr::col(a(phys));
     let ms = t.timestamp_millis();
-    let exact = t.timestamp_subsec_nanos() % 1_000_000 == 0;
+    let exact = t.timestamp_subsec_nanos().is_multiple_of(1_000_000);
     if exact {
         return cmp(col, op, ms.into());
     }

@@ -41,7 +41,7 @@ struct Inner {
 }
 
 impl SqliteBackend {
-    /// Opens (creating if needed) a database file.
+    /// Opens (creating if needed) a database file; see the type's example.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<SqliteBackend, StoreError> {
         let conn = Connection::open(path)?;
         // WAL lets readers of other connections proceed during a write.
@@ -50,6 +50,10 @@ impl SqliteBackend {
     }
 
     /// A private in-memory database (gone when the backend is dropped).
+    ///
+    /// ```
+    /// assert!(sync_server::store::SqliteBackend::open_in_memory().is_ok());
+    /// ```
     pub fn open_in_memory() -> Result<SqliteBackend, StoreError> {
         SqliteBackend::init(Connection::open_in_memory()?)
     }

@@ -50,7 +50,7 @@ async fn writer(env: Arc<Env>, w: usize) -> Tally {
             412 => t.stale += 1,
             s => panic!("writer {w}: unexpected {s}: {}", r.text),
         }
-        if k % 4 == 0 {
+        if k.is_multiple_of(4) {
             let new_id = format!("w{w}_{k}");
             let r = env
                 .post("/tables/Race", json!({"id": new_id, "n": 0}))
