@@ -157,11 +157,6 @@ impl TableMeta {
             .iter()
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
-
-    /// An app column by physical name.
-    pub fn by_phys(&self, phys: &str) -> Option<&ColumnMeta> {
-        self.columns.iter().find(|c| c.phys == phys)
-    }
 }
 
 /// A physical name: a unique ordinal first (so names that differ only in case, or are

@@ -98,14 +98,29 @@ async fn query<C: GenericClient>(
 }
 
 /// A `SELECT *` over an app table, prepared afresh: a cached plan of it would fail
-/// ("cached plan must not change result type") once a column has been added.
+/// ("cached plan must not change result type") once a column has been added. Outside a
+/// transaction another instance can still add a column between the prepare and the
+/// execute (inside one, the prepare's lock holds off the `ALTER TABLE`): that read is
+/// simply tried again.
 async fn query_rows<C: GenericClient>(
     c: &C,
     q: &sea_query::SelectStatement,
 ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
     let (text, values) = q.build_postgres(PostgresQueryBuilder);
-    let stmt = c.prepare(&text).await?;
-    Ok(c.query(&stmt, &values.as_params()).await?)
+    let mut attempt = 0;
+    loop {
+        let stmt = c.prepare(&text).await?;
+        match c.query(&stmt, &values.as_params()).await {
+            Err(e)
+                if attempt < 3
+                    && e.code()
+                        == Some(&tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED) =>
+            {
+                attempt += 1;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 async fn execute<C: GenericClient>(c: &C, q: &impl PostgresBinder) -> Result<u64, StoreError> {

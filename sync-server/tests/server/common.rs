@@ -28,7 +28,10 @@ impl PgSchema {
     /// `None` (and a note on stderr) when TABLESYNC_TEST_POSTGRES is not set.
     pub async fn create(test: &str) -> Option<PgSchema> {
         let Ok(base) = std::env::var(PG_ENV) else {
-            eprintln!(
+            // Straight to stderr: the harness would swallow eprintln! of a passing test.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test} on PostgreSQL: {PG_ENV} is not set \
                  (e.g. {PG_ENV}=postgres://postgres@127.0.0.1:5432/test)"
             );
@@ -131,9 +134,18 @@ pub struct Env {
     pub _schema: Option<PgSchema>,
 }
 
+/// Server logs (errors behind a 500) show in the failing test's output.
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("sync_server=warn")
+        .with_test_writer()
+        .try_init();
+}
+
 impl Env {
     /// A client of a server started elsewhere (several instances on one database).
     pub fn of(server: RunningServer) -> Env {
+        logs();
         Env {
             base: server.url(),
             server: Some(server),
@@ -146,6 +158,7 @@ impl Env {
     }
 
     pub async fn start(db: Db, test: &str, tune: impl FnOnce(Config) -> Config) -> Option<Env> {
+        logs();
         let (url, schema) = match db {
             Db::Sqlite => ("sqlite::memory:".to_owned(), None),
             Db::Postgres => {
