@@ -1,1 +1,177 @@
-//! The tablesync server: axum routes for the table protocol over SQLite or PostgreSQL.
+//! The tablesync server: axum routes for the table protocol (Azure Mobile Apps tables,
+//! version 2.0; see `PROTOCOL.md`) over SQLite or PostgreSQL.
+//!
+//! A request flows through [`router`]'s layers: the `ZUMO-API-VERSION` check, then
+//! authentication ([`Auth`]: none, an API key, or an HS256 JWT, optionally per user),
+//! then a route, which validates the table name, id and body, parses query options
+//! ([`query`]) and makes one call to the [`store::Backend`]. The backend does every
+//! write as a compare-and-swap on the row's version with a strictly increasing
+//! `updatedAt` per table in commit order, so incremental keyset pulls never miss a row
+//! (see [`store`]). Every error is JSON `{"error": "..."}`, except 409 and 412, which
+//! carry the server's row.
+//!
+//! Decisions where the reference server is silent or sloppy:
+//! - any valid table name is served (created on first write; reads of an unwritten
+//!   table are empty) unless [`Config::tables`] limits them; invalid names are 404;
+//! - columns are added on the fly and keep the kind of their first value (see
+//!   [`store::Kind`]); objects and arrays are stored as JSON text and returned as JSON;
+//! - `__includeDeleted` includes deleted rows only when it is `true`;
+//! - `$select` returns the selected columns plus `deleted`;
+//! - a filter on a column that no row has yet matches as if the column were all `NULL`.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+//! let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! let server = sync_server::serve(listener, config).await.unwrap();
+//! assert!(server.addr().port() > 0);
+//! server.shutdown().await.unwrap();
+//! # });
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod auth;
+mod config;
+mod error;
+mod http;
+pub mod query;
+pub mod store;
+
+pub use config::{Auth, Config, DEFAULT_MAX_BODY, DEFAULT_MAX_PAGE_SIZE};
+pub use error::ApiError;
+pub use http::{MAX_ID_LEN, validate_id};
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The server's routes (`/tables/...`) as an axum router, to serve alone or to merge
+/// next to an app's own routes and middleware.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let app = axum::Router::new()
+///     .route("/health", axum::routing::get(|| async { "ok" }))
+///     .merge(sync_server::router(config));
+/// # drop(app);
+/// # });
+/// ```
+pub fn router(config: Config) -> axum::Router {
+    if config.auth == Auth::None {
+        tracing::warn!(
+            "no authentication configured: anyone who can reach the server can read and write every table"
+        );
+    }
+    http::router(config)
+}
+
+/// A server running in this process, started by [`serve`].
+///
+/// Dropping it stops the server too (without waiting); [`RunningServer::shutdown`]
+/// stops it gracefully and waits.
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let server = sync_server::serve(listener, config).await.unwrap();
+/// assert!(server.url().starts_with("http://127.0.0.1:"));
+/// assert_eq!(server.url(), format!("http://{}", server.addr()));
+/// server.shutdown().await.unwrap();
+/// # });
+/// ```
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests, and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server on a bound listener (e.g. `127.0.0.1:0`) in the background and
+/// returns its address and shutdown handle.
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let server = sync_server::serve(listener, config).await.unwrap();
+/// let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// stream.write_all(b"GET /tables/Todo HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\nConnection: close\r\n\r\n").await.unwrap();
+/// let mut answer = String::new();
+/// stream.read_to_string(&mut answer).await.unwrap();
+/// assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+/// assert!(answer.ends_with("[]"));
+/// server.shutdown().await.unwrap();
+/// # });
+/// ```
+pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<RunningServer> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(serve_until(listener, router(config), async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight
+/// requests (graceful shutdown).
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// sync_server::serve_until(listener, sync_server::router(config), async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn serve_until(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,361 @@
+//! The routes: an HTTP request in, checked in this order (API version, auth, table
+//! name, id, body), then one backend call, then the protocol's answer out.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value as Json};
+use sync_http::wire::{API_VERSION_HEADER, accepts_api_version};
+
+use crate::auth::authenticate;
+use crate::config::Config;
+use crate::error::{ApiError, row_response};
+use crate::query::TableQuery;
+use crate::store::{Outcome, WriteOp};
+
+/// The longest id accepted (in characters).
+///
+/// ```
+/// let id = "x".repeat(sync_server::MAX_ID_LEN + 1);
+/// assert!(sync_server::validate_id(&id).is_err());
+/// ```
+pub const MAX_ID_LEN: usize = 255;
+
+/// The caller's owner key, put in the request by the auth layer.
+#[derive(Clone)]
+struct Owner(String);
+
+fn state(config: Config) -> Arc<Config> {
+    Arc::new(config)
+}
+
+pub(crate) fn router(config: Config) -> Router {
+    let st = state(config);
+    let tables = Router::new()
+        .route("/tables/{table}", get(list).post(insert))
+        .route(
+            "/tables/{table}/{id}",
+            get(get_one).patch(update).delete(delete).post(undelete),
+        )
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&st), auth_layer))
+        .route_layer(middleware::from_fn(api_version_layer))
+        .with_state(st);
+    Router::new()
+        .merge(tables)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+}
+
+async fn api_version_layer(req: Request, next: Next) -> Response {
+    let from_header = req
+        .headers()
+        .get(API_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let from_query = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k.eq_ignore_ascii_case(API_VERSION_HEADER))
+            .map(|(_, v)| v.into_owned())
+    });
+    match from_header.or(from_query) {
+        Some(v) if accepts_api_version(v.trim()) => next.run(req).await,
+        _ => ApiError::bad_request(
+            "An invalid API version was specified: send ZUMO-API-VERSION: 2.0.0",
+        )
+        .into_response(),
+    }
+}
+
+async fn auth_layer(State(config): State<Arc<Config>>, mut req: Request, next: Next) -> Response {
+    match authenticate(&config.auth, req.headers()) {
+        Ok(owner) => {
+            req.extensions_mut().insert(Owner(owner));
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn owner(req_owner: Option<axum::Extension<Owner>>) -> String {
+    req_owner.map(|o| o.0.0).unwrap_or_default()
+}
+
+/// Checks a table name; an invalid or unserved one is a 404 (it cannot be a table).
+fn table_name(config: &Config, name: &str) -> Result<String, ApiError> {
+    if let Err(e) = sync_core::validate_table_name(name) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no such table: {e}"),
+        ));
+    }
+    if let Some(allowed) = &config.tables
+        && !allowed.iter().any(|t| t.eq_ignore_ascii_case(name))
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("table `{name}` does not exist"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Checks an id: non-empty, at most 255 characters, no control characters.
+///
+/// ```
+/// assert!(sync_server::validate_id("a1").is_ok());
+/// assert!(sync_server::validate_id("").is_err());
+/// assert!(sync_server::validate_id("a\u{0}b").is_err());
+/// ```
+pub fn validate_id(id: &str) -> Result<(), ApiError> {
+    let reason = if id.is_empty() {
+        "it is empty"
+    } else if id.chars().count() > MAX_ID_LEN {
+        "it is longer than 255 characters"
+    } else if id.chars().any(char::is_control) {
+        "it contains control characters"
+    } else {
+        return Ok(());
+    };
+    Err(ApiError::bad_request(format!("invalid id: {reason}")))
+}
+
+/// The request body as a JSON object, within the size limit.
+async fn json_object(body: Body, max: usize) -> Result<Map<String, Json>, ApiError> {
+    let bytes: Bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {max} bytes"),
+        )
+    })?;
+    let json: Json = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    match json {
+        Json::Object(o) => Ok(o),
+        other => Err(ApiError::bad_request(format!(
+            "the body must be a JSON object, not {}",
+            match other {
+                Json::Array(_) => "an array",
+                Json::String(_) => "a string",
+                Json::Number(_) => "a number",
+                Json::Bool(_) => "a bool",
+                _ => "null",
+            }
+        ))),
+    }
+}
+
+/// A body split into its `id`, `version` and app columns; reserved fields are a 400.
+struct Item {
+    id: Option<String>,
+    version: Option<String>,
+    data: Vec<(String, Json)>,
+}
+
+fn split_item(table: &str, obj: Map<String, Json>) -> Result<Item, ApiError> {
+    let mut item = Item {
+        id: None,
+        version: None,
+        data: Vec::with_capacity(obj.len()),
+    };
+    for (k, v) in obj {
+        match k.as_str() {
+            "createdAt" | "updatedAt" | "deleted" => {
+                return Err(ApiError::bad_request(format!(
+                    "`{k}` is reserved and cannot be written by a client"
+                )));
+            }
+            "id" => match v {
+                Json::String(s) => item.id = Some(s),
+                Json::Null => {}
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "`id` must be a string, not {other}"
+                    )));
+                }
+            },
+            "version" => match v {
+                Json::String(s) if !s.is_empty() => item.version = Some(s),
+                Json::String(_) | Json::Null => {}
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "`version` must be a string, not {other}"
+                    )));
+                }
+            },
+            _ => {
+                // System names in another case would shadow the real ones on SQLite.
+                if ["id", "version", "createdat", "updatedat", "deleted"]
+                    .contains(&k.to_ascii_lowercase().as_str())
+                {
+                    return Err(ApiError::bad_request(format!(
+                        "`{k}` is reserved and cannot be written by a client"
+                    )));
+                }
+                sync_core::validate_column_name(table, &k)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                item.data.push((k, v));
+            }
+        }
+    }
+    Ok(item)
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get(axum::http::header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| ApiError::bad_request("If-Match is not text"))?;
+            Ok(sync_http::wire::etag::parse_if_match(v))
+        }
+    }
+}
+
+fn answer(outcome: Outcome, ok: StatusCode) -> Response {
+    match outcome {
+        Outcome::Done(row) => row_response(ok, &row, None),
+        Outcome::Conflict(row) => ApiError::with_row(StatusCode::CONFLICT, row).into_response(),
+        Outcome::PreconditionFailed(row) => {
+            ApiError::with_row(StatusCode::PRECONDITION_FAILED, row).into_response()
+        }
+        Outcome::NotFound => ApiError::item_not_found().into_response(),
+    }
+}
+
+type TablePath = Result<Path<String>, axum::extract::rejection::PathRejection>;
+type ItemPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
+
+fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
+    ApiError::bad_request(format!("bad path: {e}"))
+}
+
+async fn list(
+    State(config): State<Arc<Config>>,
+    path: TablePath,
+    RawQuery(raw): RawQuery,
+    o: Option<axum::Extension<Owner>>,
+) -> Result<Response, ApiError> {
+    let Path(table) = path.map_err(path_error)?;
+    let table = table_name(&config, &table)?;
+    let q = TableQuery::parse(raw.as_deref().unwrap_or(""), config.max_page_size)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let page = config.backend.query(&table, &owner(o), &q).await?;
+    let rows: Vec<Json> = page
+        .rows
+        .iter()
+        .map(|r| Json::Object(r.to_json(q.select.as_deref())))
+        .collect();
+    Ok(match page.count {
+        Some(n) => axum::Json(serde_json::json!({"results": rows, "count": n})).into_response(),
+        None => axum::Json(Json::Array(rows)).into_response(),
+    })
+}
+
+async fn get_one(
+    State(config): State<Arc<Config>>,
+    path: ItemPath,
+    RawQuery(raw): RawQuery,
+    o: Option<axum::Extension<Owner>>,
+) -> Result<Response, ApiError> {
+    let Path((table, id)) = path.map_err(path_error)?;
+    let table = table_name(&config, &table)?;
+    validate_id(&id)?;
+    let q = TableQuery::parse(raw.as_deref().unwrap_or(""), config.max_page_size)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match config.backend.get(&table, &owner(o), &id).await? {
+        Some(row) => Ok(row_response(StatusCode::OK, &row, q.select.as_deref())),
+        None => Err(ApiError::item_not_found()),
+    }
+}
+
+async fn insert(
+    State(config): State<Arc<Config>>,
+    path: TablePath,
+    o: Option<axum::Extension<Owner>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let Path(table) = path.map_err(path_error)?;
+    let table = table_name(&config, &table)?;
+    let item = split_item(&table, json_object(req.into_body(), config.max_body).await?)?;
+    let id = match item.id {
+        Some(id) => {
+            validate_id(&id)?;
+            id
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let op = WriteOp::Insert { data: item.data };
+    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    Ok(answer(outcome, StatusCode::CREATED))
+}
+
+async fn update(
+    State(config): State<Arc<Config>>,
+    path: ItemPath,
+    o: Option<axum::Extension<Owner>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let Path((table, id)) = path.map_err(path_error)?;
+    let table = table_name(&config, &table)?;
+    validate_id(&id)?;
+    let if_match = if_match(req.headers())?;
+    let item = split_item(&table, json_object(req.into_body(), config.max_body).await?)?;
+    if let Some(body_id) = &item.id
+        && *body_id != id
+    {
+        return Err(ApiError::bad_request(format!(
+            "the body's id `{body_id}` differs from the URL's `{id}`"
+        )));
+    }
+    let op = WriteOp::Update {
+        data: item.data,
+        if_match,
+        body_version: item.version,
+    };
+    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    Ok(answer(outcome, StatusCode::OK))
+}
+
+async fn delete(
+    State(config): State<Arc<Config>>,
+    path: ItemPath,
+    headers: HeaderMap,
+    o: Option<axum::Extension<Owner>>,
+) -> Result<Response, ApiError> {
+    let Path((table, id)) = path.map_err(path_error)?;
+    let table = table_name(&config, &table)?;
+    validate_id(&id)?;
+    let op = WriteOp::Delete {
+        if_match: if_match(&headers)?,
+    };
+    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    Ok(answer(outcome, StatusCode::OK))
+}
+
+async fn undelete(
+    State(config): State<Arc<Config>>,
+    path: ItemPath,
+    headers: HeaderMap,
+    o: Option<axum::Extension<Owner>>,
+) -> Result<Response, ApiError> {
+    let Path((table, id)) = path.map_err(path_error)?;
+    let table = table_name(&config, &table)?;
+    validate_id(&id)?;
+    let op = WriteOp::Undelete {
+        if_match: if_match(&headers)?,
+    };
+    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    Ok(answer(outcome, StatusCode::CREATED))
+}

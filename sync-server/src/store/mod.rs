@@ -1,0 +1,466 @@
+//! Storage: the [`Backend`] trait and its SQLite and PostgreSQL implementations.
+//!
+//! A request reaches a backend as a table name, the caller's owner key (empty unless
+//! the server runs per user) and either a [`TableQuery`], an id to read, or a
+//! [`WriteOp`]. The backend answers with [`Row`]s or an [`Outcome`]; the HTTP layer turns
+//! those into the protocol's answers.
+//!
+//! # Storage layout
+//!
+//! One physical table per app table, one physical column per app column:
+//!
+//! - `__tablesync_tables(name, display, phys, last_ms)`: every app table (by
+//!   lowercased name), its physical name `t<n>_<name>` and its write clock;
+//! - `__tablesync_columns(tbl, name, display, kind, phys, ord)`: every app column, its
+//!   [`Kind`] and physical name `c<n>_<name>` (see [`catalog`](self::Kind));
+//! - `t<n>_<name>(id, owner, version, created_at, updated_at, deleted, c1_…, c2_…)`,
+//!   primary key `(owner, id)`, index `(owner, updated_at, id)` for keyset pulls.
+//!   `version` is a per-row counter (1 on insert, +1 on every update, delete and
+//!   undelete), sent as base64 of its decimal text like the reference server (`"MQ=="`
+//!   is 1). Timestamps are milliseconds since the epoch. `owner` is the JWT `sub` in
+//!   per-user mode and `''` otherwise, so users never see, nor collide with, each
+//!   other's ids.
+//!
+//! Schema changes (a new table, a new column) run in their own transaction under one
+//! global lock, and register the column in the same transaction as its `ALTER TABLE`.
+//!
+//! # Writes: compare-and-swap and the pull guarantee
+//!
+//! Every write is one transaction that first advances its table's clock row:
+//! `UPDATE __tablesync_tables SET last_ms = GREATEST(last_ms + 1, now) WHERE name = ?
+//! RETURNING last_ms`. That takes the row's lock, held until commit, so writes to one
+//! table are serialized and take strictly increasing `updatedAt`s in commit order, on
+//! one instance or many sharing a PostgreSQL database. A reader's snapshot therefore
+//! holds a prefix of that order, and any row committed after it has a later
+//! `updatedAt` than every row the reader saw: a keyset pull `(updatedAt, id) >
+//! watermark` never misses it. The write then reads the current row, decides (404, 409,
+//! 412 or go), and updates with `WHERE owner = ? AND id = ? AND version = <read
+//! version>`, failing unless exactly one row changed: a compare-and-swap even if the
+//! serialization were ever weakened.
+
+mod catalog;
+mod postgres;
+mod sql;
+mod sqlite;
+
+pub use catalog::{Kind, format_ms, parse_instant_ms};
+pub use postgres::PostgresBackend;
+pub use sqlite::SqliteBackend;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value as Json};
+
+use crate::query::TableQuery;
+
+/// A boxed future, as the object-safe [`Backend`] returns.
+///
+/// ```
+/// let f: sync_server::store::BoxFuture<'static, u8> = Box::pin(async { 1 });
+/// # drop(f);
+/// ```
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A storage failure.
+///
+/// ```
+/// let e = sync_server::store::StoreError::BadRequest("column `n`: expected a number".into());
+/// assert_eq!(e.to_string(), "column `n`: expected a number");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The request cannot be stored as it is (a value of the wrong kind, a filter on a
+    /// JSON column): the client's fault, a 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The database failed: a 500, logged.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        // The error's own Display is just "db error": the server's message is inside.
+        StoreError::Database(match e.as_db_error() {
+            Some(db) => format!("{} ({})", db.message(), db.code().code()),
+            None => e.to_string(),
+        })
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> StoreError {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// One stored row.
+///
+/// ```
+/// let row = sync_server::store::Row {
+///     id: "a1".into(), version: 2, created_ms: 0, updated_ms: 1, deleted: false, data: vec![],
+/// };
+/// assert_eq!(row.version_text(), "Mg==");
+/// assert_eq!(row.to_json(None)["updatedAt"], "1970-01-01T00:00:00.001Z");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The id.
+    pub id: String,
+    /// The version counter.
+    pub version: i64,
+    /// `createdAt`, ms since the epoch.
+    pub created_ms: i64,
+    /// `updatedAt`, ms since the epoch.
+    pub updated_ms: i64,
+    /// Soft-deleted.
+    pub deleted: bool,
+    /// App columns in registry order (a column that was never set is absent).
+    pub data: Vec<(String, Json)>,
+}
+
+/// A version counter as its wire text: base64 of the decimal number.
+///
+/// ```
+/// assert_eq!(sync_server::store::version_text(1), "MQ==");
+/// assert_eq!(sync_server::store::parse_version("MQ=="), Some(1));
+/// assert_eq!(sync_server::store::parse_version("*"), None);
+/// ```
+pub fn version_text(version: i64) -> String {
+    BASE64.encode(version.to_string())
+}
+
+/// The counter a version text stands for; `None` for text no row's version can be.
+///
+/// ```
+/// assert_eq!(sync_server::store::parse_version("Mg=="), Some(2));
+/// assert_eq!(sync_server::store::parse_version("v1"), None);
+/// ```
+pub fn parse_version(text: &str) -> Option<i64> {
+    let bytes = BASE64.decode(text.trim().as_bytes()).ok()?;
+    std::str::from_utf8(&bytes).ok()?.parse().ok()
+}
+
+impl Row {
+    /// The wire form of the version (see [`version_text`]).
+    pub fn version_text(&self) -> String {
+        version_text(self.version)
+    }
+
+    /// The row as a JSON object: `id`, the app columns, `createdAt`, `updatedAt`,
+    /// `version`, `deleted`. With `select`, only those columns, plus `deleted`, which
+    /// every row carries because clients' pulls fail without it.
+    ///
+    /// ```
+    /// let row = sync_server::store::Row {
+    ///     id: "a1".into(), version: 1, created_ms: 0, updated_ms: 0, deleted: false,
+    ///     data: vec![("text".into(), serde_json::json!("milk"))],
+    /// };
+    /// assert_eq!(serde_json::Value::Object(row.to_json(Some(&["text".into()]))),
+    ///     serde_json::json!({"text": "milk", "deleted": false}));
+    /// ```
+    pub fn to_json(&self, select: Option<&[String]>) -> Map<String, Json> {
+        let wanted = |c: &str| select.is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(c)));
+        let mut obj = Map::new();
+        if wanted("id") {
+            obj.insert("id".into(), Json::String(self.id.clone()));
+        }
+        for (c, v) in &self.data {
+            if wanted(c) {
+                obj.insert(c.clone(), v.clone());
+            }
+        }
+        if wanted("createdAt") {
+            obj.insert("createdAt".into(), Json::String(format_ms(self.created_ms)));
+        }
+        if wanted("updatedAt") {
+            obj.insert("updatedAt".into(), Json::String(format_ms(self.updated_ms)));
+        }
+        if wanted("version") {
+            obj.insert("version".into(), Json::String(self.version_text()));
+        }
+        obj.insert("deleted".into(), Json::Bool(self.deleted));
+        obj
+    }
+}
+
+/// A write, with its preconditions.
+///
+/// ```
+/// use sync_server::store::WriteOp;
+/// let op = WriteOp::Delete { if_match: Some("MQ==".into()) };
+/// assert!(matches!(op, WriteOp::Delete { if_match: Some(_) }));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    /// Insert a new row with these app columns.
+    Insert {
+        /// App columns (no system columns).
+        data: Vec<(String, Json)>,
+    },
+    /// Change these app columns of a live row.
+    Update {
+        /// App columns to change (no system columns).
+        data: Vec<(String, Json)>,
+        /// `If-Match`: a mismatch is a 412.
+        if_match: Option<String>,
+        /// `version` in the body, used without `If-Match`: a mismatch is a 409.
+        body_version: Option<String>,
+    },
+    /// Soft-delete a live row.
+    Delete {
+        /// `If-Match`: a mismatch is a 412.
+        if_match: Option<String>,
+    },
+    /// Undelete a row (a live one is left live, with a new version).
+    Undelete {
+        /// `If-Match`: a mismatch is a 412.
+        if_match: Option<String>,
+    },
+}
+
+/// What a write did.
+///
+/// ```
+/// use sync_server::store::Outcome;
+/// assert_ne!(Outcome::NotFound, Outcome::Done(sync_server::store::Row {
+///     id: "a".into(), version: 1, created_ms: 0, updated_ms: 0, deleted: false, data: vec![],
+/// }));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Applied; the row as it is now.
+    Done(Row),
+    /// Insert of an existing id (also a soft-deleted one), or a stale body version: the
+    /// server's row.
+    Conflict(Row),
+    /// Stale `If-Match`: the server's row.
+    PreconditionFailed(Row),
+    /// No such live row.
+    NotFound,
+}
+
+/// How a write changes a row, once its preconditions hold.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Plan {
+    /// Insert a new row.
+    Insert,
+    /// Update the row at this version, setting `deleted` when given.
+    Update {
+        expected: i64,
+        deleted: Option<bool>,
+        with_data: bool,
+    },
+}
+
+/// Decides a write against the current row: the protocol's status table in one place.
+pub(crate) fn plan(op: &WriteOp, current: Option<&Row>) -> Result<Plan, Outcome> {
+    let stale = |wanted: &Option<String>, row: &Row| {
+        wanted
+            .as_deref()
+            .is_some_and(|v| parse_version(v) != Some(row.version))
+    };
+    match (op, current) {
+        (WriteOp::Insert { .. }, None) => Ok(Plan::Insert),
+        (WriteOp::Insert { .. }, Some(row)) => Err(Outcome::Conflict(row.clone())),
+        (WriteOp::Undelete { .. }, None) => Err(Outcome::NotFound),
+        (WriteOp::Update { .. } | WriteOp::Delete { .. }, None) => Err(Outcome::NotFound),
+        (WriteOp::Update { .. } | WriteOp::Delete { .. }, Some(row)) if row.deleted => {
+            Err(Outcome::NotFound)
+        }
+        (
+            WriteOp::Update {
+                if_match,
+                body_version,
+                ..
+            },
+            Some(row),
+        ) => {
+            if stale(if_match, row) {
+                Err(Outcome::PreconditionFailed(row.clone()))
+            } else if if_match.is_none() && stale(body_version, row) {
+                Err(Outcome::Conflict(row.clone()))
+            } else {
+                Ok(Plan::Update {
+                    expected: row.version,
+                    deleted: None,
+                    with_data: true,
+                })
+            }
+        }
+        (WriteOp::Delete { if_match } | WriteOp::Undelete { if_match }, Some(row)) => {
+            if stale(if_match, row) {
+                Err(Outcome::PreconditionFailed(row.clone()))
+            } else {
+                Ok(Plan::Update {
+                    expected: row.version,
+                    deleted: Some(matches!(op, WriteOp::Delete { .. })),
+                    with_data: false,
+                })
+            }
+        }
+    }
+}
+
+/// One page of a list request.
+///
+/// ```
+/// let page = sync_server::store::Page { rows: vec![], count: Some(0) };
+/// assert!(page.rows.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The rows.
+    pub rows: Vec<Row>,
+    /// The count of all matching rows, when asked for (`$inlinecount=allpages`).
+    pub count: Option<u64>,
+}
+
+/// A storage backend. Object-safe, so the router holds an `Arc<dyn Backend>`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use sync_server::store::{Backend, Outcome, SqliteBackend, WriteOp};
+/// let db = SqliteBackend::open_in_memory().unwrap();
+/// let op = WriteOp::Insert { data: vec![("text".into(), serde_json::json!("milk"))] };
+/// let Outcome::Done(row) = db.write("Todo", "", "a1", op.clone()).await.unwrap() else { panic!() };
+/// assert_eq!(row.version, 1);
+/// assert!(matches!(db.write("todo", "", "a1", op).await.unwrap(), Outcome::Conflict(_)));
+/// # });
+/// ```
+pub trait Backend: Send + Sync + 'static {
+    /// The live row with this id (`None` when unknown or soft-deleted).
+    fn get<'a>(
+        &'a self,
+        table: &'a str,
+        owner: &'a str,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Row>, StoreError>>;
+
+    /// One page of rows.
+    fn query<'a>(
+        &'a self,
+        table: &'a str,
+        owner: &'a str,
+        query: &'a TableQuery,
+    ) -> BoxFuture<'a, Result<Page, StoreError>>;
+
+    /// Applies a write atomically (compare-and-swap on the version).
+    fn write<'a>(
+        &'a self,
+        table: &'a str,
+        owner: &'a str,
+        id: &'a str,
+        op: WriteOp,
+    ) -> BoxFuture<'a, Result<Outcome, StoreError>>;
+}
+
+/// Opens the backend a database URL names: `sqlite://path`, `sqlite::memory:`, or
+/// `postgres://…` / `postgresql://…`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// assert!(sync_server::store::open("sqlite::memory:").await.is_ok());
+/// assert!(sync_server::store::open("mysql://x").await.is_err());
+/// # });
+/// ```
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Backend>, StoreError> {
+    if url == "sqlite::memory:" {
+        return Ok(std::sync::Arc::new(SqliteBackend::open_in_memory()?));
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(std::sync::Arc::new(SqliteBackend::open(path)?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(std::sync::Arc::new(PostgresBackend::connect(url).await?));
+    }
+    Err(StoreError::Database(format!(
+        "unsupported database URL `{url}`: use sqlite://path, sqlite::memory: or postgres://…"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(version: i64, deleted: bool) -> Row {
+        Row {
+            id: "a".into(),
+            version,
+            created_ms: 0,
+            updated_ms: 0,
+            deleted,
+            data: vec![],
+        }
+    }
+
+    #[test]
+    fn the_status_table() {
+        let v2 = Some(version_text(2));
+        let v1 = Some(version_text(1));
+        let upd = |if_match: Option<String>, body_version: Option<String>| WriteOp::Update {
+            data: vec![],
+            if_match,
+            body_version,
+        };
+        let live = row(2, false);
+        let gone = row(2, true);
+        let ins = WriteOp::Insert { data: vec![] };
+        assert_eq!(plan(&ins, None), Ok(Plan::Insert));
+        assert_eq!(
+            plan(&ins, Some(&gone)),
+            Err(Outcome::Conflict(gone.clone()))
+        );
+        assert!(matches!(
+            plan(&upd(v2.clone(), None), Some(&live)),
+            Ok(Plan::Update { expected: 2, .. })
+        ));
+        assert_eq!(
+            plan(&upd(v1.clone(), None), Some(&live)),
+            Err(Outcome::PreconditionFailed(live.clone()))
+        );
+        assert_eq!(
+            plan(&upd(Some("*".into()), None), Some(&live)),
+            Err(Outcome::PreconditionFailed(live.clone()))
+        );
+        assert_eq!(
+            plan(&upd(None, v1.clone()), Some(&live)),
+            Err(Outcome::Conflict(live.clone()))
+        );
+        // If-Match decides when both are present.
+        assert!(plan(&upd(v2.clone(), v1.clone()), Some(&live)).is_ok());
+        assert_eq!(plan(&upd(None, None), Some(&gone)), Err(Outcome::NotFound));
+        assert_eq!(plan(&upd(None, None), None), Err(Outcome::NotFound));
+        let del = |if_match| WriteOp::Delete { if_match };
+        assert_eq!(plan(&del(None), Some(&gone)), Err(Outcome::NotFound));
+        assert_eq!(
+            plan(&del(v1.clone()), Some(&live)),
+            Err(Outcome::PreconditionFailed(live.clone()))
+        );
+        assert!(matches!(
+            plan(&del(v2), Some(&live)),
+            Ok(Plan::Update {
+                deleted: Some(true),
+                ..
+            })
+        ));
+        let und = WriteOp::Undelete { if_match: None };
+        assert!(matches!(
+            plan(&und, Some(&gone)),
+            Ok(Plan::Update {
+                deleted: Some(false),
+                ..
+            })
+        ));
+        assert_eq!(plan(&und, None), Err(Outcome::NotFound));
+    }
+}

@@ -1,0 +1,635 @@
+//! Every statement both backends run, built with sea-query: registry, clock, rows, and
+//! the compilation of a [`Filter`] against a table's columns. Values are always bound
+//! parameters; names are the physical names the catalog generated.
+
+use sea_query::{
+    Alias, Asterisk, ColumnDef, Expr, ExprTrait, Func, Index, IndexCreateStatement,
+    InsertStatement, NullOrdering, OnConflict, Order as SqlOrder, Query, SelectStatement, Table,
+    TableAlterStatement, TableCreateStatement, UpdateStatement, Value as Sql,
+};
+use sync_core::Value;
+use sync_core::store::{CmpOp, Filter, Order};
+
+use super::catalog::{Cell, ColumnMeta, Kind, TableMeta, cell_to_json};
+use super::{Row, StoreError};
+use crate::query::TableQuery;
+
+/// Which SQL dialect a statement is for, where the two differ (functions, collation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) const TABLES: &str = "__tablesync_tables";
+pub(crate) const COLUMNS: &str = "__tablesync_columns";
+
+pub(crate) const ID: &str = "id";
+pub(crate) const OWNER: &str = "owner";
+pub(crate) const VERSION: &str = "version";
+pub(crate) const CREATED: &str = "created_at";
+pub(crate) const UPDATED: &str = "updated_at";
+pub(crate) const DELETED: &str = "deleted";
+
+fn a(s: &str) -> Alias {
+    Alias::new(s)
+}
+
+/// Text compares byte-wise on both backends (SQLite's default BINARY collation; on
+/// PostgreSQL the "C" collation), as the query semantics require and keyset paging on
+/// `id` relies on.
+fn text_col(flavor: Flavor, name: &str) -> ColumnDef {
+    let mut c = ColumnDef::new(a(name));
+    c.text();
+    if flavor == Flavor::Postgres {
+        c.extra("COLLATE \"C\"");
+    }
+    c
+}
+
+// ---- DDL ----
+
+/// The registry tables.
+pub(crate) fn bootstrap(flavor: Flavor) -> Vec<TableCreateStatement> {
+    let tables = Table::create()
+        .table(a(TABLES))
+        .if_not_exists()
+        .col(text_col(flavor, "name").not_null().primary_key())
+        .col(text_col(flavor, "display").not_null())
+        .col(text_col(flavor, "phys").not_null())
+        .col(ColumnDef::new(a("last_ms")).big_integer().not_null())
+        .to_owned();
+    let columns = Table::create()
+        .table(a(COLUMNS))
+        .if_not_exists()
+        .col(text_col(flavor, "tbl").not_null())
+        .col(text_col(flavor, "name").not_null())
+        .col(text_col(flavor, "display").not_null())
+        .col(text_col(flavor, "kind").not_null())
+        .col(text_col(flavor, "phys").not_null())
+        .col(ColumnDef::new(a("ord")).big_integer().not_null())
+        .primary_key(Index::create().col(a("tbl")).col(a("name")))
+        .to_owned();
+    vec![tables, columns]
+}
+
+pub(crate) fn create_data_table(flavor: Flavor, phys: &str) -> TableCreateStatement {
+    Table::create()
+        .table(a(phys))
+        .if_not_exists()
+        .col(text_col(flavor, ID).not_null())
+        .col(text_col(flavor, OWNER).not_null())
+        .col(ColumnDef::new(a(VERSION)).big_integer().not_null())
+        .col(ColumnDef::new(a(CREATED)).big_integer().not_null())
+        .col(ColumnDef::new(a(UPDATED)).big_integer().not_null())
+        .col(ColumnDef::new(a(DELETED)).boolean().not_null())
+        .primary_key(Index::create().col(a(OWNER)).col(a(ID)))
+        .to_owned()
+}
+
+pub(crate) fn create_pull_index(phys: &str, n: i64) -> IndexCreateStatement {
+    Index::create()
+        .if_not_exists()
+        .name(format!("i{n}_pull"))
+        .table(a(phys))
+        .col(a(OWNER))
+        .col(a(UPDATED))
+        .col(a(ID))
+        .to_owned()
+}
+
+pub(crate) fn add_column(
+    flavor: Flavor,
+    table_phys: &str,
+    col: &ColumnMeta,
+) -> TableAlterStatement {
+    let mut def = match col.kind {
+        Kind::Text | Kind::Json => text_col(flavor, &col.phys),
+        Kind::Number => ColumnDef::new(a(&col.phys)).double().to_owned(),
+        Kind::Bool => ColumnDef::new(a(&col.phys)).boolean().to_owned(),
+        Kind::DateTime => ColumnDef::new(a(&col.phys)).big_integer().to_owned(),
+    };
+    Table::alter()
+        .table(a(table_phys))
+        .add_column(def.null())
+        .to_owned()
+}
+
+// ---- registry ----
+
+pub(crate) fn select_table(key: &str) -> SelectStatement {
+    Query::select()
+        .column(a("phys"))
+        .from(a(TABLES))
+        .and_where(Expr::col(a("name")).eq(key))
+        .to_owned()
+}
+
+pub(crate) fn select_columns(key: &str) -> SelectStatement {
+    Query::select()
+        .columns([a("display"), a("kind"), a("phys")])
+        .from(a(COLUMNS))
+        .and_where(Expr::col(a("tbl")).eq(key))
+        .order_by(a("ord"), SqlOrder::Asc)
+        .to_owned()
+}
+
+pub(crate) fn count_tables() -> SelectStatement {
+    Query::select()
+        .expr(Func::count(Expr::col(Asterisk)))
+        .from(a(TABLES))
+        .to_owned()
+}
+
+pub(crate) fn insert_table(key: &str, display: &str, phys: &str) -> InsertStatement {
+    Query::insert()
+        .into_table(a(TABLES))
+        .columns([a("name"), a("display"), a("phys"), a("last_ms")])
+        .values_panic([key.into(), display.into(), phys.into(), 0i64.into()])
+        .on_conflict(OnConflict::column(a("name")).do_nothing().to_owned())
+        .to_owned()
+}
+
+pub(crate) fn insert_column(key: &str, col: &ColumnMeta, ord: i64) -> InsertStatement {
+    Query::insert()
+        .into_table(a(COLUMNS))
+        .columns([
+            a("tbl"),
+            a("name"),
+            a("display"),
+            a("kind"),
+            a("phys"),
+            a("ord"),
+        ])
+        .values_panic([
+            key.into(),
+            col.name.to_ascii_lowercase().into(),
+            col.name.clone().into(),
+            col.kind.as_str().into(),
+            col.phys.clone().into(),
+            ord.into(),
+        ])
+        .to_owned()
+}
+
+/// Advances a table's clock: the new `updatedAt`, strictly after the last one; also
+/// the lock that orders the table's writes (see the module docs of `store`).
+pub(crate) fn tick(key: &str, now_ms: i64) -> UpdateStatement {
+    Query::update()
+        .table(a(TABLES))
+        .value(
+            a("last_ms"),
+            Func::greatest([Expr::col(a("last_ms")).add(1i64), Expr::val(now_ms)]),
+        )
+        .and_where(Expr::col(a("name")).eq(key))
+        .returning_col(a("last_ms"))
+        .to_owned()
+}
+
+// ---- rows ----
+
+pub(crate) fn select_row(meta: &TableMeta, owner: &str, id: &str) -> SelectStatement {
+    Query::select()
+        .column(Asterisk)
+        .from(a(&meta.phys))
+        .and_where(Expr::col(a(OWNER)).eq(owner))
+        .and_where(Expr::col(a(ID)).eq(id))
+        .to_owned()
+}
+
+pub(crate) fn insert_row(
+    meta: &TableMeta,
+    owner: &str,
+    id: &str,
+    now_ms: i64,
+    data: &[(String, Sql)],
+) -> InsertStatement {
+    let mut cols = vec![
+        a(ID),
+        a(OWNER),
+        a(VERSION),
+        a(CREATED),
+        a(UPDATED),
+        a(DELETED),
+    ];
+    let mut vals: Vec<Expr> = vec![
+        Expr::val(id),
+        Expr::val(owner),
+        Expr::val(1i64),
+        Expr::val(now_ms),
+        Expr::val(now_ms),
+        Expr::val(false),
+    ];
+    for (phys, v) in data {
+        cols.push(a(phys));
+        vals.push(Expr::val(v.clone()));
+    }
+    Query::insert()
+        .into_table(a(&meta.phys))
+        .columns(cols)
+        .values_panic(vals)
+        .to_owned()
+}
+
+/// The compare-and-swap: changes the row only while it still has `expected`.
+pub(crate) fn update_row(
+    meta: &TableMeta,
+    owner: &str,
+    id: &str,
+    expected: i64,
+    now_ms: i64,
+    deleted: Option<bool>,
+    data: &[(String, Sql)],
+) -> UpdateStatement {
+    let mut q = Query::update();
+    q.table(a(&meta.phys))
+        .value(a(VERSION), expected + 1)
+        .value(a(UPDATED), now_ms);
+    if let Some(d) = deleted {
+        q.value(a(DELETED), d);
+    }
+    for (phys, v) in data {
+        q.value(a(phys), v.clone());
+    }
+    q.and_where(Expr::col(a(OWNER)).eq(owner))
+        .and_where(Expr::col(a(ID)).eq(id))
+        .and_where(Expr::col(a(VERSION)).eq(expected))
+        .to_owned()
+}
+
+/// A stored row's columns with the catalog: `Err(())` when a physical column is not in
+/// `meta` (another instance added it), so the caller reloads the catalog and decodes
+/// again.
+pub(crate) fn decode_row(meta: &TableMeta, cells: Vec<(String, Cell)>) -> Result<Row, ()> {
+    let mut row = Row {
+        id: String::new(),
+        version: 0,
+        created_ms: 0,
+        updated_ms: 0,
+        deleted: false,
+        data: Vec::new(),
+    };
+    let int = |c: &Cell| match c {
+        Cell::Int(i) => *i,
+        _ => 0,
+    };
+    let mut data: Vec<(usize, String, serde_json::Value)> = Vec::new();
+    for (name, cell) in cells {
+        match name.as_str() {
+            ID => {
+                if let Cell::Text(s) = cell {
+                    row.id = s;
+                }
+            }
+            OWNER => {}
+            VERSION => row.version = int(&cell),
+            CREATED => row.created_ms = int(&cell),
+            UPDATED => row.updated_ms = int(&cell),
+            DELETED => row.deleted = matches!(cell, Cell::Bool(true) | Cell::Int(1)),
+            phys => {
+                let Some(pos) = meta.columns.iter().position(|c| c.phys == phys) else {
+                    return Err(());
+                };
+                if cell != Cell::Null {
+                    let col = &meta.columns[pos];
+                    data.push((pos, col.name.clone(), cell_to_json(col.kind, cell)));
+                }
+            }
+        }
+    }
+    data.sort_by_key(|(pos, _, _)| *pos);
+    row.data = data.into_iter().map(|(_, n, v)| (n, v)).collect();
+    Ok(row)
+}
+
+// ---- queries ----
+
+/// Names a list request uses that the catalog entry does not know: the caller reloads
+/// the entry once before compiling, in case another instance added them.
+pub(crate) fn unknown_names<'q>(meta: &TableMeta, q: &'q TableQuery) -> Vec<&'q str> {
+    let mut names: Vec<&str> = q.filter.as_ref().map(Filter::columns).unwrap_or_default();
+    names.extend(q.order_by.iter().map(|(c, _)| c.as_str()));
+    if let Some(s) = &q.select {
+        names.extend(s.iter().map(String::as_str));
+    }
+    names
+        .into_iter()
+        .filter(|n| system(n).is_none() && meta.column(n).is_none())
+        .collect()
+}
+
+/// A system column by wire name: physical name and kind.
+fn system(name: &str) -> Option<(&'static str, Kind)> {
+    Some(match name {
+        "id" => (ID, Kind::Text),
+        "version" => (VERSION, Kind::Text),
+        "createdAt" => (CREATED, Kind::DateTime),
+        "updatedAt" => (UPDATED, Kind::DateTime),
+        "deleted" => (DELETED, Kind::Bool),
+        _ => return None,
+    })
+}
+
+/// A column in a query: physical name and kind, or `None` for a column no row has yet
+/// (it behaves as all `NULL`, as a column added on the fly later would).
+fn resolve(meta: &TableMeta, name: &str) -> Option<(String, Kind)> {
+    if let Some((phys, kind)) = system(name) {
+        return Some((phys.to_owned(), kind));
+    }
+    meta.column(name).map(|c| (c.phys.clone(), c.kind))
+}
+
+/// The page query and, when asked for, the count query.
+pub(crate) fn list(
+    flavor: Flavor,
+    meta: &TableMeta,
+    owner: &str,
+    q: &TableQuery,
+) -> Result<(SelectStatement, Option<SelectStatement>), StoreError> {
+    let mut cond = Expr::col(a(OWNER)).eq(owner);
+    if !q.include_deleted {
+        cond = cond.and(Expr::col(a(DELETED)).eq(false));
+    }
+    if let Some(f) = &q.filter {
+        cond = cond.and(compile(flavor, meta, f)?);
+    }
+    let mut page = Query::select();
+    page.column(Asterisk)
+        .from(a(&meta.phys))
+        .and_where(cond.clone());
+    let mut has_id = false;
+    for (name, order) in &q.order_by {
+        let Some((phys, _)) = resolve(meta, name) else {
+            continue;
+        };
+        has_id |= phys == ID;
+        let (o, nulls) = match order {
+            Order::Asc => (SqlOrder::Asc, NullOrdering::First),
+            Order::Desc => (SqlOrder::Desc, NullOrdering::Last),
+        };
+        page.order_by_with_nulls(a(&phys), o, nulls);
+    }
+    if !has_id {
+        // Deterministic pages: rows equal on every key come in id order.
+        page.order_by(a(ID), SqlOrder::Asc);
+    }
+    page.limit(q.top).offset(q.skip);
+    let count = q.count.then(|| {
+        Query::select()
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(a(&meta.phys))
+            .and_where(cond)
+            .to_owned()
+    });
+    Ok((page, count))
+}
+
+fn bad(msg: String) -> StoreError {
+    StoreError::BadRequest(format!("$filter: {msg}"))
+}
+
+/// SQL's unknown: matches nothing, and `not` of it matches nothing either.
+fn unknown() -> Expr {
+    Expr::val(Sql::Bool(None))
+}
+
+/// A filter as a SQL condition over `meta`'s physical columns.
+pub(crate) fn compile(flavor: Flavor, meta: &TableMeta, f: &Filter) -> Result<Expr, StoreError> {
+    Ok(match f {
+        Filter::And(parts) => {
+            let mut parts = parts.iter().map(|p| compile(flavor, meta, p));
+            match parts.next() {
+                None => Expr::val(true),
+                Some(first) => parts.try_fold(first?, |e, p| Ok::<_, StoreError>(e.and(p?)))?,
+            }
+        }
+        Filter::Or(parts) => {
+            let mut parts = parts.iter().map(|p| compile(flavor, meta, p));
+            match parts.next() {
+                None => Expr::val(false),
+                Some(first) => parts.try_fold(first?, |e, p| Ok::<_, StoreError>(e.or(p?)))?,
+            }
+        }
+        Filter::Not(inner) => compile(flavor, meta, inner)?.not(),
+        Filter::IsNull(c) => match resolve(meta, c) {
+            Some((phys, _)) => Expr::col(a(&phys)).is_null(),
+            None => Expr::val(true),
+        },
+        Filter::Cmp { column, op, value } => match resolve(meta, column) {
+            None => unknown(),
+            Some((phys, kind)) => compare(flavor, column, &phys, kind, *op, value)?,
+        },
+    })
+}
+
+fn compare(
+    flavor: Flavor,
+    name: &str,
+    phys: &str,
+    kind: Kind,
+    op: CmpOp,
+    value: &Value,
+) -> Result<Expr, StoreError> {
+    let col = || Expr::col(a(phys));
+    if value.is_null() {
+        return Ok(match op {
+            CmpOp::Eq => col().is_null(),
+            CmpOp::Ne => col().is_not_null(),
+            _ => unknown(),
+        });
+    }
+    if matches!(op, CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Contains) {
+        let (Kind::Text, Value::Text(needle)) = (kind, value) else {
+            return Err(bad(format!(
+                "text functions need a text column and a string; `{name}` is {}",
+                kind_name(kind)
+            )));
+        };
+        return Ok(text_function(flavor, phys, op, needle));
+    }
+    if phys == VERSION {
+        // Versions are opaque text on the wire: only equality means something.
+        let Value::Text(v) = value else {
+            return Err(bad("`version` compares with a string".into()));
+        };
+        let n = super::parse_version(v);
+        return Ok(match (op, n) {
+            (CmpOp::Eq, Some(n)) => col().eq(n),
+            (CmpOp::Eq, None) => col().is_null(),
+            (CmpOp::Ne, Some(n)) => col().ne(n),
+            (CmpOp::Ne, None) => col().is_not_null(),
+            _ => return Err(bad("`version` compares with `eq` or `ne` only".into())),
+        });
+    }
+    let mismatch = || {
+        bad(format!(
+            "`{name}` is {}; it cannot be compared with {} {}",
+            kind_name(kind),
+            article(value.kind()),
+            value.kind()
+        ))
+    };
+    let operand: Sql = match (kind, value) {
+        (Kind::Text, Value::Text(s)) => s.clone().into(),
+        (Kind::Text, Value::DateTime(t)) => sync_http::wire::json::format_instant(t).into(),
+        (Kind::Number, Value::Integer(i)) => (*i as f64).into(),
+        (Kind::Number, Value::Real(r)) => (*r).into(),
+        (Kind::Bool, Value::Bool(b)) => (*b).into(),
+        (Kind::DateTime, Value::DateTime(t)) => return Ok(instant_cmp(phys, op, *t)),
+        (Kind::DateTime, Value::Text(s)) => match sync_core::store::parse_datetime_text(s) {
+            Some(t) => return Ok(instant_cmp(phys, op, t)),
+            None => return Err(mismatch()),
+        },
+        (Kind::Json, _) => {
+            return Err(bad(format!(
+                "`{name}` holds JSON and cannot be filtered on"
+            )));
+        }
+        _ => return Err(mismatch()),
+    };
+    Ok(cmp(col(), op, operand))
+}
+
+fn cmp(col: Expr, op: CmpOp, v: Sql) -> Expr {
+    match op {
+        CmpOp::Eq => col.eq(v),
+        CmpOp::Ne => col.ne(v),
+        CmpOp::Lt => col.lt(v),
+        CmpOp::Le => col.lte(v),
+        CmpOp::Gt => col.gt(v),
+        _ => col.gte(v),
+    }
+}
+
+/// Instants are stored as whole milliseconds; a literal with finer digits is compared
+/// exactly all the same (`x >= 1.0005` is `x > 1.000`), so that dates compare as
+/// instants.
+fn instant_cmp(phys: &str, op: CmpOp, t: chrono::DateTime<chrono::Utc>) -> Expr {
+    let col = Expr::col(a(phys));
+    let ms = t.timestamp_millis();
+    let exact = t.timestamp_subsec_nanos().is_multiple_of(1_000_000);
+    if exact {
+        return cmp(col, op, ms.into());
+    }
+    match op {
+        // No stored instant equals it: false, or unknown for NULL, like any comparison.
+        CmpOp::Eq => col.clone().ne(col),
+        CmpOp::Ne => col.clone().eq(col),
+        CmpOp::Lt | CmpOp::Le => col.lte(ms),
+        _ => col.gt(ms),
+    }
+}
+
+/// Case-sensitive text functions that treat `%` and `_` as plain characters (no LIKE).
+fn text_function(flavor: Flavor, phys: &str, op: CmpOp, needle: &str) -> Expr {
+    let col = || Expr::col(a(phys));
+    if needle.is_empty() {
+        return col().is_not_null();
+    }
+    let len = needle.chars().count() as i32;
+    let call = |name: &str| Func::cust(a(name)).arg(col());
+    match (flavor, op) {
+        (Flavor::Sqlite, CmpOp::StartsWith) => {
+            Expr::expr(call("substr").arg(Expr::val(1i32)).arg(Expr::val(len))).eq(needle)
+        }
+        (Flavor::Sqlite, CmpOp::EndsWith) => {
+            Expr::expr(call("substr").arg(Expr::val(-len))).eq(needle)
+        }
+        (Flavor::Sqlite, _) => Expr::expr(call("instr").arg(Expr::val(needle))).gt(0i32),
+        (Flavor::Postgres, CmpOp::StartsWith) => {
+            Expr::expr(call("left").arg(Expr::val(len))).eq(needle)
+        }
+        (Flavor::Postgres, CmpOp::EndsWith) => {
+            Expr::expr(call("right").arg(Expr::val(len))).eq(needle)
+        }
+        (Flavor::Postgres, _) => Expr::expr(call("strpos").arg(Expr::val(needle))).gt(0i32),
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "a text column",
+        Kind::Number => "a number column",
+        Kind::Bool => "a bool column",
+        Kind::DateTime => "a date column",
+        Kind::Json => "a JSON column",
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    fn meta() -> TableMeta {
+        TableMeta {
+            key: "todo".into(),
+            phys: "t1_todo".into(),
+            columns: vec![
+                ColumnMeta {
+                    name: "text".into(),
+                    phys: "c1_text".into(),
+                    kind: Kind::Text,
+                },
+                ColumnMeta {
+                    name: "n".into(),
+                    phys: "c2_n".into(),
+                    kind: Kind::Number,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn values_are_bound_never_inlined() {
+        let f = Filter::eq("text", "x'); drop table t; --").and(Filter::gt("n", 3i64));
+        let e = compile(Flavor::Sqlite, &meta(), &f).unwrap();
+        let q = Query::select()
+            .column(Asterisk)
+            .from(a("t"))
+            .and_where(e)
+            .to_owned();
+        let (sql, values) = q.build(SqliteQueryBuilder);
+        assert!(!sql.contains("drop"), "{sql}");
+        assert_eq!(
+            sql,
+            r#"SELECT * FROM "t" WHERE "c1_text" = ? AND "c2_n" > ?"#
+        );
+        assert_eq!(values.0.len(), 2);
+    }
+
+    #[test]
+    fn text_functions_per_dialect() {
+        let f = Filter::starts_with("text", "a%");
+        let e = compile(Flavor::Postgres, &meta(), &f).unwrap();
+        let q = Query::select()
+            .column(Asterisk)
+            .from(a("t"))
+            .and_where(e)
+            .to_owned();
+        assert_eq!(
+            q.build(PostgresQueryBuilder).0,
+            r#"SELECT * FROM "t" WHERE left("c1_text", $1) = $2"#
+        );
+    }
+
+    #[test]
+    fn kind_mismatches_are_client_errors() {
+        let e = compile(Flavor::Sqlite, &meta(), &Filter::eq("n", "x")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "$filter: `n` is a number column; it cannot be compared with a text"
+        );
+        assert!(compile(Flavor::Sqlite, &meta(), &Filter::contains("n", "x")).is_err());
+        // Unknown columns are all-NULL, not errors.
+        assert!(compile(Flavor::Sqlite, &meta(), &Filter::eq("later", 1i64)).is_ok());
+    }
+}
