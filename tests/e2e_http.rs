@@ -1,0 +1,345 @@
+//! End to end over loopback HTTP: the engine's acceptance stories again, with real
+//! `HttpTransport` clients against a real tablesync server, on SQLite and (when
+//! `TABLESYNC_TEST_POSTGRES` names a database) on PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Person, TODO, TodoItem, todo};
+use sync_http::HttpTransport;
+use tablesync::conflict::{Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision};
+use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
+use tablesync::transport::Transport;
+use tablesync::{Record, SqliteStore, Syncable, Value};
+
+type Device = SyncContext<SqliteStore, HttpTransport>;
+
+/// A server on an ephemeral loopback port, over the given database.
+async fn server(database: &str) -> sync_server::RunningServer {
+    let config = sync_server::Config::open(database)
+        .await
+        .expect("open the server's database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    sync_server::serve(listener, config).await.expect("serve")
+}
+
+fn device(url: &str) -> Device {
+    let store = SqliteStore::open_in_memory().expect("device store");
+    SyncContext::new(store, HttpTransport::new(url).expect("transport"))
+}
+
+/// Another client changing the server directly (an unconditional PATCH).
+async fn server_edit(url: &str, table: &str, id: &str, cols: &[(&str, Value)]) {
+    let other = HttpTransport::new(url).expect("transport");
+    let mut r = Record::new();
+    r.set("id", id);
+    for (c, v) in cols {
+        r.set(*c, v.clone());
+    }
+    other.update(table, r, None).await.expect("server edit");
+}
+
+async fn server_row(url: &str, table: &str, id: &str) -> Option<Record> {
+    HttpTransport::new(url)
+        .expect("transport")
+        .get(table, id)
+        .await
+        .expect("get")
+}
+
+/// A unique id, so that runs on a shared PostgreSQL database never collide.
+fn uid(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+async fn story_tutorial(url: &str, choice: &str) {
+    let a = device(url);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    server_edit(url, TODO, &item.id, &[("complete", Value::Bool(true))]).await;
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "Buy oat milk".into();
+    todos.update(mine).await.unwrap();
+    let report = a.push().await.unwrap();
+    assert_eq!(
+        (report.status, report.conflicts),
+        (PushStatus::Complete, 1),
+        "{choice}"
+    );
+    let c = todos.conflicts().await.unwrap().remove(0);
+    assert_eq!(c.kind, ConflictKind::Push);
+    assert_eq!(c.differing_fields(), ["text", "complete"]);
+    match choice {
+        "keep local" => {
+            todos.keep_local(&item.id).await.unwrap();
+            assert_eq!(a.push().await.unwrap().pushed, 1);
+            let s = TodoItem::from_record(server_row(url, TODO, &item.id).await.unwrap()).unwrap();
+            assert_eq!((s.text.as_str(), s.complete), ("Buy oat milk", false));
+            assert_eq!(todos.get(&item.id).await.unwrap().unwrap(), s);
+        }
+        "keep remote" => {
+            todos.keep_remote(&item.id).await.unwrap();
+            assert_eq!(a.pending_count().await.unwrap(), 0);
+            let local = todos.get(&item.id).await.unwrap().unwrap();
+            assert_eq!((local.text.as_str(), local.complete), ("Buy milk", true));
+        }
+        _ => {
+            let merged = c.merge().unwrap();
+            assert!(merged.is_clean());
+            todos.use_value(merged.value).await.unwrap();
+            assert_eq!(a.push().await.unwrap().pushed, 1);
+            let s = TodoItem::from_record(server_row(url, TODO, &item.id).await.unwrap()).unwrap();
+            assert_eq!((s.text.as_str(), s.complete), ("Buy oat milk", true));
+        }
+    }
+}
+
+struct Abort;
+impl<T> ConflictHandler<T> for Abort {
+    fn on_conflict(&self, _: &Conflict<T>) -> Decision<T> {
+        Decision::AbortPush
+    }
+}
+
+async fn story_tutorial_abort(url: &str) {
+    let a = SyncContext::with_options(
+        SqliteStore::open_in_memory().unwrap(),
+        HttpTransport::new(url).unwrap(),
+        SyncOptions {
+            max_in_flight: 1,
+            ..SyncOptions::default()
+        },
+    );
+    let todos = a
+        .table_with_policy::<TodoItem>(ConflictPolicy::Handler(Arc::new(Abort)))
+        .await
+        .unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    a.push().await.unwrap();
+    server_edit(url, TODO, &item.id, &[("complete", Value::Bool(true))]).await;
+    let mut mine = todos.get(&item.id).await.unwrap().unwrap();
+    mine.text = "mine".into();
+    todos.update(mine).await.unwrap();
+    assert_eq!(a.push().await.unwrap().status, PushStatus::Aborted);
+    assert_eq!(a.pending_count().await.unwrap(), 1);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    assert_eq!(a.push().await.unwrap().conflicts, 1);
+    todos.keep_local(&item.id).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+}
+
+async fn story_blog(url: &str) {
+    let (a, b) = (device(url), device(url));
+    let (pa, pb) = (
+        a.table::<Person>().await.unwrap(),
+        b.table::<Person>().await.unwrap(),
+    );
+    let id = uid("jane");
+    let only_jane = tablesync::store::Filter::eq("id", id.as_str());
+    pa.insert(Person {
+        id: id.clone(),
+        ..common::jane()
+    })
+    .await
+    .unwrap();
+    a.push().await.unwrap();
+    assert_eq!(
+        pb.pull(&id, Some(only_jane.clone()))
+            .await
+            .unwrap()
+            .received,
+        1
+    );
+    let mut on_a = pa.get(&id).await.unwrap().unwrap();
+    on_a.age = 32;
+    pa.update(on_a).await.unwrap();
+    a.push().await.unwrap();
+    let mut on_b = pb.get(&id).await.unwrap().unwrap();
+    on_b.age = 30;
+    pb.update(on_b).await.unwrap();
+    let report = pb.pull(&id, Some(only_jane.clone())).await.unwrap();
+    assert_eq!(report.push.map(|p| p.conflicts), Some(1));
+    let c = pb.conflicts().await.unwrap().remove(0);
+    assert_eq!((c.local.unwrap().age, c.remote.unwrap().age), (30, 32));
+    pb.keep_local(&id).await.unwrap();
+    assert_eq!(b.push().await.unwrap().pushed, 1);
+    pa.pull(&id, Some(only_jane.clone())).await.unwrap();
+    pb.pull(&id, Some(only_jane)).await.unwrap();
+    let (fa, fb) = (
+        pa.get(&id).await.unwrap().unwrap(),
+        pb.get(&id).await.unwrap().unwrap(),
+    );
+    assert_eq!(fa, fb);
+    assert_eq!(fa.age, 30);
+}
+
+async fn story_blog_field_merge(url: &str) {
+    let (a, b) = (device(url), device(url));
+    let pa = a
+        .table_with_policy::<Person>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    let pb = b
+        .table_with_policy::<Person>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    let id = uid("jane");
+    let only = tablesync::store::Filter::eq("id", id.as_str());
+    pa.insert(Person {
+        id: id.clone(),
+        ..common::jane()
+    })
+    .await
+    .unwrap();
+    a.push().await.unwrap();
+    pb.pull(&id, Some(only.clone())).await.unwrap();
+    let mut on_a = pa.get(&id).await.unwrap().unwrap();
+    on_a.name = "Janet".into();
+    pa.update(on_a).await.unwrap();
+    let mut on_b = pb.get(&id).await.unwrap().unwrap();
+    on_b.age = 30;
+    pb.update(on_b).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(b.push().await.unwrap().resolved, 1);
+    pa.pull(&id, Some(only)).await.unwrap();
+    let (fa, fb) = (
+        pa.get(&id).await.unwrap().unwrap(),
+        pb.get(&id).await.unwrap().unwrap(),
+    );
+    assert_eq!((fa.name.as_str(), fa.age), ("Janet", 30));
+    assert_eq!(fa, fb);
+}
+
+async fn story_deletes(url: &str) {
+    let a = device(url);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    // Local update against a server delete.
+    let x = todos.insert(todo("x")).await.unwrap();
+    // Local delete against a server update.
+    let y = todos.insert(todo("y")).await.unwrap();
+    a.push().await.unwrap();
+    HttpTransport::new(url)
+        .unwrap()
+        .delete(TODO, &x.id, None)
+        .await
+        .unwrap();
+    server_edit(
+        url,
+        TODO,
+        &y.id,
+        &[("text", Value::from("changed on server"))],
+    )
+    .await;
+    let mut mx = todos.get(&x.id).await.unwrap().unwrap();
+    mx.complete = true;
+    todos.update(mx).await.unwrap();
+    todos.delete(&y.id).await.unwrap();
+    assert_eq!(a.push().await.unwrap().conflicts, 2);
+    for c in todos.conflicts().await.unwrap() {
+        if c.id == x.id {
+            assert!(c.local.is_some() && c.remote.is_none());
+            todos.keep_remote(&x.id).await.unwrap();
+        } else {
+            assert!(c.local.is_none());
+            assert_eq!(c.remote.unwrap().text, "changed on server");
+            todos.keep_local(&y.id).await.unwrap();
+        }
+    }
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    assert_eq!(todos.get(&x.id).await.unwrap(), None);
+    assert!(
+        server_row(url, TODO, &y.id).await.is_none(),
+        "deleted on the server"
+    );
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+}
+
+async fn story_hostile_ids_and_paging(url: &str) {
+    let a = device(url);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let prefix = uid("p");
+    let ids: Vec<String> = (0..120)
+        .map(|i| format!("{prefix}/{i:03} it's; 100% a_b ü"))
+        .collect();
+    for id in &ids {
+        todos
+            .insert(TodoItem {
+                id: id.clone(),
+                ..todo("paged")
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(a.push().await.unwrap().pushed, 120);
+    let b = SyncContext::with_options(
+        SqliteStore::open_in_memory().unwrap(),
+        HttpTransport::new(url).unwrap(),
+        SyncOptions {
+            page_size: 25,
+            ..SyncOptions::default()
+        },
+    );
+    let tb = b.table::<TodoItem>().await.unwrap();
+    let mine = tablesync::store::Filter::starts_with("id", prefix.as_str());
+    let r = tb.pull("paged", Some(mine.clone())).await.unwrap();
+    assert_eq!(r.received, 120);
+    assert_eq!(tb.count(None).await.unwrap(), 120);
+    for id in &ids {
+        assert!(tb.get(id).await.unwrap().is_some(), "{id}");
+    }
+    assert_eq!(
+        tb.pull("paged", Some(mine)).await.unwrap().received,
+        0,
+        "incremental"
+    );
+}
+
+macro_rules! e2e {
+    ($($name:ident => $body:expr),* $(,)?) => {
+        mod sqlite_server {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let s = server("sqlite::memory:").await;
+                    let url = s.url();
+                    let run = $body;
+                    run(url.clone()).await;
+                    s.shutdown().await.expect("graceful shutdown");
+                }
+            )*
+        }
+        mod postgres_server {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Ok(db) = std::env::var("TABLESYNC_TEST_POSTGRES") else {
+                        eprintln!("skipped: TABLESYNC_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test)");
+                        return;
+                    };
+                    let s = server(&db).await;
+                    let url = s.url();
+                    let run = $body;
+                    run(url.clone()).await;
+                    s.shutdown().await.expect("graceful shutdown");
+                }
+            )*
+        }
+    };
+}
+
+e2e!(
+    tutorial_keep_local => |url: String| async move { story_tutorial(&url, "keep local").await },
+    tutorial_keep_remote => |url: String| async move { story_tutorial(&url, "keep remote").await },
+    tutorial_merged_value => |url: String| async move { story_tutorial(&url, "merged").await },
+    tutorial_abort_push => |url: String| async move { story_tutorial_abort(&url).await },
+    blog_two_devices_converge => |url: String| async move { story_blog(&url).await },
+    blog_field_merge => |url: String| async move { story_blog_field_merge(&url).await },
+    deletes_both_directions => |url: String| async move { story_deletes(&url).await },
+    hostile_ids_page_through_the_real_server => |url: String| async move { story_hostile_ids_and_paging(&url).await },
+);
