@@ -1,0 +1,179 @@
+//! push, pull and sync: the only commands that talk to the server. A pull shows its
+//! progress from the engine's `SyncEvent::PullProgress` events: a live counter on a
+//! terminal, plain lines when the output goes to a file or a pipe.
+
+use std::io::IsTerminal;
+
+use anyhow::bail;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tablesync::engine::{PushReport, PushStatus, SyncEvent};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use crate::device::Device;
+use crate::output::{cell, count, say};
+
+/// The query id of the app's one pull: everything in the table.
+const ALL: &str = "all";
+
+pub async fn push(device: &Device) -> anyhow::Result<()> {
+    let report = device.ctx.push().await.map_err(|e| device.explain(e))?;
+    describe_push(device, &report).await
+}
+
+pub async fn pull(device: &Device) -> anyhow::Result<()> {
+    let mut events = device.ctx.subscribe();
+    let mut progress = Progress::new();
+    let pull = device.todos.pull(ALL, None);
+    tokio::pin!(pull);
+    let result = loop {
+        tokio::select! {
+            result = &mut pull => break result,
+            event = events.recv() => match event {
+                Ok(event) => progress.see(&event),
+                // Missed events only mean a coarser counter.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => {}
+            },
+        }
+    };
+    loop {
+        match events.try_recv() {
+            Ok(event) => progress.see(&event),
+            Err(TryRecvError::Lagged(_)) => continue,
+            Err(_) => break,
+        }
+    }
+    progress.finish();
+    let report = result.map_err(|e| device.explain(e))?;
+    if let Some(push) = &report.push {
+        say!("pushed {} first", count(push.pushed, "change", "changes"));
+    }
+    if report.received == 0 {
+        say!("up to date");
+    } else {
+        say!("pulled {}", count(report.received, "row", "rows"));
+    }
+    if report.conflicts > 0 {
+        say!(
+            "{}: see `todo conflicts`",
+            count(report.conflicts, "conflict", "conflicts")
+        );
+    }
+    Ok(())
+}
+
+pub async fn sync(device: &Device) -> anyhow::Result<()> {
+    push(device).await?;
+    pull(device).await
+}
+
+/// Says what a push did; an unreachable server is an error (exit code 1) so that a
+/// script notices, but nothing is lost: the engine keeps every change queued.
+async fn describe_push(device: &Device, report: &PushReport) -> anyhow::Result<()> {
+    let left = device.ctx.pending_count().await?;
+    match &report.status {
+        PushStatus::NetworkError(message) => bail!(
+            "{}; {} still queued: push again when it is up",
+            device.unreachable(message),
+            count(left, "change", "changes")
+        ),
+        PushStatus::AuthError(message) => bail!(
+            "{}; {} still queued",
+            device.refused(message),
+            count(left, "change", "changes")
+        ),
+        PushStatus::Aborted => say!(
+            "push stopped early; {} still queued",
+            count(left, "change", "changes")
+        ),
+        PushStatus::Complete => {}
+    }
+    if report.total == 0 && report.held == 0 {
+        say!("nothing to push");
+        return Ok(());
+    }
+    if report.total > 0 && report.pushed == report.total {
+        say!("pushed {}", count(report.pushed, "change", "changes"));
+    } else if report.total > 0 {
+        say!(
+            "pushed {} of {}",
+            report.pushed,
+            count(report.total, "change", "changes")
+        );
+    }
+    if report.conflicts > 0 {
+        say!(
+            "{}: see `todo conflicts`",
+            count(report.conflicts, "conflict", "conflicts")
+        );
+    }
+    if report.held > 0 {
+        say!(
+            "{} held back until resolved: see `todo conflicts`",
+            count(report.held, "change", "changes")
+        );
+    }
+    for failure in &report.failed {
+        say!(
+            "rejected by the server: {} ({}); it stays queued",
+            crate::device::short(&failure.id, 8),
+            cell(&failure.error.message, 120)
+        );
+    }
+    Ok(())
+}
+
+/// Rows received so far, shown as they come.
+enum Progress {
+    /// A live counter on the terminal.
+    Bar(ProgressBar),
+    /// Plain lines. The first page is held back until a second one arrives, so a pull
+    /// that fits in one page prints only its summary.
+    Lines { held: Option<usize>, shown: bool },
+}
+
+impl Progress {
+    fn new() -> Progress {
+        if std::io::stdout().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+            let style = ProgressStyle::with_template("{spinner} pulling: {pos} rows {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            bar.set_style(style);
+            Progress::Bar(bar)
+        } else {
+            Progress::Lines {
+                held: None,
+                shown: false,
+            }
+        }
+    }
+
+    fn see(&mut self, event: &SyncEvent) {
+        let SyncEvent::PullProgress { received, .. } = event else {
+            return;
+        };
+        match self {
+            Progress::Bar(bar) => {
+                bar.set_position(*received as u64);
+                bar.tick();
+            }
+            Progress::Lines { held, shown } => {
+                if let Some(first) = held.take() {
+                    say!("pulled {first} rows…");
+                    *shown = true;
+                }
+                if *shown {
+                    say!("pulled {received} rows…");
+                } else {
+                    *held = Some(*received);
+                }
+            }
+        }
+    }
+
+    fn finish(self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
