@@ -108,7 +108,10 @@ async fn ask(device: &Device, conflicts: Vec<Conflict<TodoItem>>) -> anyhow::Res
                     skipped += 1;
                     break;
                 }
-                _ => continue,
+                _ => {
+                    say!("answer l, r or s");
+                    continue;
+                }
             };
             apply(device, &c.id, side).await?;
             say!("{}", resolved_message(&c.id, side));

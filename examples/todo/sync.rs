@@ -3,6 +3,7 @@
 //! terminal, plain lines when the output goes to a file or a pipe.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use anyhow::bail;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -45,18 +46,24 @@ pub async fn pull(device: &Device) -> anyhow::Result<()> {
     }
     progress.finish();
     let report = result.map_err(|e| device.explain(e))?;
+    // A pull first pushes the table's pending changes; those can meet conflicts too.
+    let mut conflicts = report.conflicts;
     if let Some(push) = &report.push {
-        say!("pushed {} first", count(push.pushed, "change", "changes"));
+        if push.pushed > 0 {
+            say!("pushed {} first", count(push.pushed, "change", "changes"));
+        }
+        conflicts += push.conflicts;
+        say_rejections(push);
     }
     if report.received == 0 {
         say!("up to date");
     } else {
         say!("pulled {}", count(report.received, "row", "rows"));
     }
-    if report.conflicts > 0 {
+    if conflicts > 0 {
         say!(
             "{}: see `todo conflicts`",
-            count(report.conflicts, "conflict", "conflicts")
+            count(conflicts, "conflict", "conflicts")
         );
     }
     Ok(())
@@ -113,6 +120,11 @@ async fn describe_push(device: &Device, report: &PushReport) -> anyhow::Result<(
             count(report.held, "change", "changes")
         );
     }
+    say_rejections(report);
+    Ok(())
+}
+
+fn say_rejections(report: &PushReport) {
     for failure in &report.failed {
         say!(
             "rejected by the server: {} ({}); it stays queued",
@@ -120,16 +132,15 @@ async fn describe_push(device: &Device, report: &PushReport) -> anyhow::Result<(
             cell(&failure.error.message, 120)
         );
     }
-    Ok(())
 }
 
 /// Rows received so far, shown as they come.
 enum Progress {
     /// A live counter on the terminal.
     Bar(ProgressBar),
-    /// Plain lines. The first page is held back until a second one arrives, so a pull
-    /// that fits in one page prints only its summary.
-    Lines { held: Option<usize>, shown: bool },
+    /// Plain lines, each printed when the next page arrives: the last one would only
+    /// repeat the summary, and a pull of one page prints nothing but the summary.
+    Lines { held: Option<usize> },
 }
 
 impl Progress {
@@ -139,12 +150,11 @@ impl Progress {
             let style = ProgressStyle::with_template("{spinner} pulling: {pos} rows {elapsed}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
             bar.set_style(style);
+            // Keeps the spinner turning while a slow page is on its way.
+            bar.enable_steady_tick(Duration::from_millis(120));
             Progress::Bar(bar)
         } else {
-            Progress::Lines {
-                held: None,
-                shown: false,
-            }
+            Progress::Lines { held: None }
         }
     }
 
@@ -153,19 +163,10 @@ impl Progress {
             return;
         };
         match self {
-            Progress::Bar(bar) => {
-                bar.set_position(*received as u64);
-                bar.tick();
-            }
-            Progress::Lines { held, shown } => {
-                if let Some(first) = held.take() {
-                    say!("pulled {first} rows…");
-                    *shown = true;
-                }
-                if *shown {
-                    say!("pulled {received} rows…");
-                } else {
-                    *held = Some(*received);
+            Progress::Bar(bar) => bar.set_position(*received as u64),
+            Progress::Lines { held } => {
+                if let Some(previous) = held.replace(*received) {
+                    say!("pulled {previous} rows…");
                 }
             }
         }
