@@ -387,3 +387,24 @@ fn bad_input_is_one_error_line_with_exit_code_1() {
         "{list}"
     );
 }
+
+#[test]
+fn a_pull_of_many_pages_prints_progress_lines_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = serve(dir.path());
+    let url = server.url.as_str();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    // One more than a page (the engine pulls 100 rows a page).
+    for i in 0..101 {
+        todo(
+            &a,
+            url,
+            &["add", &format!("item {i}"), "--due", "2026-12-01"],
+        )
+        .ok();
+    }
+    assert_eq!(todo(&a, url, &["push"]).ok(), "pushed 101 changes\n");
+    let pulled = todo(&b, url, &["pull"]).ok();
+    assert_eq!(pulled, "pulled 100 rows…\npulled 101 rows\n");
+    assert_eq!(todo(&b, url, &["pull"]).ok(), "up to date\n");
+}
