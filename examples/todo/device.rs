@@ -149,7 +149,11 @@ pub fn resolve_prefix(prefix: &str, ids: &[String], what: &str) -> anyhow::Resul
         [one] => Ok((*one).clone()),
         many => {
             let len = short_len(ids);
-            let shown: Vec<&str> = many.iter().map(|id| short(id, len)).collect();
+            let mut shown: Vec<&str> = many.iter().take(5).map(|id| short(id, len)).collect();
+            let more = format!("and {} more", many.len() - shown.len());
+            if many.len() > shown.len() {
+                shown.push(&more);
+            }
             bail!(
                 "`{prefix}` is ambiguous: it matches {}; type more of the id",
                 shown.join(", ")
