@@ -407,4 +407,23 @@ fn a_pull_of_many_pages_prints_progress_lines_when_not_on_a_terminal() {
     let pulled = todo(&b, url, &["pull"]).ok();
     assert_eq!(pulled, "pulled 100 rows…\npulled 101 rows\n");
     assert_eq!(todo(&b, url, &["pull"]).ok(), "up to date\n");
+
+    // 101 ids over 16 hex digits: some first character starts two of them.
+    let list = todo(&b, url, &["list"]).ok();
+    let mut firsts: Vec<char> = list
+        .lines()
+        .filter(|l| l.contains("item "))
+        .filter_map(|l| l.trim_start().chars().next())
+        .collect();
+    firsts.sort_unstable();
+    let shared = firsts
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| w[0].to_string())
+        .expect("pigeonhole");
+    let e = todo(&b, url, &["done", &shared]).error();
+    assert!(
+        e.contains("is ambiguous") && e.contains("more of the id"),
+        "{e}"
+    );
 }
