@@ -46,13 +46,12 @@ pub async fn pull(device: &Device) -> anyhow::Result<()> {
     }
     progress.finish();
     let report = result.map_err(|e| device.explain(e))?;
-    // A pull first pushes the table's pending changes; those can meet conflicts too.
-    let mut conflicts = report.conflicts;
+    // A pull first pushes the table's pending changes; its conflicts are in the count.
+    let conflicts = report.conflicts;
     if let Some(push) = &report.push {
         if push.pushed > 0 {
             say!("pushed {} first", count(push.pushed, "change", "changes"));
         }
-        conflicts += push.conflicts;
         say_rejections(push);
     }
     if report.received == 0 {

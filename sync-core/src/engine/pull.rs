@@ -29,9 +29,10 @@ pub struct PullReport {
     pub received: usize,
     /// Pages requested.
     pub pages: usize,
-    /// Conflicts stored for the app.
+    /// Conflicts stored for the app during this pull, including those the push it
+    /// made first found.
     pub conflicts: usize,
-    /// Conflicts a policy resolved.
+    /// Conflicts a policy resolved, including during that push.
     pub resolved: usize,
     /// The push made first because the table had pending operations.
     pub push: Option<PushReport>,
@@ -57,6 +58,8 @@ pub(crate) async fn pull<S: Store, T: Transport>(
                 status: pushed.status,
             });
         }
+        report.conflicts += pushed.conflicts;
+        report.resolved += pushed.resolved;
         report.push = Some(pushed);
     }
     let decide = inner.entry(table).map(|e| Arc::clone(&e.decide));
