@@ -70,13 +70,34 @@ struct Item {
 
 type Client = SyncContext<SqliteStore, HttpTransport>;
 
+const NAME: &str = "sigkill_at_every_sync_phase_loses_nothing_and_applies_nothing_twice";
+
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        println!("sigkill_at_every_sync_phase_loses_nothing_and_applies_nothing_twice: test");
-        return;
-    }
     if let Some(db) = std::env::var_os(CHILD_DB) {
         child(Path::new(&db));
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        println!("{NAME}: test");
+        return;
+    }
+    // Like the harness: a name filter that does not match, or a matching `--skip`,
+    // leaves the test out.
+    let (mut filters, mut skipped) = (Vec::new(), false);
+    let mut rest = args.iter();
+    while let Some(a) = rest.next() {
+        match a.as_str() {
+            "--skip" => skipped |= rest.next().is_some_and(|s| NAME.contains(s.as_str())),
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                rest.next();
+            }
+            f if !f.starts_with('-') => filters.push(f),
+            _ => {}
+        }
+    }
+    if skipped || !(filters.is_empty() || filters.iter().any(|f| NAME.contains(f))) {
+        println!("test {NAME} ... filtered out");
         return;
     }
     let started = Instant::now();
@@ -87,8 +108,7 @@ fn main() {
         .expect("runtime");
     let figures = rt.block_on(sigkill_at_every_sync_phase());
     println!(
-        "test sigkill_at_every_sync_phase_loses_nothing_and_applies_nothing_twice ... ok \
-         ({figures}, {:.1} s)",
+        "test {NAME} ... ok ({figures}, {:.1} s)",
         started.elapsed().as_secs_f64()
     );
 }
