@@ -114,12 +114,14 @@ async fn resolve_all(
 }
 
 /// A client's transport: short timeouts, quick retries, so that faults cost little time.
-fn transport(url: &str) -> Result<HttpTransport, String> {
+/// With one attempt, every fault reaches the engine; with more, the transport's own
+/// retries (re-sends of writes the server may have applied) are exercised too.
+fn transport(url: &str, attempts: u32) -> Result<HttpTransport, String> {
     HttpTransport::builder(url)
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
         .retry(RetryPolicy {
-            attempts: 3,
+            attempts,
             base_delay: Duration::from_millis(2),
             max_delay: Duration::from_millis(20),
             max_retry_after: Duration::from_millis(50),
@@ -144,7 +146,7 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
         let max_in_flight = if rng.bool() { 1 } else { 4 };
         let ctx = SyncContext::with_options(
             t!(SqliteStore::open_in_memory()),
-            transport(&proxy.url)?,
+            transport(&proxy.url, rng.u32(1..=3))?,
             SyncOptions {
                 max_in_flight,
                 page_size: 7,
