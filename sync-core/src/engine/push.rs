@@ -391,7 +391,9 @@ pub(crate) fn finish_success(
     server_copy: Option<&Record>,
 ) -> Result<(), SyncError> {
     let (table, id) = (sent.table.as_str(), sent.item_id.as_str());
-    let copy = server_copy.filter(|r| !r.is_deleted());
+    // An accepted delete leaves nothing, whatever row the answer carries (a server that
+    // deletes hard may answer with the row as it was).
+    let copy = server_copy.filter(|r| sent.kind != OpKind::Delete && !r.is_deleted());
     match tx.op(table, id)? {
         Some(mut current) if current.revision != sent.revision => {
             // Edited while in flight: the edit and its queue entry stay; only the

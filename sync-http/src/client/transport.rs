@@ -203,6 +203,41 @@ fn if_match_header(version: Option<String>) -> Result<Option<HeaderValue>, Trans
         .transpose()
 }
 
+/// A single-row answer must be about the row asked for. A row with another id (from a
+/// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
+/// as the server's copy of an item it is not, and the operation dropped as done.
+fn of_item(row: Record, id: Option<&str>, what: &str) -> Result<Record, TransportError> {
+    match id {
+        Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
+            message: format!(
+                "{what}: the answer is about row {:?}, not {asked:?}",
+                row.id().unwrap_or_default()
+            ),
+        }),
+        _ => Ok(row),
+    }
+}
+
+/// A refusal whose server copy (409/412) is about another row carries no server copy:
+/// the engine then reads the item itself, as after the reference server's 409.
+fn refused(
+    reply: &super::send::Reply,
+    table: &str,
+    schema: Option<&TableSchema>,
+    what: &str,
+    id: Option<&str>,
+) -> TransportError {
+    let mut e = answer::refusal(reply, table, schema, what);
+    if let TransportError::PreconditionFailed { server_copy }
+    | TransportError::Conflict { server_copy } = &mut e
+        && let Some(asked) = id
+        && server_copy.as_ref().is_some_and(|c| c.id() != Some(asked))
+    {
+        *server_copy = None;
+    }
+    e
+}
+
 impl Transport for HttpTransport {
     fn register_schema(&self, schema: &TableSchema) {
         let mut schemas = match self.inner.schemas.write() {
@@ -219,10 +254,16 @@ impl Transport for HttpTransport {
         call.body = Some(body(table, &item, &what)?);
         let reply = inner.send(&call).await?;
         let schema = inner.schema(table);
+        // Without an id the server chooses one; with one, the answer must carry it.
+        let id = item.id().filter(|i| !i.is_empty());
         if reply.status.is_success() {
-            answer::row(&reply, table, schema.as_ref(), &what)
+            of_item(
+                answer::row(&reply, table, schema.as_ref(), &what)?,
+                id,
+                &what,
+            )
         } else {
-            Err(answer::refusal(&reply, table, schema.as_ref(), &what))
+            Err(refused(&reply, table, schema.as_ref(), &what, id))
         }
     }
 
@@ -243,9 +284,13 @@ impl Transport for HttpTransport {
         let reply = inner.send(&call).await?;
         let schema = inner.schema(table);
         if reply.status.is_success() {
-            answer::row(&reply, table, schema.as_ref(), &what)
+            of_item(
+                answer::row(&reply, table, schema.as_ref(), &what)?,
+                Some(id),
+                &what,
+            )
         } else {
-            Err(answer::refusal(&reply, table, schema.as_ref(), &what))
+            Err(refused(&reply, table, schema.as_ref(), &what, Some(id)))
         }
     }
 
@@ -262,14 +307,19 @@ impl Transport for HttpTransport {
         let reply = inner.send(&call).await?;
         let schema = inner.schema(table);
         if !reply.status.is_success() {
-            return Err(answer::refusal(&reply, table, schema.as_ref(), &what));
+            return Err(refused(&reply, table, schema.as_ref(), &what, Some(id)));
         }
         // A server that deletes hard may answer 204 or 200 without a row.
         if reply.status == StatusCode::NO_CONTENT || reply.body.iter().all(u8::is_ascii_whitespace)
         {
             return Ok(None);
         }
-        answer::row(&reply, table, schema.as_ref(), &what).map(Some)
+        of_item(
+            answer::row(&reply, table, schema.as_ref(), &what)?,
+            Some(id),
+            &what,
+        )
+        .map(Some)
     }
 
     async fn get(&self, table: &str, id: &str) -> Result<Option<Record>, TransportError> {
@@ -279,9 +329,14 @@ impl Transport for HttpTransport {
         let reply = inner.send(&call).await?;
         let schema = inner.schema(table);
         if reply.status.is_success() {
-            answer::row(&reply, table, schema.as_ref(), &what).map(Some)
+            of_item(
+                answer::row(&reply, table, schema.as_ref(), &what)?,
+                Some(id),
+                &what,
+            )
+            .map(Some)
         } else {
-            match answer::refusal(&reply, table, schema.as_ref(), &what) {
+            match refused(&reply, table, schema.as_ref(), &what, Some(id)) {
                 TransportError::NotFound => Ok(None),
                 e => Err(e),
             }

@@ -102,3 +102,39 @@ async fn a_page_of_the_wrong_shape() {
     let m = message(t.pull("Todo", PullRequest::new(10)).await.unwrap_err());
     assert!(m.contains("row \"a1\" has no `updatedAt`"), "{m}");
 }
+
+#[tokio::test]
+async fn an_answer_about_another_row() {
+    let fake = Fake::scripted().await;
+    fake.push(Canned::row(
+        201,
+        row("b2", "2026-11-21T12:50:52.847Z", "MQ=="),
+    ));
+    fake.push(Canned::row(
+        200,
+        row("A1", "2026-11-21T12:50:52.847Z", "MQ=="),
+    ));
+    fake.push(Canned::row(
+        412,
+        row("b2", "2026-11-21T12:50:52.847Z", "Mg=="),
+    ));
+    let t = fake.transport();
+    let mut item = sync_core::Record::new();
+    item.set("id", "a1");
+    let m = message(t.insert("Todo", item.clone()).await.unwrap_err());
+    assert_eq!(
+        m,
+        "POST /app/tables/Todo: the answer is about row \"b2\", not \"a1\""
+    );
+    let m = message(t.get("Todo", "a1").await.unwrap_err());
+    assert!(
+        m.ends_with("the answer is about row \"A1\", not \"a1\""),
+        "{m}"
+    );
+    // A conflict's server copy of another row is no server copy.
+    let e = t
+        .update("Todo", item, Some("MQ==".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(e, TransportError::PreconditionFailed { server_copy: None });
+}

@@ -1,0 +1,845 @@
+//! Fuzzing what `HttpTransport` parses: a fake server on 127.0.0.1 answers every
+//! request with a generated answer — any status, hostile `ETag`, `Content-Type`,
+//! `Retry-After` and `Link` headers, bodies of random bytes, random JSON, rows of
+//! nearly the right shape with wrong types, huge or deeply nested values, bodies cut
+//! short — and:
+//!
+//! - every transport call ends, within a time limit, in `Ok` or a typed
+//!   `TransportError`, never a panic or a hang; a row it accepts has a text id;
+//! - through a `SyncContext` on a `SqliteStore`, a push or pull that does not succeed
+//!   changes nothing in the store (rows, queue, conflicts, watermark), and an
+//!   operation that was neither accepted nor turned into a conflict stays queued as it
+//!   was.
+//!
+//! 256 cases; `PROPTEST_RNG_SEED=S` replays a run (its seed is printed), and
+//! `PROPTEST_CASES=N` runs more.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use serde_json::{Value as Json, json};
+use sync_http::{HttpTransport, RetryPolicy};
+use tablesync::engine::{SyncContext, SyncError, SyncOptions};
+use tablesync::store::{Operation, Query, Store, StoredConflict, Watermark};
+use tablesync::transport::{PullRequest, Transport, TransportError};
+use tablesync::{Record, SqliteStore, Syncable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Syncable, Debug, Clone, PartialEq)]
+struct Item {
+    id: String,
+    value: i64,
+    stamp: String,
+    #[version]
+    version: Option<String>,
+}
+
+/// The longest one call (its retries included) may take before it counts as a hang.
+const CALL_LIMIT: Duration = Duration::from_secs(5);
+
+// ---------------------------------------------------------------------------------
+// The fake server: answers every request with the current answer's bytes, verbatim.
+
+struct Fake {
+    url: String,
+    answer: Arc<Mutex<Vec<u8>>>,
+    requests: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Fake {
+    async fn start() -> Fake {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}/", listener.local_addr().expect("address"));
+        let answer = Arc::new(Mutex::new(Vec::new()));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (a, r) = (Arc::clone(&answer), Arc::clone(&requests));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (a, r) = (Arc::clone(&a), Arc::clone(&r));
+                tokio::spawn(async move {
+                    // Read the request (head and Content-Length body), bounded in time.
+                    let read = tokio::time::timeout(Duration::from_secs(2), async {
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 8192];
+                        loop {
+                            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                                let len = head
+                                    .lines()
+                                    .find_map(|l| l.strip_prefix("content-length:"))
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                                    .unwrap_or(0);
+                                if buf.len() >= end + 4 + len {
+                                    return true;
+                                }
+                            }
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return false,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                    })
+                    .await;
+                    if read != Ok(true) {
+                        return;
+                    }
+                    r.fetch_add(1, Ordering::Relaxed);
+                    let bytes = a.lock().expect("answer lock").clone();
+                    let _ = stream.write_all(&bytes).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        Fake {
+            url,
+            answer,
+            requests,
+            task,
+        }
+    }
+
+    fn answer_with(&self, bytes: Vec<u8>) {
+        *self.answer.lock().expect("answer lock") = bytes;
+    }
+
+    fn transport(&self) -> HttpTransport {
+        HttpTransport::builder(&self.url)
+            .timeout(Duration::from_secs(1))
+            .connect_timeout(Duration::from_secs(1))
+            .retry(RetryPolicy {
+                attempts: 2,
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(2),
+                max_retry_after: Duration::from_millis(20),
+            })
+            .build()
+            .expect("transport")
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Generated answers.
+
+#[derive(Debug, Clone)]
+enum Framing {
+    /// `Content-Length` equal to the body.
+    Exact,
+    /// `Content-Length` larger than the body: the answer is cut short.
+    Short,
+    /// No `Content-Length`: the body ends where the connection does.
+    UntilClose,
+}
+
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    framing: Framing,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body as text (most are), cut: a failing case must be readable.
+        let body = String::from_utf8_lossy(&self.body);
+        let cut: String = body.chars().take(600).collect();
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("headers", &self.headers)
+            .field("body", &cut)
+            .field("body_len", &self.body.len())
+            .field("framing", &self.framing)
+            .finish()
+    }
+}
+
+impl Answer {
+    fn bytes(&self) -> Vec<u8> {
+        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
+        for (n, v) in &self.headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        match self.framing {
+            Framing::Exact => head.push_str(&format!("content-length: {}\r\n", self.body.len())),
+            Framing::Short => {
+                head.push_str(&format!("content-length: {}\r\n", self.body.len() + 7))
+            }
+            Framing::UntilClose => {}
+        }
+        head.push_str("connection: close\r\n\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+}
+
+fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            200u16, 201, 204, 304, 400, 401, 403, 404, 409, 412, 413, 429, 500, 502, 503, 504,
+        ]),
+        1 => 100u16..1000,
+    ]
+}
+
+fn visible(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(0x20u8..0x7f, 0..max).prop_map(|v| String::from_utf8(v).expect("ascii"))
+}
+
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    let etag = prop_oneof![
+        Just("\"v1\"".to_owned()),
+        Just("\"v2\"".to_owned()),
+        Just("W/\"v1\"".to_owned()),
+        Just("\"\"".to_owned()),
+        Just("v1".to_owned()),
+        Just("\"unterminated".to_owned()),
+        visible(40),
+    ];
+    let content_type = prop_oneof![
+        Just("application/json".to_owned()),
+        Just("application/json; charset=utf-8".to_owned()),
+        Just("text/html".to_owned()),
+        visible(30),
+    ];
+    let retry_after = prop_oneof![
+        Just("0".to_owned()),
+        Just("1".to_owned()),
+        Just("99999999999999999999999".to_owned()),
+        Just("-1".to_owned()),
+        Just("Sun, 06 Nov 1994 08:49:37 GMT".to_owned()),
+        Just("Fri, 31 Dec 9999 23:59:59 GMT".to_owned()),
+        visible(30),
+    ];
+    let link = prop_oneof![
+        Just("<http://127.0.0.1:1/tables/Item?$skip=50>; rel=next".to_owned()),
+        Just("<>; rel=next".to_owned()),
+        visible(60),
+    ];
+    (
+        prop::option::of(etag),
+        prop::option::of(content_type),
+        prop::option::of(retry_after),
+        prop::option::of(link),
+        prop::option::of(visible(20)),
+    )
+        .prop_map(|(etag, ct, ra, link, other)| {
+            let mut h = Vec::new();
+            let mut add = |n: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    h.push((n.to_owned(), v));
+                }
+            };
+            add("etag", etag);
+            add("content-type", ct);
+            add("retry-after", ra);
+            add("link", link);
+            add("x-anything", other);
+            h
+        })
+}
+
+fn any_json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
+        visible(20).prop_map(Json::String),
+        ".{0,12}".prop_map(Json::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+            prop::collection::btree_map("[a-zA-Z_]{1,10}", inner, 0..6)
+                .prop_map(|m| Json::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A value for a column: the right type most of the time, anything otherwise.
+fn field(right: Json) -> impl Strategy<Value = Option<Json>> {
+    prop_oneof![
+        6 => Just(Some(right)),
+        2 => any_json().prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+/// A row of nearly the right shape.
+fn near_row() -> impl Strategy<Value = Json> {
+    let id = prop_oneof![
+        Just("n1".to_owned()),
+        Just("s1".to_owned()),
+        Just("s2".to_owned()),
+        Just("other".to_owned()),
+        Just(String::new()),
+        visible(12),
+    ];
+    (
+        id,
+        prop::sample::select(vec!["v1", "v2", "MQ=="]),
+        prop::sample::select(vec![
+            "2026-11-21T12:50:52.847Z",
+            "2026-11-21T12:50:52Z",
+            "2026-11-21 12:50",
+            "not a date",
+            "9999-12-31T23:59:59.999Z",
+        ]),
+        field(json!(false)),
+        field(json!(7)),
+        field(json!("stamp")),
+    )
+        .prop_flat_map(|(id, version, updated, deleted, value, stamp)| {
+            (
+                field(json!(id)),
+                field(json!(version)),
+                field(json!(updated)),
+                field(json!("2026-01-01T00:00:00.000Z")),
+                Just((deleted, value, stamp)),
+                prop::option::of(("[a-z]{1,8}", any_json())),
+            )
+        })
+        .prop_map(
+            |(id, version, updated, created, (deleted, value, stamp), extra)| {
+                let mut o = serde_json::Map::new();
+                for (k, v) in [
+                    ("id", id),
+                    ("version", version),
+                    ("updatedAt", updated),
+                    ("createdAt", created),
+                    ("deleted", deleted),
+                    ("value", value),
+                    ("stamp", stamp),
+                ] {
+                    if let Some(v) = v {
+                        o.insert(k.to_owned(), v);
+                    }
+                }
+                if let Some((k, v)) = extra {
+                    o.insert(k, v);
+                }
+                Json::Object(o)
+            },
+        )
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let deep = (1usize..20_000).prop_map(|n| {
+        let mut s = "[".repeat(n);
+        s.push_str(&"]".repeat(n));
+        s.into_bytes()
+    });
+    let huge_string = (1usize..200_000).prop_map(|n| {
+        json!({"id": "s1", "version": "v1", "stamp": "x".repeat(n)})
+            .to_string()
+            .into_bytes()
+    });
+    let huge_number = prop_oneof![
+        Just(b"1e999999".to_vec()),
+        Just(b"[{\"id\":\"s1\",\"value\":123456789012345678901234567890}]".to_vec()),
+        Just(b"{\"id\":\"s1\",\"value\":-1e400,\"version\":\"v1\"}".to_vec()),
+    ];
+    prop_oneof![
+        2 => prop::collection::vec(any::<u8>(), 0..300),
+        2 => any_json().prop_map(|j| j.to_string().into_bytes()),
+        4 => near_row().prop_map(|j| j.to_string().into_bytes()),
+        3 => prop::collection::vec(near_row(), 0..5).prop_map(|v| Json::Array(v).to_string().into_bytes()),
+        1 => (prop::collection::vec(near_row(), 0..4), any_json())
+            .prop_map(|(v, count)| json!({"results": v, "count": count}).to_string().into_bytes()),
+        1 => deep,
+        1 => huge_string,
+        1 => huge_number,
+        1 => Just(Vec::new()),
+    ]
+}
+
+/// A row that is right in every way, for the id `id`, at `version`.
+fn good_row(id: &str, version: &str, updated: &str) -> Json {
+    json!({
+        "id": id, "version": version, "updatedAt": updated,
+        "createdAt": "2026-01-01T00:00:00.000Z", "deleted": false, "value": 7, "stamp": "server",
+    })
+}
+
+/// Answers a server might plausibly give: a 2xx, 409 or 412 with a well-formed row or
+/// page and a matching strong ETag, with at most one thing wrong — the row's id, a
+/// deleted row, a stale or missing version, an ETag that disagrees.
+fn plausible() -> impl Strategy<Value = Answer> {
+    let id = prop::sample::select(vec!["n1", "s1", "s2", "other", "S1"]);
+    let version = prop::sample::select(vec!["v1", "v2", "v3"]);
+    let updated = prop::sample::select(vec![
+        "2025-12-31T23:59:59.999Z",
+        "2026-01-01T00:00:00.000Z",
+        "2026-11-21T12:50:52.847Z",
+    ]);
+    let flaw = 0u8..8;
+    (
+        prop::sample::select(vec![200u16, 200, 201, 201, 204, 409, 412]),
+        prop::collection::vec((id, version, updated), 1..4),
+        flaw,
+        any::<bool>(),
+    )
+        .prop_map(|(status, rows, flaw, page)| {
+            let mut rows: Vec<Json> = rows.iter().map(|(i, v, u)| good_row(i, v, u)).collect();
+            let version = rows[0]["version"].as_str().unwrap_or_default().to_owned();
+            let mut etag = Some(format!("\"{version}\""));
+            match flaw {
+                0 => rows[0]["deleted"] = json!(true),
+                1 => etag = Some("\"v9\"".into()),
+                2 => etag = None,
+                3 => {
+                    rows[0].as_object_mut().map(|o| o.remove("version"));
+                }
+                4 => rows[0]["updatedAt"] = json!("2026-11-21T12:50:52Z"),
+                _ => {}
+            }
+            let body = if page {
+                etag = None;
+                Json::Array(rows)
+            } else {
+                rows.swap_remove(0)
+            };
+            let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+            if let Some(e) = etag {
+                headers.push(("etag".to_owned(), e));
+            }
+            Answer {
+                status,
+                reason: "OK".into(),
+                headers,
+                body: body.to_string().into_bytes(),
+                framing: Framing::Exact,
+            }
+        })
+}
+
+fn answer() -> impl Strategy<Value = Answer> {
+    prop_oneof![wild(), plausible()]
+}
+
+fn wild() -> impl Strategy<Value = Answer> {
+    (
+        status(),
+        prop_oneof![Just("OK".to_owned()), visible(10)],
+        headers(),
+        body(),
+        prop_oneof![
+            6 => Just(Framing::Exact),
+            1 => Just(Framing::Short),
+            1 => Just(Framing::UntilClose),
+        ],
+    )
+        .prop_map(|(status, reason, headers, body, framing)| Answer {
+            status,
+            reason,
+            headers,
+            body,
+            framing,
+        })
+}
+
+// ---------------------------------------------------------------------------------
+// The checks.
+
+async fn bounded<R>(what: &str, f: impl Future<Output = R>) -> Result<R, TestCaseError> {
+    tokio::time::timeout(CALL_LIMIT, f)
+        .await
+        .map_err(|_| TestCaseError::fail(format!("{what} hung for {CALL_LIMIT:?}")))
+}
+
+fn has_id(r: &Record, what: &str) -> Result<(), TestCaseError> {
+    if r.id().is_none_or(str::is_empty) {
+        return Err(TestCaseError::fail(format!(
+            "{what} accepted a row without id: {r:?}"
+        )));
+    }
+    Ok(())
+}
+
+fn item(id: &str, version: Option<&str>) -> Record {
+    let mut r = Record::new();
+    r.set("id", id);
+    r.set("value", 1i64);
+    r.set("stamp", format!("{id}-0"));
+    r.set("version", version.map(str::to_owned));
+    r
+}
+
+/// Raw transport calls: each ends in `Ok` or a typed error, in time.
+async fn transport_calls(fake: &Fake, counts: &Counts) -> Result<(), TestCaseError> {
+    let t = fake.transport();
+    t.register_schema(Item::schema());
+    let outcomes: Vec<(&str, Result<Vec<Record>, TransportError>)> = vec![
+        (
+            "get",
+            bounded("get", t.get("Item", "s1"))
+                .await?
+                .map(|r| r.into_iter().collect()),
+        ),
+        (
+            "insert",
+            bounded("insert", t.insert("Item", item("n1", None)))
+                .await?
+                .map(|r| vec![r]),
+        ),
+        (
+            "update",
+            bounded(
+                "update",
+                t.update("Item", item("s1", Some("v1")), Some("v1".into())),
+            )
+            .await?
+            .map(|r| vec![r]),
+        ),
+        (
+            "delete",
+            bounded("delete", t.delete("Item", "s2", Some("v1".into())))
+                .await?
+                .map(|r| r.into_iter().collect()),
+        ),
+        (
+            "pull",
+            bounded(
+                "pull",
+                t.pull(
+                    "Item",
+                    PullRequest {
+                        after: Some(Watermark {
+                            updated_at: "2026-01-01T00:00:00.000Z".into(),
+                            id: "a".into(),
+                        }),
+                        ..PullRequest::new(10)
+                    },
+                ),
+            )
+            .await?
+            .map(|p| p.records),
+        ),
+    ];
+    for (what, outcome) in outcomes {
+        match outcome {
+            Ok(rows) => {
+                counts.ok.fetch_add(1, Ordering::Relaxed);
+                for r in &rows {
+                    has_id(r, what)?;
+                }
+                // A single-row answer is about the row asked for.
+                let asked = match what {
+                    "get" | "update" => Some("s1"),
+                    "insert" => Some("n1"),
+                    "delete" => Some("s2"),
+                    _ => None,
+                };
+                if let (Some(asked), Some(r)) = (asked, rows.first()) {
+                    prop_assert_eq!(
+                        r.id(),
+                        Some(asked),
+                        "{} of {} accepted another row's answer",
+                        what,
+                        asked
+                    );
+                }
+            }
+            Err(e) => {
+                counts.err.fetch_add(1, Ordering::Relaxed);
+                // Typed by construction; its message must render.
+                let _ = e.to_string();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A queue entry as a failed send must leave it: position, kind, base version,
+/// revision, the deleted row it carries.
+type QueuedOp = (
+    u64,
+    tablesync::store::OpKind,
+    Option<String>,
+    u64,
+    Option<Record>,
+);
+
+/// What a store holds: rows, the queue (without attempt counters and errors, which a
+/// failed send legitimately updates), conflicts, the watermark.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    rows: Vec<Record>,
+    ops: BTreeMap<String, QueuedOp>,
+    conflicts: Vec<StoredConflict>,
+    watermark: Option<Watermark>,
+}
+
+fn snapshot(store: &SqliteStore) -> Snapshot {
+    store
+        .read(|tx| {
+            let ops = tx
+                .ops(None)?
+                .into_iter()
+                .map(|o: Operation| {
+                    (
+                        o.item_id.clone(),
+                        (o.seq, o.kind, o.version, o.revision, o.item),
+                    )
+                })
+                .collect();
+            Ok(Snapshot {
+                rows: tx.query("Item", &Query::new())?,
+                ops,
+                conflicts: tx.conflicts(None)?,
+                watermark: tx.watermark("Item", "all")?,
+            })
+        })
+        .expect("snapshot the store")
+}
+
+async fn device(fake: &Fake) -> SyncContext<SqliteStore, HttpTransport> {
+    let ctx = SyncContext::with_options(
+        SqliteStore::open_in_memory().expect("store"),
+        fake.transport(),
+        SyncOptions {
+            max_conflict_retries: 1,
+            ..SyncOptions::default()
+        },
+    );
+    ctx.table::<Item>().await.expect("register Item");
+    ctx
+}
+
+/// Seeds synced rows s1, s2 (version v1) and a watermark.
+fn seed_synced(ctx: &SyncContext<SqliteStore, HttpTransport>) {
+    ctx.store()
+        .transaction(|tx| {
+            for id in ["s1", "s2"] {
+                let mut r = item(id, Some("v1"));
+                r.set("updatedAt", "2026-01-01T00:00:00.000Z");
+                tx.upsert("Item", &r)?;
+                tx.set_base("Item", &r)?;
+            }
+            tx.set_watermark(
+                "Item",
+                "all",
+                &Watermark {
+                    updated_at: "2026-01-01T00:00:00.000Z".into(),
+                    id: "s2".into(),
+                },
+            )
+        })
+        .expect("seed synced rows");
+}
+
+/// A push of an insert, an update and a delete: an operation neither accepted nor in
+/// conflict stays queued as it was, with its row.
+async fn push_check(fake: &Fake, counts: &Counts) -> Result<(), TestCaseError> {
+    let ctx = device(fake).await;
+    seed_synced(&ctx);
+    let items = ctx.table::<Item>().await.expect("table");
+    items
+        .insert(Item {
+            id: "n1".into(),
+            value: 5,
+            stamp: "n1-1".into(),
+            version: None,
+        })
+        .await
+        .expect("insert");
+    let mut s1 = items.get("s1").await.expect("get").expect("s1");
+    s1.value = 9;
+    s1.stamp = "s1-1".into();
+    items.update(s1).await.expect("update");
+    items.delete("s2").await.expect("delete");
+    let before = snapshot(ctx.store());
+    let report = bounded("push", ctx.push()).await?;
+    let after = snapshot(ctx.store());
+    for r in &after.rows {
+        prop_assert!(
+            matches!(r.id(), Some("n1" | "s1")),
+            "a push planted a row it never wrote: {:?}",
+            r
+        );
+    }
+    match report {
+        Err(e) => {
+            counts.push_err.fetch_add(1, Ordering::Relaxed);
+            prop_assert_eq!(&after, &before, "a failed push changed the store: {}", e);
+        }
+        Ok(r) => {
+            if r.pushed + r.resolved + r.conflicts == 0 {
+                counts.push_nothing.fetch_add(1, Ordering::Relaxed);
+                prop_assert_eq!(
+                    &after,
+                    &before,
+                    "a push that achieved nothing changed the store: {:?}",
+                    r
+                );
+            } else {
+                counts.push_some.fetch_add(1, Ordering::Relaxed);
+                // Whatever is still queued without a conflict is untouched.
+                for (id, op) in &after.ops {
+                    if after.conflicts.iter().any(|c| &c.item_id == id) {
+                        continue;
+                    }
+                    let row = |s: &Snapshot| s.rows.iter().find(|r| r.id() == Some(id)).cloned();
+                    if before.ops.get(id) == Some(op) {
+                        prop_assert_eq!(
+                            row(&after),
+                            row(&before),
+                            "{} changed while still queued: {:?}",
+                            id,
+                            r
+                        );
+                    }
+                }
+                for c in &after.conflicts {
+                    prop_assert!(
+                        after.ops.contains_key(&c.item_id),
+                        "conflict without its operation: {:?}",
+                        c
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A pull that fails changes nothing (rows, watermark).
+async fn pull_check(fake: &Fake, counts: &Counts) -> Result<(), TestCaseError> {
+    let ctx = device(fake).await;
+    seed_synced(&ctx);
+    let items = ctx.table::<Item>().await.expect("table");
+    let before = snapshot(ctx.store());
+    let pulled = bounded("pull", items.pull("all", None)).await?;
+    let after = snapshot(ctx.store());
+    match pulled {
+        Ok(_) => {
+            counts.pull_ok.fetch_add(1, Ordering::Relaxed);
+            for r in &after.rows {
+                has_id(r, "a pulled page")?;
+            }
+        }
+        Err(e) => {
+            counts.pull_err.fetch_add(1, Ordering::Relaxed);
+            prop_assert!(
+                matches!(e, SyncError::Transport { .. }),
+                "a bad page is a transport error, not {e}"
+            );
+            prop_assert_eq!(&after, &before, "a failed pull changed the store: {}", e);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Counts {
+    ok: AtomicUsize,
+    err: AtomicUsize,
+    push_err: AtomicUsize,
+    push_nothing: AtomicUsize,
+    push_some: AtomicUsize,
+    pull_ok: AtomicUsize,
+    pull_err: AtomicUsize,
+}
+
+#[test]
+fn every_malformed_answer_is_ok_or_a_typed_error_and_a_failed_sync_changes_nothing() {
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fake = rt.block_on(Fake::start());
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(seed),
+        max_shrink_iters: 256,
+        ..Config::default()
+    });
+    let counts = Counts::default();
+    let result = runner.run(&answer(), |a| {
+        fake.answer_with(a.bytes());
+        rt.block_on(async {
+            transport_calls(&fake, &counts).await?;
+            push_check(&fake, &counts).await?;
+            pull_check(&fake, &counts).await
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}\nreplay: PROPTEST_RNG_SEED={seed} cargo test --test malformed_answers");
+    }
+    let n = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+    println!(
+        "malformed answers: {cases} cases (seed {seed}, {} requests served): transport calls {} \
+         Ok / {} typed errors, none panicked or hung; pushes: {} failed, {} achieved nothing, \
+         {} achieved something — store unchanged wherever nothing was achieved; pulls: {} \
+         failed with the store unchanged, {} succeeded ({:.1} s)",
+        fake.requests.load(Ordering::Relaxed),
+        n(&counts.ok),
+        n(&counts.err),
+        n(&counts.push_err),
+        n(&counts.push_nothing),
+        n(&counts.push_some),
+        n(&counts.pull_err),
+        n(&counts.pull_ok),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_answered_with_the_row_as_it_was_stays_deleted() {
+    let fake = Fake::start().await;
+    let ctx = device(&fake).await;
+    seed_synced(&ctx);
+    let items = ctx.table::<Item>().await.expect("table");
+    items.delete("s2").await.expect("delete");
+    // A server that deletes hard may answer with the row as it was, not marked deleted.
+    fake.answer_with(
+        Answer {
+            status: 200,
+            reason: "OK".into(),
+            headers: vec![("etag".into(), "\"v1\"".into())],
+            body: good_row("s2", "v1", "2026-01-01T00:00:00.000Z")
+                .to_string()
+                .into_bytes(),
+            framing: Framing::Exact,
+        }
+        .bytes(),
+    );
+    let report = ctx.push().await.expect("push");
+    assert_eq!(report.pushed, 1);
+    assert_eq!(ctx.pending_count().await.expect("pending"), 0);
+    assert_eq!(
+        items.get("s2").await.expect("get"),
+        None,
+        "the delete was undone"
+    );
+}
