@@ -227,7 +227,10 @@ async fn blog_two_devices_conflict_then_converge<S: Store>(make: impl Fn() -> S)
     // B syncs: its pull pushes first, and gets the conflict instead of losing a value.
     let report = pb.pull("all", None).await.unwrap();
     assert_eq!(report.push.as_ref().map(|p| p.conflicts), Some(1));
-    assert_eq!(report.conflicts, 1, "the pull's count includes its push's conflicts");
+    assert_eq!(
+        report.conflicts, 1,
+        "the pull's count includes its push's conflicts"
+    );
     let c = pb.conflicts().await.unwrap().remove(0);
     assert_eq!(
         (
