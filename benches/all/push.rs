@@ -1,0 +1,196 @@
+//! Push: N pending updates from one client (a `SqliteStore` file on disk,
+//! `HttpTransport`) to a fresh tablesync server on loopback (in-process, on its own
+//! runtime, SQLite file in the server dir), at `max_in_flight` 1 and 4.
+//!
+//! The ceiling is a bare reqwest client sending the same N conditional PATCH requests
+//! (`If-Match`, `ZUMO-API-VERSION: 2.0.0`, the same JSON bodies) to an identically
+//! seeded fresh server with the same concurrency, reading each answer and checking its
+//! status; it keeps no local state. The client's setup (pulling the rows, queueing the
+//! updates in one store transaction) is not timed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sync_http::HttpTransport;
+use tablesync::SqliteStore;
+use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
+use tablesync::store::{OpKind, Store};
+
+use crate::report::{Report, Row};
+use crate::rows::{PUSH_TABLE, PushRow, id, push_seed_columns, push_update};
+use crate::servers::{Server, runtime};
+use crate::settings::Settings;
+
+fn push_id(i: usize) -> String {
+    id("p", i)
+}
+
+fn seeded_server(dir: &tempfile::TempDir, name: &str, n: usize) -> Server {
+    let server = Server::sqlite(Some(&dir.path().join(format!("{name}.db"))));
+    server.seed(PUSH_TABLE, n, push_id, push_seed_columns);
+    server
+}
+
+/// The engine: pull the rows, queue an update of each, then time the push.
+pub fn engine(url: &str, client_db: &std::path::Path, n: usize, in_flight: usize) -> Duration {
+    let rt = runtime(2);
+    let store = SqliteStore::open(client_db).expect("client store");
+    let options = SyncOptions {
+        max_in_flight: in_flight,
+        page_size: 1000,
+        ..SyncOptions::default()
+    };
+    let ctx =
+        SyncContext::with_options(store, HttpTransport::new(url).expect("transport"), options);
+    rt.block_on(async {
+        let table = ctx.table::<PushRow>().await.expect("table");
+        let pulled = table.pull("all", None).await.expect("setup pull");
+        assert_eq!(pulled.received, n, "the setup pull");
+        ctx.store()
+            .transaction(|tx| {
+                for i in 0..n {
+                    let id = push_id(i);
+                    let mut row = tx.get(PUSH_TABLE, &id)?.expect("a pulled row");
+                    let (text, number) = push_update(i);
+                    row.set("text", text);
+                    row.set("n", number);
+                    let version = row.version().map(str::to_owned);
+                    tx.upsert(PUSH_TABLE, &row)?;
+                    tx.enqueue(PUSH_TABLE, &id, OpKind::Update, version, None)?;
+                }
+                Ok(())
+            })
+            .expect("queue the updates");
+        let start = Instant::now();
+        let report = ctx.push().await.expect("push");
+        let elapsed = start.elapsed();
+        assert_eq!(
+            (report.status, report.pushed),
+            (PushStatus::Complete, n),
+            "the push"
+        );
+        elapsed
+    })
+}
+
+/// The ceiling: the same PATCH requests from a bare reqwest client.
+pub fn bare(url: &str, n: usize, in_flight: usize) -> Duration {
+    let rt = runtime(2);
+    let client = reqwest::Client::new();
+    let bodies: Arc<Vec<(String, Vec<u8>)>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let id = push_id(i);
+                let (text, number) = push_update(i);
+                let body = serde_json::json!({ "id": id, "text": text, "n": number });
+                let url = format!("{url}/tables/{PUSH_TABLE}/{id}");
+                (url, serde_json::to_vec(&body).expect("json"))
+            })
+            .collect(),
+    );
+    rt.block_on(async {
+        let next = Arc::new(AtomicUsize::new(0));
+        let start = Instant::now();
+        let mut lanes = tokio::task::JoinSet::new();
+        for _ in 0..in_flight {
+            let (client, bodies, next) = (client.clone(), Arc::clone(&bodies), Arc::clone(&next));
+            lanes.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((url, body)) = bodies.get(i) else {
+                        break;
+                    };
+                    let answer = client
+                        .patch(url)
+                        .header("ZUMO-API-VERSION", "2.0.0")
+                        .header("If-Match", "\"MQ==\"")
+                        .header("Content-Type", "application/json")
+                        .header("Accept", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("a PATCH");
+                    let status = answer.status();
+                    let bytes = answer.bytes().await.expect("an answer");
+                    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
+                }
+            });
+        }
+        while let Some(lane) = lanes.join_next().await {
+            lane.expect("a lane");
+        }
+        start.elapsed()
+    })
+}
+
+pub fn run(settings: &Settings) -> Report {
+    let n = settings.n(10_000);
+    let mut report = Report::new(&format!(
+        "push: {n} updates, client store on disk, in-process server (SQLite in {})",
+        settings.server_dir.display()
+    ));
+    let client_dir = tempfile::tempdir().expect("temp dir");
+    let server_dir = settings.server_tempdir();
+    let mut rates = Vec::new();
+    for in_flight in [1, 4] {
+        let server = seeded_server(&server_dir, &format!("engine-{in_flight}"), n);
+        let ours = engine(
+            &server.url,
+            &client_dir.path().join(format!("client-{in_flight}.db")),
+            n,
+            in_flight,
+        );
+        server.stop();
+        let server = seeded_server(&server_dir, &format!("bare-{in_flight}"), n);
+        let ceiling = bare(&server.url, n, in_flight);
+        server.stop();
+        let (ours, ceiling) = (
+            n as f64 / ours.as_secs_f64(),
+            n as f64 / ceiling.as_secs_f64(),
+        );
+        report.row(Row::rate(
+            "push",
+            &format!("max_in_flight {in_flight}"),
+            ours,
+            ceiling,
+            "op/s",
+            Some(0.8),
+        ));
+        rates.push((ours, ceiling));
+    }
+    // Where the engine's time goes: the same push with the client store where fsync
+    // costs nothing (the server dir, tmpfs by default), against the same ceiling.
+    let scratch = settings.server_tempdir();
+    for (in_flight, (_, ceiling)) in [1, 4].into_iter().zip(rates.clone()) {
+        let server = seeded_server(&server_dir, &format!("scratch-{in_flight}"), n);
+        let ours = engine(
+            &server.url,
+            &scratch.path().join(format!("client-{in_flight}.db")),
+            n,
+            in_flight,
+        );
+        server.stop();
+        report.row(Row::rate(
+            "push",
+            &format!(
+                "max_in_flight {in_flight}, client store in {} (diagnostic)",
+                settings.server_dir.display()
+            ),
+            n as f64 / ours.as_secs_f64(),
+            ceiling,
+            "op/s",
+            None,
+        ));
+    }
+    let (one, four) = (rates[0], rates[1]);
+    report.row(Row::speedup(
+        "push",
+        "speedup, in flight 4 vs 1",
+        four.0 / one.0,
+        four.1 / one.1,
+        3.0,
+    ));
+    report.note("push: ceiling = bare reqwest PATCH loop (same requests, same concurrency, fresh identical server, no local store); speedup's ceiling column = the bare loop's own 4-vs-1 speedup");
+    report
+}
