@@ -12,7 +12,7 @@ use crate::store::{ConflictKind, Filter, OpKind, Store, StoreTx, StoredConflict}
 use crate::transport::{PullPage, PullRequest, Transport, TransportError};
 
 use super::push::{self, PushReport, PushStatus, same_data};
-use super::resolve::{self, Decider, RecordDecision, fit, take_server_copy};
+use super::resolve::{self, Decider, RecordDecision, fit_to, stored_schema, take_server_copy_with};
 use super::{Inner, SyncError, SyncEvent, outgoing};
 
 /// What a pull did.
@@ -132,6 +132,8 @@ fn apply_page(
     schema: Option<&crate::model::TableSchema>,
 ) -> Result<Applied, SyncError> {
     let mut applied = Applied::default();
+    // Once per page, not once per row.
+    let stored = stored_schema(tx, table)?;
     for remote in &page.records {
         let Some(id) = remote.id().filter(|i| !i.is_empty()) else {
             return Err(SyncError::Transport {
@@ -145,12 +147,12 @@ fn apply_page(
         // An unresolved conflict keeps the row as the app left it; its remote side
         // follows the server.
         if let Some(mut c) = tx.conflict(table, id)? {
-            c.remote = live.map(|r| fit(tx, table, r)).transpose()?;
+            c.remote = live.map(|r| fit_to(&stored, r));
             tx.save_conflict(&c)?;
             continue;
         }
         let Some(op) = tx.op(table, id)? else {
-            take_server_copy(tx, table, id, live)?;
+            take_server_copy_with(tx, &stored, table, id, live)?;
             continue;
         };
         // The server has not changed since the local change was based on it.
@@ -169,12 +171,12 @@ fn apply_page(
         };
         if converged {
             tx.remove_op(table, id)?;
-            take_server_copy(tx, table, id, live)?;
+            take_server_copy_with(tx, &stored, table, id, live)?;
             continue;
         }
         let mut conflict = StoredConflict::new(table, id, ConflictKind::Pull);
         conflict.local = local;
-        conflict.remote = live.map(|r| fit(tx, table, r)).transpose()?;
+        conflict.remote = live.map(|r| fit_to(&stored, r));
         conflict.base = tx.base(table, id)?;
         let decision = match decide {
             Some(d) => d(&conflict)?,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::conflict::{Conflict, ConflictPolicy, Decision, Resolution};
-use crate::model::{Record, Syncable, SystemColumn, Value};
+use crate::model::{Record, Syncable, SystemColumn, TableSchema, Value};
 use crate::store::{OpKind, Operation, StoreTx, StoredConflict};
 
 use super::SyncError;
@@ -124,14 +124,23 @@ pub(crate) fn typed_conflict<T: Syncable>(c: &StoredConflict) -> Result<Conflict
 /// A record cut down to the columns the local table has (a server may send columns
 /// that other clients added).
 pub(crate) fn fit(tx: &mut dyn StoreTx, table: &str, record: &Record) -> Result<Record, SyncError> {
-    let schema = tx
+    Ok(fit_to(&stored_schema(tx, table)?, record))
+}
+
+/// The schema the store holds for a table.
+pub(crate) fn stored_schema(tx: &mut dyn StoreTx, table: &str) -> Result<TableSchema, SyncError> {
+    Ok(tx
         .table_schema(table)?
-        .ok_or_else(|| crate::store::StoreError::UnknownTable(table.to_owned()))?;
-    Ok(record
+        .ok_or_else(|| crate::store::StoreError::UnknownTable(table.to_owned()))?)
+}
+
+/// [`fit`] against a schema the caller already has (a pull fetches it once per page).
+pub(crate) fn fit_to(schema: &TableSchema, record: &Record) -> Record {
+    record
         .iter()
         .filter(|(name, _)| schema.column(name).is_some())
         .map(|(n, v)| (n.to_owned(), v.clone()))
-        .collect())
+        .collect()
 }
 
 /// Takes the server's copy as the local row and the new base (or removes both when the
@@ -144,16 +153,37 @@ pub(crate) fn take_server_copy(
 ) -> Result<(), SyncError> {
     match remote.filter(|r| !r.is_deleted()) {
         Some(r) => {
-            let row = fit(tx, table, r)?;
+            let schema = stored_schema(tx, table)?;
+            take_server_copy_with(tx, &schema, table, id, Some(r))
+        }
+        None => forget(tx, table, id),
+    }
+}
+
+/// Removes an item's row and base (the server deleted it).
+fn forget(tx: &mut dyn StoreTx, table: &str, id: &str) -> Result<(), SyncError> {
+    tx.delete(table, id)?;
+    tx.remove_base(table, id)?;
+    Ok(())
+}
+
+/// [`take_server_copy`] against a schema the caller already has.
+pub(crate) fn take_server_copy_with(
+    tx: &mut dyn StoreTx,
+    schema: &TableSchema,
+    table: &str,
+    id: &str,
+    remote: Option<&Record>,
+) -> Result<(), SyncError> {
+    match remote.filter(|r| !r.is_deleted()) {
+        Some(r) => {
+            let row = fit_to(schema, r);
             tx.upsert(table, &row)?;
             tx.set_base(table, &row)?;
+            Ok(())
         }
-        None => {
-            tx.delete(table, id)?;
-            tx.remove_base(table, id)?;
-        }
+        None => forget(tx, table, id),
     }
-    Ok(())
 }
 
 /// Puts (or rewrites) an item's queue entry so that it is sent against `version`.
