@@ -12,7 +12,9 @@ use crate::store::{ConflictKind, Filter, OpKind, Store, StoreTx, StoredConflict}
 use crate::transport::{PullPage, PullRequest, Transport, TransportError};
 
 use super::push::{self, PushReport, PushStatus, same_data};
-use super::resolve::{self, Decider, RecordDecision, fit_to, stored_schema, take_server_copy_with};
+use super::resolve::{
+    self, Decider, RecordDecision, apply_server_copy, fit_to, settle, stored_schema,
+};
 use super::{Inner, SyncError, SyncEvent, outgoing};
 
 /// What a pull did.
@@ -152,7 +154,7 @@ fn apply_page(
             continue;
         }
         let Some(op) = tx.op(table, id)? else {
-            take_server_copy_with(tx, &stored, table, id, live)?;
+            apply_server_copy(tx, &stored, table, id, live)?;
             continue;
         };
         // The server has not changed since the local change was based on it.
@@ -171,7 +173,7 @@ fn apply_page(
         };
         if converged {
             tx.remove_op(table, id)?;
-            take_server_copy_with(tx, &stored, table, id, live)?;
+            settle(tx, table, id, live)?;
             continue;
         }
         let mut conflict = StoredConflict::new(table, id, ConflictKind::Pull);

@@ -16,7 +16,7 @@ use crate::store::{
 };
 use crate::transport::{Transport, TransportError};
 
-use super::resolve::{self, RecordDecision, fit, take_server_copy};
+use super::resolve::{self, RecordDecision, fit, settle};
 use super::{Inner, SyncError, SyncEvent, outgoing};
 
 /// How a push ended.
@@ -421,7 +421,7 @@ pub(crate) fn finish_success(
         }
         _ => {
             tx.remove_op(table, id)?;
-            take_server_copy(tx, table, id, copy)?;
+            settle(tx, table, id, copy)?;
         }
     }
     Ok(())

@@ -143,9 +143,11 @@ pub(crate) fn fit_to(schema: &TableSchema, record: &Record) -> Record {
         .collect()
 }
 
-/// Takes the server's copy as the local row and the new base (or removes both when the
-/// server deleted the item).
-pub(crate) fn take_server_copy(
+/// Settles an item whose operation has ended: the server's copy becomes the local row
+/// (or the row goes, when the server deleted it), and the base is dropped. A base is
+/// only kept while a local change is pending: it is captured with the first local
+/// change (see `SyncTable::update`), when the local row is the last synced copy.
+pub(crate) fn settle(
     tx: &mut dyn StoreTx,
     table: &str,
     id: &str,
@@ -154,21 +156,20 @@ pub(crate) fn take_server_copy(
     match remote.filter(|r| !r.is_deleted()) {
         Some(r) => {
             let schema = stored_schema(tx, table)?;
-            take_server_copy_with(tx, &schema, table, id, Some(r))
+            apply_server_copy(tx, &schema, table, id, Some(r))?;
         }
-        None => forget(tx, table, id),
+        None => {
+            tx.delete(table, id)?;
+        }
     }
-}
-
-/// Removes an item's row and base (the server deleted it).
-fn forget(tx: &mut dyn StoreTx, table: &str, id: &str) -> Result<(), SyncError> {
-    tx.delete(table, id)?;
     tx.remove_base(table, id)?;
     Ok(())
 }
 
-/// [`take_server_copy`] against a schema the caller already has.
-pub(crate) fn take_server_copy_with(
+/// The server's copy becomes the local row (or the row goes, when the server deleted
+/// it). Touches nothing else: for an item with no pending change, that is all a pull
+/// needs to write.
+pub(crate) fn apply_server_copy(
     tx: &mut dyn StoreTx,
     schema: &TableSchema,
     table: &str,
@@ -176,14 +177,12 @@ pub(crate) fn take_server_copy_with(
     remote: Option<&Record>,
 ) -> Result<(), SyncError> {
     match remote.filter(|r| !r.is_deleted()) {
-        Some(r) => {
-            let row = fit_to(schema, r);
-            tx.upsert(table, &row)?;
-            tx.set_base(table, &row)?;
-            Ok(())
+        Some(r) => tx.upsert(table, &fit_to(schema, r))?,
+        None => {
+            tx.delete(table, id)?;
         }
-        None => forget(tx, table, id),
     }
+    Ok(())
 }
 
 /// Puts (or rewrites) an item's queue entry so that it is sent against `version`.
@@ -231,7 +230,7 @@ pub(crate) fn apply(
     match resolution {
         RecordResolution::KeepRemote => {
             tx.remove_op(table, id)?;
-            take_server_copy(tx, table, id, remote)?;
+            settle(tx, table, id, remote)?;
         }
         RecordResolution::KeepLocal => match (remote, tx.get(table, id)?) {
             (Some(r), Some(mut row)) => {

@@ -121,6 +121,7 @@ where
                     });
                 };
                 let version = stored.version().map(str::to_owned);
+                keep_base(tx, R::table_name(), &id, &stored)?;
                 row.set(SystemColumn::Version.name(), version.clone());
                 for col in [SystemColumn::CreatedAt] {
                     if let Some(v) = stored.get(col.name()) {
@@ -148,6 +149,7 @@ where
                     });
                 };
                 let version = stored.version().map(str::to_owned);
+                keep_base(tx, R::table_name(), &id, &stored)?;
                 tx.delete(R::table_name(), &id)?;
                 tx.enqueue(R::table_name(), &id, OpKind::Delete, version, Some(stored))?;
                 Ok(())
@@ -309,6 +311,7 @@ where
                     return Err(no_op::<R>(&id));
                 }
                 tx.upsert(R::table_name(), &row)?;
+                tx.remove_base(R::table_name(), &id)?;
                 Ok(())
             })
             .await
@@ -322,13 +325,32 @@ fn no_op<R: Syncable>(id: &str) -> SyncError {
     })
 }
 
+/// Puts the last synced copy back and forgets it (its operation was cancelled).
 fn restore_base(
     tx: &mut dyn StoreTx,
     table: &str,
     id: &str,
 ) -> Result<(), crate::store::StoreError> {
     match tx.base(table, id)? {
-        Some(base) => tx.upsert(table, &base),
-        None => tx.delete(table, id).map(|_| ()),
+        Some(base) => tx.upsert(table, &base)?,
+        None => {
+            tx.delete(table, id)?;
+        }
     }
+    tx.remove_base(table, id).map(|_| ())
+}
+
+/// Captures the base of a 3-way merge with the first local change to an item: with no
+/// operation pending, the stored row is the last copy both sides agreed on. Later
+/// changes keep that base until the operation ends.
+fn keep_base(
+    tx: &mut dyn StoreTx,
+    table: &str,
+    id: &str,
+    stored: &Record,
+) -> Result<(), crate::store::StoreError> {
+    if tx.op(table, id)?.is_none() {
+        tx.set_base(table, stored)?;
+    }
+    Ok(())
 }
