@@ -134,8 +134,13 @@ fn apply_page(
     schema: Option<&crate::model::TableSchema>,
 ) -> Result<Applied, SyncError> {
     let mut applied = Applied::default();
-    // Once per page, not once per row.
+    // Once per page, not once per row: the schema, and the (few) unresolved conflicts.
     let stored = stored_schema(tx, table)?;
+    let mut in_conflict: std::collections::HashMap<String, crate::store::StoredConflict> = tx
+        .conflicts(Some(table))?
+        .into_iter()
+        .map(|c| (c.item_id.clone(), c))
+        .collect();
     for remote in &page.records {
         let Some(id) = remote.id().filter(|i| !i.is_empty()) else {
             return Err(SyncError::Transport {
@@ -148,9 +153,9 @@ fn apply_page(
         let live = (!remote.is_deleted()).then_some(remote);
         // An unresolved conflict keeps the row as the app left it; its remote side
         // follows the server.
-        if let Some(mut c) = tx.conflict(table, id)? {
+        if let Some(c) = in_conflict.get_mut(id) {
             c.remote = live.map(|r| fit_to(&stored, r));
-            tx.save_conflict(&c)?;
+            tx.save_conflict(c)?;
             continue;
         }
         let Some(op) = tx.op(table, id)? else {
