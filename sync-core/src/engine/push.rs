@@ -122,18 +122,76 @@ pub(crate) async fn push<S: Store, T: Transport>(
         total: report.total,
     });
     let max = inner.options.max_in_flight.max(1);
+    let window = (max * 8).clamp(8, 64);
     let mut queue = ops.into_iter();
+    let mut ready = std::collections::VecDeque::new();
     let mut tasks = JoinSet::new();
     let mut fatal: Option<SyncError> = None;
     let mut done = 0;
     loop {
+        let mut settled = None;
         while report.status == PushStatus::Complete && fatal.is_none() && tasks.len() < max {
-            let Some(op) = queue.next() else { break };
-            let inner = Arc::clone(inner);
-            tasks.spawn(async move { push_one(inner, op).await });
+            if ready.is_empty() {
+                // Count the attempts of a window of operations in one transaction (one
+                // durable commit, not one each). Counting before sending is the safe
+                // direction: an attempt counted but never sent only means "maybe on
+                // the server", which turns a later insert + delete into a delete that
+                // the server answers 404, a success.
+                let batch: Vec<_> = queue
+                    .by_ref()
+                    .take(window)
+                    .map(|op: Operation| {
+                        let gate = inner.entry(&op.table).and_then(|e| e.gate.clone());
+                        (op, gate)
+                    })
+                    .collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let prepared = inner
+                    .tx(move |tx| {
+                        let mut out = Vec::with_capacity(batch.len());
+                        for (op, gate) in batch {
+                            let p = prepare_one(tx, &op.table, &op.item_id, gate.as_ref())?;
+                            let abort = matches!(p, Prepared::Abort);
+                            out.push((op, p));
+                            if abort {
+                                break; // nothing after an abort is counted as sent
+                            }
+                        }
+                        Ok(out)
+                    })
+                    .await;
+                match prepared {
+                    Ok(p) => ready.extend(p),
+                    Err(e) => {
+                        fatal.get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+            let Some((op, prepared)) = ready.pop_front() else {
+                break;
+            };
+            match prepared {
+                Prepared::Send(..) => {
+                    let inner = Arc::clone(inner);
+                    tasks.spawn(async move { push_one(inner, op, Some(prepared)).await });
+                }
+                // Finished without sending: counted like any other operation.
+                Prepared::Gone => settled = Some(Outcome::Skipped),
+                Prepared::Abort => settled = Some(Outcome::Aborted),
+            }
+            if settled.is_some() {
+                break;
+            }
         }
-        let Some(joined) = tasks.join_next().await else {
-            break;
+        let joined = match settled.take() {
+            Some(outcome) => Ok(Ok(outcome)),
+            None => match tasks.join_next().await {
+                Some(joined) => joined,
+                None => break,
+            },
         };
         done += 1;
         inner.emit(SyncEvent::PushProgress {
@@ -181,6 +239,34 @@ pub(crate) async fn push<S: Store, T: Transport>(
     Ok(report)
 }
 
+/// The prepare step of one operation, in the caller's transaction: the queue may have
+/// changed since the push listed it; the app's handler sees the operation before it is
+/// counted as sent; then the attempt is counted and the row read as it is now.
+fn prepare_one(
+    tx: &mut dyn StoreTx,
+    table: &str,
+    id: &str,
+    gate: Option<&resolve::Gate>,
+) -> Result<Prepared, SyncError> {
+    let Some(op) = tx.op(table, id)? else {
+        return Ok(Prepared::Gone);
+    };
+    if tx.conflict(table, id)?.is_some() {
+        return Ok(Prepared::Gone);
+    }
+    let row = match op.kind {
+        OpKind::Delete => None,
+        OpKind::Insert | OpKind::Update => tx.get(table, id)?,
+    };
+    if let Some(gate) = gate
+        && !gate(op.kind, row.as_ref())?
+    {
+        return Ok(Prepared::Abort);
+    }
+    let op = tx.mark_attempt(table, id)?;
+    Ok(Prepared::Send(op, row))
+}
+
 /// What the prepare step found.
 enum Prepared {
     Send(Operation, Option<Record>),
@@ -205,37 +291,23 @@ enum Step {
 async fn push_one<S: Store, T: Transport>(
     inner: Arc<Inner<S, T>>,
     op: Operation,
+    mut first: Option<Prepared>,
 ) -> Result<Outcome, SyncError> {
     let (table, id) = (op.table.clone(), op.item_id.clone());
     let entry = inner.entry(&table);
     let schema = entry.as_ref().map(|e| e.schema.clone());
     let retries = inner.options.max_conflict_retries;
     for attempt in 0..=retries {
-        let (t, i) = (table.clone(), id.clone());
-        let gate = entry.as_ref().and_then(|e| e.gate.clone());
-        let prepared = inner
-            .tx(move |tx| {
-                // The queue may have changed since the push listed it.
-                let Some(op) = tx.op(&t, &i)? else {
-                    return Ok(Prepared::Gone);
-                };
-                if tx.conflict(&t, &i)?.is_some() {
-                    return Ok(Prepared::Gone);
-                }
-                let row = match op.kind {
-                    OpKind::Delete => None,
-                    OpKind::Insert | OpKind::Update => tx.get(&t, &i)?,
-                };
-                // The app's handler sees each operation before it is counted as sent.
-                if let Some(gate) = gate
-                    && !gate(op.kind, row.as_ref())?
-                {
-                    return Ok(Prepared::Abort);
-                }
-                let op = tx.mark_attempt(&t, &i)?;
-                Ok(Prepared::Send(op, row))
-            })
-            .await?;
+        let prepared = match first.take() {
+            Some(p) => p,
+            None => {
+                let (t, i) = (table.clone(), id.clone());
+                let gate = entry.as_ref().and_then(|e| e.gate.clone());
+                inner
+                    .tx(move |tx| prepare_one(tx, &t, &i, gate.as_ref()))
+                    .await?
+            }
+        };
         let (op, row) = match prepared {
             Prepared::Send(op, row) => (op, row),
             Prepared::Gone => return Ok(Outcome::Skipped),
