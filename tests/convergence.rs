@@ -14,7 +14,9 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use common::ledger::Ledger;
 
 use tablesync::Syncable;
 use tablesync::engine::{SyncContext, SyncError, SyncTable};
@@ -36,28 +38,6 @@ const T: &str = "Item";
 struct Client<S: Store> {
     ctx: SyncContext<S, MemoryTransport>,
     items: SyncTable<Item, S, MemoryTransport>,
-}
-
-#[derive(Default)]
-struct Ledger {
-    /// stamp -> (client, id) of every local write.
-    written: HashMap<String, (usize, String)>,
-    /// Stamps a later local write or delete replaced before they were known to be sent.
-    superseded: HashSet<String>,
-    /// Stamps a resolution chose to drop.
-    discarded: HashSet<String>,
-    /// How many extra times a stamp may legitimately be applied (each "keep local").
-    resent: HashMap<String, usize>,
-    next: u64,
-}
-
-impl Ledger {
-    fn stamp(&mut self, client: usize, id: &str) -> String {
-        self.next += 1;
-        let s = format!("c{client}-w{}", self.next);
-        self.written.insert(s.clone(), (client, id.to_owned()));
-        s
-    }
 }
 
 macro_rules! t {
@@ -144,7 +124,7 @@ async fn run_seed<S: Store>(seed: u64, make: &impl Fn() -> S) -> Result<(), Stri
         if trace {
             eprintln!(
                 "step {step}: client {ci} action {action} (stamp counter {})",
-                ledger.next
+                ledger.issued()
             );
         }
         match action {
@@ -248,7 +228,7 @@ async fn run_seed<S: Store>(seed: u64, make: &impl Fn() -> S) -> Result<(), Stri
             ));
         }
     }
-    // 2. Nothing applied twice.
+    // 2 and 3. Nothing applied twice, nothing lost.
     let mut applied: HashMap<String, usize> = HashMap::new();
     for w in server.applied() {
         if w.kind != OpKind::Delete {
@@ -256,23 +236,7 @@ async fn run_seed<S: Store>(seed: u64, make: &impl Fn() -> S) -> Result<(), Stri
             *applied.entry(item.stamp).or_default() += 1;
         }
     }
-    for (stamp, n) in &applied {
-        let allowed = 1 + ledger.resent.get(stamp).copied().unwrap_or(0);
-        if *n > allowed {
-            return Err(format!(
-                "write {stamp} applied {n} times (allowed {allowed})"
-            ));
-        }
-    }
-    // 3. Nothing lost.
-    for (stamp, (client, id)) in &ledger.written {
-        let fate = applied.contains_key(stamp)
-            || ledger.superseded.contains(stamp)
-            || ledger.discarded.contains(stamp);
-        if !fate {
-            return Err(format!("client {client}'s write {stamp} on {id} was lost"));
-        }
-    }
+    ledger.check(&applied)?;
     Ok(())
 }
 

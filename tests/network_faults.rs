@@ -16,9 +16,12 @@
 //! `TABLESYNC_FAULT_SEED=S` replays one (the proxy's choices follow the seed; with
 //! several operations in flight the order in which requests reach it may vary).
 
+mod common;
 mod support;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use common::ledger::Ledger;
 use std::time::{Duration, Instant};
 
 use support::proxy::{FAULTS, Fault, Proxy};
@@ -45,28 +48,6 @@ const HANG: Duration = Duration::from_millis(500);
 struct Client {
     ctx: SyncContext<SqliteStore, HttpTransport>,
     items: SyncTable<Item, SqliteStore, HttpTransport>,
-}
-
-#[derive(Default)]
-struct Ledger {
-    /// stamp -> (client, id) of every local write.
-    written: HashMap<String, (usize, String)>,
-    /// Stamps a later local write or delete replaced.
-    superseded: HashSet<String>,
-    /// Stamps a resolution chose to drop.
-    discarded: HashSet<String>,
-    /// How many extra times a stamp may legitimately be applied (each "keep local").
-    resent: HashMap<String, usize>,
-    next: u64,
-}
-
-impl Ledger {
-    fn stamp(&mut self, client: usize, id: &str) -> String {
-        self.next += 1;
-        let s = format!("c{client}-w{}", self.next);
-        self.written.insert(s.clone(), (client, id.to_owned()));
-        s
-    }
 }
 
 macro_rules! t {
@@ -256,25 +237,9 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
             ));
         }
     }
-    // 2. Nothing applied twice.
+    // 2 and 3. Nothing applied twice, nothing lost.
     let applied = server.applied.stamps();
-    for (stamp, n) in &applied {
-        let allowed = 1 + ledger.resent.get(stamp).copied().unwrap_or(0);
-        if *n > allowed {
-            return Err(format!(
-                "write {stamp} applied {n} times (allowed {allowed})"
-            ));
-        }
-    }
-    // 3. Nothing lost.
-    for (stamp, (client, id)) in &ledger.written {
-        let fate = applied.contains_key(stamp)
-            || ledger.superseded.contains(stamp)
-            || ledger.discarded.contains(stamp);
-        if !fate {
-            return Err(format!("client {client}'s write {stamp} on {id} was lost"));
-        }
-    }
+    ledger.check(&applied)?;
     let faults = FAULTS
         .iter()
         .map(|f| (*f, proxy.counts().get(*f)))

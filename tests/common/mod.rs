@@ -2,6 +2,8 @@
 //! structs, and helpers to act on the server behind a device's back.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod ledger;
+
 use tablesync::chrono::NaiveDate;
 use tablesync::transport::MemoryRemote;
 use tablesync::{Record, Syncable};
