@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use tokio::task::JoinSet;
+use std::collections::VecDeque;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::model::{Record, SystemColumn};
 use crate::store::{
@@ -94,6 +97,14 @@ enum Outcome {
 }
 
 /// Pushes the queue (of one table, or all).
+///
+/// Sending and storing answers overlap: an operation gives back its place among the
+/// `max_in_flight` as soon as its answer arrives, and the answers are stored by one
+/// [`Finisher`] in group commits. So with one in flight the next operation is already
+/// on the wire while the previous answer is being made durable, and a burst of answers
+/// costs one commit, not one each. A crash in between loses nothing: an operation
+/// whose answer was not stored stays queued, and re-sending something the server
+/// already applied is recognized as a success (see [`same_data`]).
 pub(crate) async fn push<S: Store, T: Transport>(
     inner: &Arc<Inner<S, T>>,
     table: Option<String>,
@@ -122,76 +133,74 @@ pub(crate) async fn push<S: Store, T: Transport>(
         total: report.total,
     });
     let max = inner.options.max_in_flight.max(1);
-    let window = (max * 8).clamp(8, 64);
-    let mut queue = ops.into_iter();
-    let mut ready = std::collections::VecDeque::new();
+    // Operations whose answer is waiting to be stored do not count as in flight, but
+    // they are bounded too, so a slow store slows the push down instead of piling up.
+    let most_tasks = max + FINISH_BATCH;
+    let wire = Arc::new(Semaphore::new(max));
+    let finisher = Finisher::start(Arc::clone(inner));
+    let mut prepared = Preparer::new(inner, ops, max);
     let mut tasks = JoinSet::new();
+    let mut spare: Option<OwnedSemaphorePermit> = None;
     let mut fatal: Option<SyncError> = None;
     let mut done = 0;
     loop {
         let mut settled = None;
-        while report.status == PushStatus::Complete && fatal.is_none() && tasks.len() < max {
-            if ready.is_empty() {
-                // Count the attempts of a window of operations in one transaction (one
-                // durable commit, not one each). Counting before sending is the safe
-                // direction: an attempt counted but never sent only means "maybe on
-                // the server", which turns a later insert + delete into a delete that
-                // the server answers 404, a success.
-                let batch: Vec<_> = queue
-                    .by_ref()
-                    .take(window)
-                    .map(|op: Operation| {
-                        let gate = inner.entry(&op.table).and_then(|e| e.gate.clone());
-                        (op, gate)
-                    })
-                    .collect();
-                if batch.is_empty() {
-                    break;
-                }
-                let prepared = inner
-                    .tx(move |tx| {
-                        let mut out = Vec::with_capacity(batch.len());
-                        for (op, gate) in batch {
-                            let p = prepare_one(tx, &op.table, &op.item_id, gate.as_ref())?;
-                            let abort = matches!(p, Prepared::Abort);
-                            out.push((op, p));
-                            if abort {
-                                break; // nothing after an abort is counted as sent
-                            }
-                        }
-                        Ok(out)
-                    })
-                    .await;
-                match prepared {
-                    Ok(p) => ready.extend(p),
-                    Err(e) => {
-                        fatal.get_or_insert(e);
-                        break;
-                    }
-                }
-            }
-            let Some((op, prepared)) = ready.pop_front() else {
+        while report.status == PushStatus::Complete
+            && fatal.is_none()
+            && !prepared.exhausted()
+            && tasks.len() < most_tasks
+        {
+            let Some(permit) = spare
+                .take()
+                .or_else(|| Arc::clone(&wire).try_acquire_owned().ok())
+            else {
                 break;
             };
-            match prepared {
-                Prepared::Send(..) => {
-                    let inner = Arc::clone(inner);
-                    tasks.spawn(async move { push_one(inner, op, Some(prepared)).await });
+            let next = match prepared.next().await {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => {
+                    fatal.get_or_insert(e);
+                    break;
+                }
+            };
+            match next {
+                (op, p @ Prepared::Send(..)) => {
+                    let (inner, finisher) = (Arc::clone(inner), finisher.clone());
+                    tasks.spawn(async move {
+                        let mut permit = Some(permit);
+                        let outcome = push_one(inner, op, Some(p), &mut permit, finisher).await;
+                        // Any outcome but a stored success keeps its place until the
+                        // loop has seen it, so a stop or an abort is seen before the
+                        // next operation goes out.
+                        (outcome, permit)
+                    });
                 }
                 // Finished without sending: counted like any other operation.
-                Prepared::Gone => settled = Some(Outcome::Skipped),
-                Prepared::Abort => settled = Some(Outcome::Aborted),
+                (_, Prepared::Gone) => settled = Some(Outcome::Skipped),
+                (_, Prepared::Abort) => settled = Some(Outcome::Aborted),
             }
             if settled.is_some() {
                 break;
             }
         }
         let joined = match settled.take() {
-            Some(outcome) => Ok(Ok(outcome)),
-            None => match tasks.join_next().await {
-                Some(joined) => joined,
-                None => break,
-            },
+            Some(outcome) => Ok((Ok(outcome), None)),
+            None => {
+                let may_send = report.status == PushStatus::Complete
+                    && fatal.is_none()
+                    && !prepared.exhausted()
+                    && tasks.len() < most_tasks;
+                tokio::select! {
+                    biased;
+                    Some(joined) = tasks.join_next() => joined,
+                    permit = Arc::clone(&wire).acquire_owned(), if may_send && spare.is_none() => {
+                        spare = permit.ok();
+                        continue;
+                    }
+                    else => break,
+                }
+            }
         };
         done += 1;
         inner.emit(SyncEvent::PushProgress {
@@ -199,8 +208,8 @@ pub(crate) async fn push<S: Store, T: Transport>(
             total: report.total,
         });
         let outcome = match joined {
-            Ok(Ok(o)) => o,
-            Ok(Err(e)) => {
+            Ok((Ok(o), _permit)) => o,
+            Ok((Err(e), _permit)) => {
                 fatal.get_or_insert(e);
                 continue;
             }
@@ -237,6 +246,196 @@ pub(crate) async fn push<S: Store, T: Transport>(
         status: report.status.clone(),
     });
     Ok(report)
+}
+
+/// How many answers one group commit stores at most.
+const FINISH_BATCH: usize = 256;
+
+/// Operations prepared together, in queue order.
+type Window = Vec<(Operation, Prepared)>;
+
+/// Hands out prepared operations in queue order, preparing a window of them per
+/// transaction, and the next window while the current one is being sent.
+///
+/// Counting the attempts of a window in one transaction costs one durable commit, not
+/// one each. Counting before sending is the safe direction: an attempt counted but
+/// never sent only means "maybe on the server", which turns a later insert + delete
+/// into a delete that the server answers 404, a success.
+struct Preparer<S, T> {
+    inner: Arc<Inner<S, T>>,
+    queue: std::vec::IntoIter<Operation>,
+    window: usize,
+    ready: VecDeque<(Operation, Prepared)>,
+    /// The next window, being prepared. Dropped unused (the push stopped), it only
+    /// counted attempts: harmless, as above.
+    ahead: Option<JoinHandle<Result<Window, SyncError>>>,
+    /// A window ended in an abort: nothing after it may be prepared.
+    stopped: bool,
+}
+
+impl<S: Store, T: Transport> Preparer<S, T> {
+    fn new(inner: &Arc<Inner<S, T>>, ops: Vec<Operation>, max_in_flight: usize) -> Self {
+        Preparer {
+            inner: Arc::clone(inner),
+            queue: ops.into_iter(),
+            window: (max_in_flight * 8).clamp(8, 64),
+            ready: VecDeque::new(),
+            ahead: None,
+            stopped: false,
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.ready.is_empty() && self.ahead.is_none() && (self.stopped || self.queue.len() == 0)
+    }
+
+    /// The next operation, prepared.
+    async fn next(&mut self) -> Result<Option<(Operation, Prepared)>, SyncError> {
+        if self.ready.is_empty() {
+            let window = match self.ahead.take() {
+                Some(ahead) => ahead
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("push task failed: {e}")))??,
+                None => self.prepare_window().await?,
+            };
+            self.take(window);
+        }
+        let next = self.ready.pop_front();
+        if self.ready.len() <= self.window / 2 && self.ahead.is_none() && !self.stopped {
+            let inner = Arc::clone(&self.inner);
+            let batch = self.next_batch();
+            if !batch.is_empty() {
+                self.ahead = Some(tokio::spawn(async move {
+                    inner.tx(move |tx| prepare_batch(tx, batch)).await
+                }));
+            }
+        }
+        Ok(next)
+    }
+
+    fn take(&mut self, window: Window) {
+        if matches!(window.last(), Some((_, Prepared::Abort))) {
+            self.stopped = true;
+        }
+        self.ready.extend(window);
+    }
+
+    async fn prepare_window(&mut self) -> Result<Window, SyncError> {
+        if self.stopped {
+            return Ok(Vec::new());
+        }
+        let batch = self.next_batch();
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.inner.tx(move |tx| prepare_batch(tx, batch)).await
+    }
+
+    fn next_batch(&mut self) -> Vec<(Operation, Option<resolve::Gate>)> {
+        let inner = &self.inner;
+        self.queue
+            .by_ref()
+            .take(self.window)
+            .map(|op| {
+                let gate = inner.entry(&op.table).and_then(|e| e.gate.clone());
+                (op, gate)
+            })
+            .collect()
+    }
+}
+
+/// Prepares a window of operations in the caller's transaction, stopping after an
+/// abort (nothing after it is counted as sent).
+fn prepare_batch(
+    tx: &mut dyn StoreTx,
+    batch: Vec<(Operation, Option<resolve::Gate>)>,
+) -> Result<Window, SyncError> {
+    let mut out = Vec::with_capacity(batch.len());
+    for (op, gate) in batch {
+        let p = prepare_one(tx, &op.table, &op.item_id, gate.as_ref())?;
+        let abort = matches!(p, Prepared::Abort);
+        out.push((op, p));
+        if abort {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Stores accepted answers in group commits: every answer waiting when a commit starts
+/// goes into it, so the store's durable commits do not limit the push's rate.
+struct Finisher {
+    jobs: mpsc::UnboundedSender<FinishJob>,
+}
+
+type FinishJob = (
+    Operation,
+    Option<Record>,
+    oneshot::Sender<Result<(), SyncError>>,
+);
+
+impl Clone for Finisher {
+    fn clone(&self) -> Self {
+        Finisher {
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl Finisher {
+    /// Starts the committing task; it ends when the last handle is dropped.
+    fn start<S: Store, T: Transport>(inner: Arc<Inner<S, T>>) -> Finisher {
+        let (jobs, mut rx) = mpsc::unbounded_channel::<FinishJob>();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(FINISH_BATCH);
+            while rx.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+                let mut replies = Vec::with_capacity(batch.len());
+                let mut work = Vec::with_capacity(batch.len());
+                for (op, copy, reply) in batch.drain(..) {
+                    work.push((op, copy));
+                    replies.push(reply);
+                }
+                let result = inner
+                    .tx(move |tx| {
+                        for (op, copy) in &work {
+                            finish_success(tx, op, copy.as_ref())?;
+                        }
+                        Ok(())
+                    })
+                    .await;
+                match result {
+                    Ok(()) => {
+                        for reply in replies {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of this batch was stored; each operation stays queued.
+                        let message = e.to_string();
+                        let mut first = Some(e);
+                        for reply in replies {
+                            let e = first.take().unwrap_or_else(|| {
+                                StoreError::Backend(format!(
+                                    "storing the server's answer failed: {message}"
+                                ))
+                                .into()
+                            });
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+            }
+        });
+        Finisher { jobs }
+    }
+
+    /// Stores one accepted answer; returns once it is durable.
+    async fn finish(&self, op: Operation, copy: Option<Record>) -> Result<(), SyncError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || SyncError::from(StoreError::Backend("the push was cancelled".into()));
+        self.jobs.send((op, copy, reply)).map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
 }
 
 /// The prepare step of one operation, in the caller's transaction: the queue may have
@@ -292,6 +491,8 @@ async fn push_one<S: Store, T: Transport>(
     inner: Arc<Inner<S, T>>,
     op: Operation,
     mut first: Option<Prepared>,
+    place: &mut Option<OwnedSemaphorePermit>,
+    finisher: Finisher,
 ) -> Result<Outcome, SyncError> {
     let (table, id) = (op.table.clone(), op.item_id.clone());
     let entry = inner.entry(&table);
@@ -334,9 +535,9 @@ async fn push_one<S: Store, T: Transport>(
         };
         let err = match result {
             Ok(copy) => {
-                inner
-                    .tx(move |tx| finish_success(tx, &op, copy.as_ref()))
-                    .await?;
+                // Accepted: the next operation may go out while this answer is stored.
+                drop(place.take());
+                finisher.finish(op, copy).await?;
                 return Ok(if attempt == 0 {
                     Outcome::Pushed
                 } else {
