@@ -255,7 +255,8 @@ const FINISH_BATCH: usize = 256;
 type Window = Vec<(Operation, Prepared)>;
 
 /// Hands out prepared operations in queue order, preparing a window of them per
-/// transaction, and the next window while the current one is being sent.
+/// transaction, and the next window while the current one is being sent (so at most
+/// two windows are counted as attempted ahead of their sending).
 ///
 /// Counting the attempts of a window in one transaction costs one durable commit, not
 /// one each. Counting before sending is the safe direction: an attempt counted but
@@ -278,7 +279,7 @@ impl<S: Store, T: Transport> Preparer<S, T> {
         Preparer {
             inner: Arc::clone(inner),
             queue: ops.into_iter(),
-            window: (max_in_flight * 8).clamp(8, 64),
+            window: (max_in_flight * 32).clamp(32, 256),
             ready: VecDeque::new(),
             ahead: None,
             stopped: false,
@@ -301,7 +302,9 @@ impl<S: Store, T: Transport> Preparer<S, T> {
             self.take(window);
         }
         let next = self.ready.pop_front();
-        if self.ready.len() <= self.window / 2 && self.ahead.is_none() && !self.stopped {
+        // Keep the next window one step ahead, so that its commit (and the commits of
+        // stored answers it may wait behind) overlap the sending of this one.
+        if self.ahead.is_none() && !self.stopped {
             let inner = Arc::clone(&self.inner);
             let batch = self.next_batch();
             if !batch.is_empty() {
