@@ -450,7 +450,7 @@ fn prepare_one(
     id: &str,
     gate: Option<&resolve::Gate>,
 ) -> Result<Prepared, SyncError> {
-    let Some(op) = tx.op(table, id)? else {
+    let Some(mut op) = tx.op(table, id)? else {
         return Ok(Prepared::Gone);
     };
     if tx.conflict(table, id)?.is_some() {
@@ -465,7 +465,9 @@ fn prepare_one(
     {
         return Ok(Prepared::Abort);
     }
-    let op = tx.mark_attempt(table, id)?;
+    // What `mark_attempt` does, without reading the entry a second time.
+    op.attempts += 1;
+    tx.replace_op(&op)?;
     Ok(Prepared::Send(op, row))
 }
 
