@@ -26,6 +26,7 @@
 //!   (default `target/bench-azure`).
 
 mod child;
+mod link;
 mod load;
 mod local_writes;
 mod pull;

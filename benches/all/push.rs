@@ -18,6 +18,7 @@ use tablesync::SqliteStore;
 use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
 use tablesync::store::{OpKind, Store};
 
+use crate::link::Link;
 use crate::report::{Report, Row};
 use crate::rows::{PUSH_TABLE, PushRow, id, push_seed_columns, push_update};
 use crate::servers::{Server, runtime};
@@ -188,6 +189,62 @@ pub fn run(settings: &Settings) -> Report {
         four.1 / one.1,
         3.0,
     ));
+    slow_link(settings, &mut report);
     report.note("push: ceiling = bare reqwest PATCH loop (same requests, same concurrency, fresh identical server, no local store); speedup's ceiling column = the bare loop's own 4-vs-1 speedup");
     report
+}
+
+/// Each way's delay on the slow link.
+const LINK_DELAY: Duration = Duration::from_millis(1);
+
+/// The same push over a link that adds `LINK_DELAY` each way: on loopback the server's
+/// CPU bounds parallel push (the bare loop's own speedup shows it); with a round trip
+/// to wait for, sending several operations at once pays off as on a real network.
+fn slow_link(settings: &Settings, report: &mut Report) {
+    let n = settings.n(2_000);
+    let server_dir = settings.server_tempdir();
+    let client_dir = tempfile::tempdir().expect("temp dir");
+    let link_rt = runtime(1);
+    let mut rates = Vec::new();
+    for in_flight in [1, 4] {
+        let (mut ours, mut ceiling) = (0f64, 0f64);
+        for round in 0..ROUNDS {
+            let rate = |d: Duration| n as f64 / d.as_secs_f64();
+            let name = format!("link-{in_flight}-{round}");
+            let server = seeded_server(&server_dir, &format!("engine-{name}"), n);
+            let link = Link::start(&link_rt, &server.url, LINK_DELAY);
+            let db = client_dir.path().join(format!("client-{name}.db"));
+            ours = ours.max(rate(engine(&link.url, &db, n, in_flight)));
+            drop(link);
+            server.stop();
+            let server = seeded_server(&server_dir, &format!("bare-{name}"), n);
+            let link = Link::start(&link_rt, &server.url, LINK_DELAY);
+            ceiling = ceiling.max(rate(bare(&link.url, n, in_flight)));
+            drop(link);
+            server.stop();
+        }
+        report.row(Row::rate(
+            "push",
+            &format!(
+                "{n} updates over a link adding {} ms each way, max_in_flight {in_flight}",
+                LINK_DELAY.as_millis()
+            ),
+            ours,
+            ceiling,
+            "op/s",
+            Some(0.8),
+        ));
+        rates.push((ours, ceiling));
+    }
+    let (one, four) = (rates[0], rates[1]);
+    report.row(Row::speedup(
+        "push",
+        &format!(
+            "speedup over the {} ms link, in flight 4 vs 1",
+            LINK_DELAY.as_millis()
+        ),
+        four.0 / one.0,
+        four.1 / one.1,
+        3.0,
+    ));
 }
