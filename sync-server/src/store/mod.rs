@@ -169,6 +169,7 @@ impl Row {
     ///     serde_json::json!({"text": "milk", "deleted": false}));
     /// ```
     pub fn to_json(&self, select: Option<&[String]>) -> Map<String, Json> {
+        // Keep in step with `RowJson`'s `Serialize` (`row_json_is_to_json`).
         let wanted = |c: &str| select.is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(c)));
         let mut obj = Map::new();
         if wanted("id") {
@@ -190,6 +191,59 @@ impl Row {
         }
         obj.insert("deleted".into(), Json::Bool(self.deleted));
         obj
+    }
+}
+
+/// A row as its JSON answer, written straight to the output: the same object as
+/// [`Row::to_json`], without building it first.
+///
+/// ```
+/// let row = sync_server::store::Row {
+///     id: "a1".into(), version: 1, created_ms: 0, updated_ms: 0, deleted: false,
+///     data: vec![("text".into(), serde_json::json!("milk"))],
+/// };
+/// let select = ["text".to_owned()];
+/// assert_eq!(serde_json::to_string(&row.json(Some(&select))).unwrap(),
+///     r#"{"text":"milk","deleted":false}"#);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RowJson<'a> {
+    row: &'a Row,
+    select: Option<&'a [String]>,
+}
+
+impl serde::Serialize for RowJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (row, select) = (self.row, self.select);
+        let wanted = |c: &str| select.is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(c)));
+        let mut map = s.serialize_map(None)?;
+        if wanted("id") {
+            map.serialize_entry("id", &row.id)?;
+        }
+        for (c, v) in &row.data {
+            if wanted(c) {
+                map.serialize_entry(c, v)?;
+            }
+        }
+        if wanted("createdAt") {
+            map.serialize_entry("createdAt", &format_ms(row.created_ms))?;
+        }
+        if wanted("updatedAt") {
+            map.serialize_entry("updatedAt", &format_ms(row.updated_ms))?;
+        }
+        if wanted("version") {
+            map.serialize_entry("version", &row.version_text())?;
+        }
+        map.serialize_entry("deleted", &row.deleted)?;
+        map.end()
+    }
+}
+
+impl Row {
+    /// The row as a JSON answer to serialize: [`Row::to_json`] without the map.
+    pub fn json<'a>(&'a self, select: Option<&'a [String]>) -> RowJson<'a> {
+        RowJson { row: self, select }
     }
 }
 
@@ -400,6 +454,35 @@ mod tests {
             updated_ms: 0,
             deleted,
             data: vec![],
+        }
+    }
+
+    #[test]
+    fn row_json_is_to_json() {
+        let row = Row {
+            id: "a1".into(),
+            version: 12,
+            created_ms: 1_700_000_000_123,
+            updated_ms: 1_700_000_000_456,
+            deleted: true,
+            data: vec![
+                ("text".into(), Json::String("milk \"2%\"".into())),
+                ("n".into(), serde_json::json!(2.5)),
+                ("tags".into(), serde_json::json!({"a": [1, null]})),
+            ],
+        };
+        let selects: [Option<Vec<String>>; 4] = [
+            None,
+            Some(vec!["TEXT".into(), "version".into()]),
+            Some(vec!["id".into(), "updatedAt".into(), "nope".into()]),
+            Some(vec![]),
+        ];
+        for select in &selects {
+            let select = select.as_deref();
+            assert_eq!(
+                serde_json::to_string(&row.json(select)).unwrap(),
+                serde_json::to_string(&row.to_json(select)).unwrap()
+            );
         }
     }
 
