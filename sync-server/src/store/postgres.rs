@@ -104,7 +104,7 @@ async fn query<C: GenericClient>(
 /// simply tried again.
 async fn query_rows<C: GenericClient>(
     c: &C,
-    q: &sea_query::SelectStatement,
+    q: &impl PostgresBinder,
 ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
     let (text, values) = q.build_postgres(PostgresQueryBuilder);
     let mut attempt = 0;
@@ -256,13 +256,14 @@ impl Inner {
         let mut out = Vec::with_capacity(raw.len());
         for r in &raw {
             let cells = cells(r)?;
-            let row = match sql::decode_row(meta, cells.clone()) {
+            let named = || cells.iter().map(|(n, c)| (n.as_str(), c.clone()));
+            let row = match sql::decode_row(meta, named()) {
                 Ok(row) => row,
                 Err(()) => {
                     if let Some(m) = self.load(c, &meta.key).await? {
                         *meta = m;
                     }
-                    sql::decode_row(meta, cells).map_err(|()| {
+                    sql::decode_row(meta, named()).map_err(|()| {
                         StoreError::Database(format!(
                             "table `{}` has an unregistered column",
                             meta.key
@@ -312,7 +313,9 @@ impl Inner {
                 return Ok(outcome);
             }
             Ok(Plan::Insert) => {
-                execute(&tx, &sql::insert_row(&meta, owner, id, now, &values)).await?
+                // `RETURNING *`: never a cached plan (see `query_rows`).
+                let q = sql::insert_row(&meta, owner, id, Expr::val(now), &values);
+                query_rows(&tx, &q).await?.len() as u64
             }
             Ok(Plan::Update {
                 expected,
@@ -320,11 +323,8 @@ impl Inner {
                 with_data,
             }) => {
                 let data = if with_data { values.as_slice() } else { &[] };
-                execute(
-                    &tx,
-                    &sql::update_row(&meta, owner, id, expected, now, deleted, data),
-                )
-                .await?
+                let q = sql::update_row(&meta, owner, id, expected, Expr::val(now), deleted, data);
+                query_rows(&tx, &q).await?.len() as u64
             }
         };
         if changed != 1 {
