@@ -26,17 +26,32 @@
 //!
 //! # Writes: compare-and-swap and the pull guarantee
 //!
-//! Every write is one transaction that first advances its table's clock row:
-//! `UPDATE __tablesync_tables SET last_ms = GREATEST(last_ms + 1, now) WHERE name = ?
-//! RETURNING last_ms`. That takes the row's lock, held until commit, so writes to one
-//! table are serialized and take strictly increasing `updatedAt`s in commit order, on
-//! one instance or many sharing a PostgreSQL database. A reader's snapshot therefore
-//! holds a prefix of that order, and any row committed after it has a later
+//! Every write is one transaction that reads the current row, decides (404, 409, 412
+//! or go), and writes the row stamped by its table's clock: `UPDATE __tablesync_tables
+//! SET last_ms = GREATEST(last_ms + 1, now) WHERE name = ? RETURNING last_ms`. That
+//! takes the clock row's lock, held until commit, so the writes of one table take
+//! strictly increasing `updatedAt`s in commit order, on one instance or many sharing a
+//! PostgreSQL database: a write that takes the clock after another one waits until that
+//! one has committed (and is visible), then takes a later time. A reader's snapshot
+//! therefore holds a prefix of that order, and any row committed after it has a later
 //! `updatedAt` than every row the reader saw: a keyset pull `(updatedAt, id) >
-//! watermark` never misses it. The write then reads the current row, decides (404, 409,
-//! 412 or go), and updates with `WHERE owner = ? AND id = ? AND version = <read
-//! version>`, failing unless exactly one row changed: a compare-and-swap even if the
-//! serialization were ever weakened.
+//! watermark` never misses it. The row is written with `WHERE owner = ? AND id = ? AND
+//! version = <read version>` (or inserted with `ON CONFLICT DO NOTHING`), returning
+//! it, and the write fails unless exactly one row was written: a compare-and-swap.
+//!
+//! Only when the clock is taken relative to commit matters, not what the transaction
+//! did before, so each backend takes it where it costs least:
+//!
+//! - SQLite: `BEGIN IMMEDIATE` serializes every write of the file anyway, so the clock
+//!   is advanced first; the writes waiting at one moment share one transaction (group
+//!   commit, see [`SqliteBackend`]).
+//! - PostgreSQL: the read is `SELECT … FOR UPDATE`, which locks the row (when it
+//!   exists) until commit, so writes of one row queue there and the compare-and-swap
+//!   holds; the clock is advanced by the write's own statement (`WITH clock AS (UPDATE
+//!   … RETURNING last_ms) UPDATE … SET updated_at = (SELECT last_ms FROM clock)`), so
+//!   a table's writes are serialized only from their last statement to commit. An
+//!   insert that loses the race for its id to another instance's inserts nothing and
+//!   runs again, reading the winner's row: a 409.
 
 mod catalog;
 mod postgres;

@@ -3,9 +3,10 @@
 //! parameters; names are the physical names the catalog generated.
 
 use sea_query::{
-    Alias, Asterisk, ColumnDef, Expr, ExprTrait, Func, Index, IndexCreateStatement,
-    InsertStatement, NullOrdering, OnConflict, Order as SqlOrder, Query, SelectStatement, Table,
-    TableAlterStatement, TableCreateStatement, UpdateStatement, Value as Sql,
+    Alias, Asterisk, ColumnDef, CommonTableExpression, Expr, ExprTrait, Func, Index,
+    IndexCreateStatement, InsertStatement, LockType, NullOrdering, OnConflict, Order as SqlOrder,
+    Query, SelectStatement, SubQueryStatement, Table, TableAlterStatement, TableCreateStatement,
+    UpdateStatement, Value as Sql, WithClause, WithQuery,
 };
 use sync_core::Value;
 use sync_core::store::{CmpOp, Filter, Order};
@@ -197,7 +198,7 @@ pub(crate) fn select_row(meta: &TableMeta, owner: &str, id: &str) -> SelectState
         .to_owned()
 }
 
-/// Inserts a row stamped `now`, returning it. An id
+/// Inserts a row stamped `now` (a value, or [`clock_value`]), returning it. An id
 /// that exists by then inserts nothing (and returns nothing).
 pub(crate) fn insert_row(
     meta: &TableMeta,
@@ -240,7 +241,7 @@ pub(crate) fn insert_row(
 }
 
 /// The compare-and-swap: changes the row only while it still has `expected`, stamped
-/// `now`, returning it.
+/// `now` (a value, or [`clock_value`]), returning it.
 pub(crate) fn update_row(
     meta: &TableMeta,
     owner: &str,
@@ -265,6 +266,36 @@ pub(crate) fn update_row(
         .and_where(Expr::col(a(VERSION)).eq(expected))
         .returning_all()
         .to_owned()
+}
+
+/// [`select_row`] that also locks the row until commit (PostgreSQL).
+pub(crate) fn select_row_locked(meta: &TableMeta, owner: &str, id: &str) -> SelectStatement {
+    select_row(meta, owner, id)
+        .lock(LockType::Update)
+        .to_owned()
+}
+
+/// The CTE that [`clocked`] names the clock's new value by.
+const CLOCK: &str = "clock";
+
+/// The table clock's new value inside a [`clocked`] write.
+pub(crate) fn clock_value() -> Expr {
+    let q = Query::select()
+        .column(a("last_ms"))
+        .from(a(CLOCK))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(q.into()))
+}
+
+/// A write that advances the table's clock ([`tick`]) in the same statement and is
+/// stamped with its new value ([`clock_value`]): the clock row's lock is taken by the
+/// write's last statement, so it is held only from there to commit.
+pub(crate) fn clocked(key: &str, now_ms: i64, write: impl Into<SubQueryStatement>) -> WithQuery {
+    let clock = CommonTableExpression::new()
+        .query(tick(key, now_ms))
+        .table_name(a(CLOCK))
+        .to_owned();
+    WithClause::new().cte(clock).to_owned().query(write)
 }
 
 // ---- values of cached statements ----
@@ -698,6 +729,20 @@ mod tests {
         }
         check::<SqliteQueryBuilder>();
         check::<PostgresQueryBuilder>();
+    }
+
+    #[test]
+    fn a_clocked_write_takes_the_clock_in_its_own_statement() {
+        let m = meta();
+        let data: Vec<(String, Sql)> = vec![("c2_n".into(), Sql::Double(Some(2.5)))];
+        let write = update_row(&m, "o", "a1", 3, clock_value(), None, &data);
+        assert_eq!(
+            clocked("todo", 7, write).to_string(PostgresQueryBuilder),
+            "WITH \"clock\" AS (UPDATE \"__tablesync_tables\" SET \"last_ms\" = GREATEST(\"last_ms\" + 1, 7) \
+             WHERE \"name\" = 'todo' RETURNING \"last_ms\") \
+             UPDATE \"t1_todo\" SET \"version\" = 4, \"updated_at\" = (SELECT \"last_ms\" FROM \"clock\"), \"c2_n\" = 2.5 \
+             WHERE \"owner\" = 'o' AND \"id\" = 'a1' AND \"version\" = 3 RETURNING *"
+        );
     }
 
     fn meta() -> TableMeta {
