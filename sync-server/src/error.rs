@@ -97,7 +97,7 @@ impl IntoResponse for ApiError {
 
 /// A single-row answer: the row as JSON and its strong ETag.
 pub(crate) fn row_response(status: StatusCode, row: &Row, select: Option<&[String]>) -> Response {
-    let mut r = (status, axum::Json(row.to_json(select))).into_response();
+    let mut r = (status, axum::Json(row.json(select))).into_response();
     if let Ok(v) = HeaderValue::from_str(&to_etag(&row.version_text())) {
         r.headers_mut().insert(header::ETAG, v);
     }

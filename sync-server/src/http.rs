@@ -17,7 +17,7 @@ use crate::auth::authenticate;
 use crate::config::Config;
 use crate::error::{ApiError, row_response};
 use crate::query::TableQuery;
-use crate::store::{Outcome, WriteOp};
+use crate::store::{Outcome, RowJson, WriteOp};
 
 /// The longest id accepted (in characters).
 ///
@@ -241,6 +241,13 @@ fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {e}"))
 }
 
+/// A page with `$inlinecount=allpages`.
+#[derive(serde::Serialize)]
+struct Counted<'a> {
+    results: Vec<RowJson<'a>>,
+    count: u64,
+}
+
 async fn list(
     State(config): State<Arc<Config>>,
     path: TablePath,
@@ -252,14 +259,18 @@ async fn list(
     let q = TableQuery::parse(raw.as_deref().unwrap_or(""), config.max_page_size)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let page = config.backend.query(&table, &owner(o), &q).await?;
-    let rows: Vec<Json> = page
+    let rows: Vec<RowJson<'_>> = page
         .rows
         .iter()
-        .map(|r| Json::Object(r.to_json(q.select.as_deref())))
+        .map(|r| r.json(q.select.as_deref()))
         .collect();
     Ok(match page.count {
-        Some(n) => axum::Json(serde_json::json!({"results": rows, "count": n})).into_response(),
-        None => axum::Json(Json::Array(rows)).into_response(),
+        Some(n) => axum::Json(Counted {
+            results: rows,
+            count: n,
+        })
+        .into_response(),
+        None => axum::Json(rows).into_response(),
     })
 }
 

@@ -26,17 +26,32 @@
 //!
 //! # Writes: compare-and-swap and the pull guarantee
 //!
-//! Every write is one transaction that first advances its table's clock row:
-//! `UPDATE __tablesync_tables SET last_ms = GREATEST(last_ms + 1, now) WHERE name = ?
-//! RETURNING last_ms`. That takes the row's lock, held until commit, so writes to one
-//! table are serialized and take strictly increasing `updatedAt`s in commit order, on
-//! one instance or many sharing a PostgreSQL database. A reader's snapshot therefore
-//! holds a prefix of that order, and any row committed after it has a later
+//! Every write is one transaction that reads the current row, decides (404, 409, 412
+//! or go), and writes the row stamped by its table's clock: `UPDATE __tablesync_tables
+//! SET last_ms = GREATEST(last_ms + 1, now) WHERE name = ? RETURNING last_ms`. That
+//! takes the clock row's lock, held until commit, so the writes of one table take
+//! strictly increasing `updatedAt`s in commit order, on one instance or many sharing a
+//! PostgreSQL database: a write that takes the clock after another one waits until that
+//! one has committed (and is visible), then takes a later time. A reader's snapshot
+//! therefore holds a prefix of that order, and any row committed after it has a later
 //! `updatedAt` than every row the reader saw: a keyset pull `(updatedAt, id) >
-//! watermark` never misses it. The write then reads the current row, decides (404, 409,
-//! 412 or go), and updates with `WHERE owner = ? AND id = ? AND version = <read
-//! version>`, failing unless exactly one row changed: a compare-and-swap even if the
-//! serialization were ever weakened.
+//! watermark` never misses it. The row is written with `WHERE owner = ? AND id = ? AND
+//! version = <read version>` (or inserted with `ON CONFLICT DO NOTHING`), returning
+//! it, and the write fails unless exactly one row was written: a compare-and-swap.
+//!
+//! Only when the clock is taken relative to commit matters, not what the transaction
+//! did before, so each backend takes it where it costs least:
+//!
+//! - SQLite: `BEGIN IMMEDIATE` serializes every write of the file anyway, so the clock
+//!   is advanced first; the writes waiting at one moment share one transaction (group
+//!   commit, see [`SqliteBackend`]).
+//! - PostgreSQL: the read is `SELECT … FOR UPDATE`, which locks the row (when it
+//!   exists) until commit, so writes of one row queue there and the compare-and-swap
+//!   holds; the clock is advanced by the write's own statement (`WITH clock AS (UPDATE
+//!   … RETURNING last_ms) UPDATE … SET updated_at = (SELECT last_ms FROM clock)`), so
+//!   a table's writes are serialized only from their last statement to commit. An
+//!   insert that loses the race for its id to another instance's inserts nothing and
+//!   runs again, reading the winner's row: a 409.
 
 mod catalog;
 mod postgres;
@@ -169,6 +184,7 @@ impl Row {
     ///     serde_json::json!({"text": "milk", "deleted": false}));
     /// ```
     pub fn to_json(&self, select: Option<&[String]>) -> Map<String, Json> {
+        // Keep in step with `RowJson`'s `Serialize` (`row_json_is_to_json`).
         let wanted = |c: &str| select.is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(c)));
         let mut obj = Map::new();
         if wanted("id") {
@@ -190,6 +206,59 @@ impl Row {
         }
         obj.insert("deleted".into(), Json::Bool(self.deleted));
         obj
+    }
+}
+
+/// A row as its JSON answer, written straight to the output: the same object as
+/// [`Row::to_json`], without building it first.
+///
+/// ```
+/// let row = sync_server::store::Row {
+///     id: "a1".into(), version: 1, created_ms: 0, updated_ms: 0, deleted: false,
+///     data: vec![("text".into(), serde_json::json!("milk"))],
+/// };
+/// let select = ["text".to_owned()];
+/// assert_eq!(serde_json::to_string(&row.json(Some(&select))).unwrap(),
+///     r#"{"text":"milk","deleted":false}"#);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RowJson<'a> {
+    row: &'a Row,
+    select: Option<&'a [String]>,
+}
+
+impl serde::Serialize for RowJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (row, select) = (self.row, self.select);
+        let wanted = |c: &str| select.is_none_or(|s| s.iter().any(|x| x.eq_ignore_ascii_case(c)));
+        let mut map = s.serialize_map(None)?;
+        if wanted("id") {
+            map.serialize_entry("id", &row.id)?;
+        }
+        for (c, v) in &row.data {
+            if wanted(c) {
+                map.serialize_entry(c, v)?;
+            }
+        }
+        if wanted("createdAt") {
+            map.serialize_entry("createdAt", &format_ms(row.created_ms))?;
+        }
+        if wanted("updatedAt") {
+            map.serialize_entry("updatedAt", &format_ms(row.updated_ms))?;
+        }
+        if wanted("version") {
+            map.serialize_entry("version", &row.version_text())?;
+        }
+        map.serialize_entry("deleted", &row.deleted)?;
+        map.end()
+    }
+}
+
+impl Row {
+    /// The row as a JSON answer to serialize: [`Row::to_json`] without the map.
+    pub fn json<'a>(&'a self, select: Option<&'a [String]>) -> RowJson<'a> {
+        RowJson { row: self, select }
     }
 }
 
@@ -400,6 +469,35 @@ mod tests {
             updated_ms: 0,
             deleted,
             data: vec![],
+        }
+    }
+
+    #[test]
+    fn row_json_is_to_json() {
+        let row = Row {
+            id: "a1".into(),
+            version: 12,
+            created_ms: 1_700_000_000_123,
+            updated_ms: 1_700_000_000_456,
+            deleted: true,
+            data: vec![
+                ("text".into(), Json::String("milk \"2%\"".into())),
+                ("n".into(), serde_json::json!(2.5)),
+                ("tags".into(), serde_json::json!({"a": [1, null]})),
+            ],
+        };
+        let selects: [Option<Vec<String>>; 4] = [
+            None,
+            Some(vec!["TEXT".into(), "version".into()]),
+            Some(vec!["id".into(), "updatedAt".into(), "nope".into()]),
+            Some(vec![]),
+        ];
+        for select in &selects {
+            let select = select.as_deref();
+            assert_eq!(
+                serde_json::to_string(&row.json(select)).unwrap(),
+                serde_json::to_string(&row.to_json(select)).unwrap()
+            );
         }
     }
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use sea_query::{Alias, Expr, Func, PostgresQueryBuilder, Query};
+use sea_query::{Alias, Expr, Func, PostgresQueryBuilder, Query, SubQueryStatement, Value as Sql};
 use sea_query_postgres::PostgresBinder;
 use tokio_postgres::NoTls;
 use tokio_postgres::types::Type;
@@ -23,6 +23,10 @@ use super::{Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, WriteOp, p
 use crate::query::TableQuery;
 
 const FLAVOR: Flavor = Flavor::Postgres;
+
+/// How often a write is tried when its row appears between its read and its write
+/// (another instance's insert of the same id won): the second round sees the row.
+const INSERT_ROUNDS: usize = 3;
 
 /// The key of the advisory lock that serializes schema changes across instances.
 const SCHEMA_LOCK: i64 = 0x7461_626c_6573_796e; // "tablesyn"
@@ -97,16 +101,22 @@ async fn query<C: GenericClient>(
     Ok(c.query(&stmt, &values.as_params()).await?)
 }
 
-/// A `SELECT *` over an app table, prepared afresh: a cached plan of it would fail
-/// ("cached plan must not change result type") once a column has been added. Outside a
-/// transaction another instance can still add a column between the prepare and the
-/// execute (inside one, the prepare's lock holds off the `ALTER TABLE`): that read is
-/// simply tried again.
-async fn query_rows<C: GenericClient>(
-    c: &C,
-    q: &sea_query::SelectStatement,
+/// A statement over an app table (`SELECT *`, `… RETURNING *`). Not a cached prepared
+/// statement: a cached plan of it would fail ("cached plan must not change result
+/// type") once a column has been added. With parameters of the plain types the data
+/// tables hold it goes out typed, parse, bind and execute in one round trip; otherwise
+/// it is prepared afresh, and outside a transaction another instance can still add a
+/// column between the prepare and the execute (inside one, the prepare's lock holds off
+/// the `ALTER TABLE`): that read is simply tried again.
+async fn query_rows(
+    c: &tokio_postgres::Client,
+    q: &impl PostgresBinder,
 ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
     let (text, values) = q.build_postgres(PostgresQueryBuilder);
+    if let Some(types) = plain_types(&values.0) {
+        let params: Vec<_> = values.as_params().into_iter().zip(types).collect();
+        return Ok(c.query_typed(&text, &params).await?);
+    }
     let mut attempt = 0;
     loop {
         let stmt = c.prepare(&text).await?;
@@ -123,13 +133,48 @@ async fn query_rows<C: GenericClient>(
     }
 }
 
+/// The parameter types of a statement, when they are all of the types the data
+/// tables' columns have (a `LIMIT`'s unsigned count is not: its type is left to the
+/// server).
+fn plain_types(values: &[sea_query_postgres::PostgresValue]) -> Option<Vec<Type>> {
+    values
+        .iter()
+        .map(|v| match v.0 {
+            Sql::Bool(_) => Some(Type::BOOL),
+            Sql::Int(_) => Some(Type::INT4),
+            Sql::BigInt(_) => Some(Type::INT8),
+            Sql::Double(_) => Some(Type::FLOAT8),
+            Sql::String(_) => Some(Type::TEXT),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A pooled connection or a transaction on one: deadpool's statement cache serves the
+/// registry's statements, the raw client the app tables' (see [`query_rows`]).
+trait Conn: GenericClient {
+    fn raw(&self) -> &tokio_postgres::Client;
+}
+
+impl Conn for deadpool_postgres::Client {
+    fn raw(&self) -> &tokio_postgres::Client {
+        self
+    }
+}
+
+impl Conn for deadpool_postgres::Transaction<'_> {
+    fn raw(&self) -> &tokio_postgres::Client {
+        self.client()
+    }
+}
+
 async fn execute<C: GenericClient>(c: &C, q: &impl PostgresBinder) -> Result<u64, StoreError> {
     let (text, values) = q.build_postgres(PostgresQueryBuilder);
     let stmt = c.prepare_cached(&text).await?;
     Ok(c.execute(&stmt, &values.as_params()).await?)
 }
 
-fn cells(row: &tokio_postgres::Row) -> Result<Vec<(String, Cell)>, StoreError> {
+fn cells(row: &tokio_postgres::Row) -> Result<Vec<Cell>, StoreError> {
     let mut out = Vec::with_capacity(row.len());
     for (i, col) in row.columns().iter().enumerate() {
         let ty = col.type_();
@@ -147,7 +192,7 @@ fn cells(row: &tokio_postgres::Row) -> Result<Vec<(String, Cell)>, StoreError> {
                 col.name()
             )));
         };
-        out.push((col.name().to_owned(), cell.unwrap_or(Cell::Null)));
+        out.push(cell.unwrap_or(Cell::Null));
     }
     Ok(out)
 }
@@ -245,36 +290,39 @@ impl Inner {
         Ok(self.catalog.put(meta))
     }
 
-    /// Reads rows of a select, reloading the catalog once if a column is new to it.
-    async fn rows<C: GenericClient>(
+    /// Rows of a `SELECT *` or `… RETURNING *`, reloading the catalog once if a column
+    /// is new to it.
+    async fn rows<C: Conn>(
         &self,
         c: &C,
         meta: &mut Arc<TableMeta>,
-        q: &sea_query::SelectStatement,
+        q: &impl PostgresBinder,
     ) -> Result<Vec<Row>, StoreError> {
-        let raw = query_rows(c, q).await?;
-        let mut out = Vec::with_capacity(raw.len());
-        for r in &raw {
-            let cells = cells(r)?;
-            let row = match sql::decode_row(meta, cells.clone()) {
-                Ok(row) => row,
-                Err(()) => {
-                    if let Some(m) = self.load(c, &meta.key).await? {
-                        *meta = m;
-                    }
-                    sql::decode_row(meta, cells).map_err(|()| {
-                        StoreError::Database(format!(
-                            "table `{}` has an unregistered column",
-                            meta.key
-                        ))
-                    })?
-                }
-            };
-            out.push(row);
+        let raw = query_rows(c.raw(), q).await?;
+        if let Some(first) = raw.first()
+            && !first
+                .columns()
+                .iter()
+                .all(|col| sql::knows_column(meta, col.name()))
+            && let Some(m) = self.load(c, &meta.key).await?
+        {
+            *meta = m;
         }
-        Ok(out)
+        raw.iter()
+            .map(|r| {
+                let names = r.columns().iter().map(|col| col.name());
+                sql::decode_row(meta, names.zip(cells(r)?)).map_err(|()| {
+                    StoreError::Database(format!("table `{}` has an unregistered column", meta.key))
+                })
+            })
+            .collect()
     }
 
+    /// A write: lock the row (when it exists) and read it, decide, then advance the
+    /// table's clock and write the row in one statement, and commit. Writes to one row
+    /// queue on the row's lock; writes to one table hold its clock only from their last
+    /// statement to commit (see the `store` module docs for why that keeps the pull
+    /// guarantee).
     async fn write(
         &self,
         table: &str,
@@ -296,46 +344,57 @@ impl Inner {
             },
         };
         let values = bind_data(table, &meta, data)?;
-        let select = sql::select_row(&meta, owner, id);
-        let tx = client.transaction().await?;
-        // The clock row's lock is held to commit: this table's writes are serialized
-        // and their timestamps increase in commit order.
-        let now: i64 = query(&tx, &sql::tick(&key, now_ms()))
-            .await?
-            .first()
-            .ok_or_else(|| StoreError::Database(format!("no clock row for `{key}`")))?
-            .try_get(0)?;
-        let current = self.rows(&tx, &mut meta, &select).await?.pop();
-        let changed = match plan(&op, current.as_ref()) {
-            Err(outcome) => {
-                tx.rollback().await?;
-                return Ok(outcome);
+        // An insert that loses the race for its id to another one inserts nothing; the
+        // next round reads the winner's row and answers 409.
+        for _ in 0..INSERT_ROUNDS {
+            let tx = client.transaction().await?;
+            let select = sql::select_row_locked(&meta, owner, id);
+            let current = self.rows(&tx, &mut meta, &select).await?.pop();
+            let write: SubQueryStatement = match plan(&op, current.as_ref()) {
+                Err(outcome) => {
+                    tx.rollback().await?;
+                    return Ok(outcome);
+                }
+                Ok(Plan::Insert) => {
+                    sql::insert_row(&meta, owner, id, sql::clock_value(), &values).into()
+                }
+                Ok(Plan::Update {
+                    expected,
+                    deleted,
+                    with_data,
+                }) => {
+                    let data = if with_data { values.as_slice() } else { &[] };
+                    sql::update_row(
+                        &meta,
+                        owner,
+                        id,
+                        expected,
+                        sql::clock_value(),
+                        deleted,
+                        data,
+                    )
+                    .into()
+                }
+            };
+            let write = sql::clocked(&key, now_ms(), write);
+            let written = self.rows(&tx, &mut meta, &write).await?;
+            match <[Row; 1]>::try_from(written) {
+                Ok([row]) => {
+                    tx.commit().await?;
+                    return Ok(Outcome::Done(row));
+                }
+                Err(none) if none.is_empty() && current.is_none() => tx.rollback().await?,
+                Err(rows) => {
+                    return Err(StoreError::Database(format!(
+                        "compare-and-swap on `{table}`/`{id}` changed {} rows",
+                        rows.len()
+                    )));
+                }
             }
-            Ok(Plan::Insert) => {
-                execute(&tx, &sql::insert_row(&meta, owner, id, now, &values)).await?
-            }
-            Ok(Plan::Update {
-                expected,
-                deleted,
-                with_data,
-            }) => {
-                let data = if with_data { values.as_slice() } else { &[] };
-                execute(
-                    &tx,
-                    &sql::update_row(&meta, owner, id, expected, now, deleted, data),
-                )
-                .await?
-            }
-        };
-        if changed != 1 {
-            return Err(StoreError::Database(format!(
-                "compare-and-swap on `{table}`/`{id}` changed {changed} rows"
-            )));
         }
-        let row = self.rows(&tx, &mut meta, &select).await?.pop();
-        tx.commit().await?;
-        row.map(Outcome::Done)
-            .ok_or_else(|| StoreError::Database(format!("`{table}`/`{id}` vanished")))
+        Err(StoreError::Database(format!(
+            "insert of `{table}`/`{id}` lost {INSERT_ROUNDS} races in a row"
+        )))
     }
 }
 

@@ -3,9 +3,10 @@
 //! parameters; names are the physical names the catalog generated.
 
 use sea_query::{
-    Alias, Asterisk, ColumnDef, Expr, ExprTrait, Func, Index, IndexCreateStatement,
-    InsertStatement, NullOrdering, OnConflict, Order as SqlOrder, Query, SelectStatement, Table,
-    TableAlterStatement, TableCreateStatement, UpdateStatement, Value as Sql,
+    Alias, Asterisk, ColumnDef, CommonTableExpression, Expr, ExprTrait, Func, Index,
+    IndexCreateStatement, InsertStatement, LockType, NullOrdering, OnConflict, Order as SqlOrder,
+    Query, SelectStatement, SubQueryStatement, Table, TableAlterStatement, TableCreateStatement,
+    UpdateStatement, Value as Sql, WithClause, WithQuery,
 };
 use sync_core::Value;
 use sync_core::store::{CmpOp, Filter, Order};
@@ -197,11 +198,13 @@ pub(crate) fn select_row(meta: &TableMeta, owner: &str, id: &str) -> SelectState
         .to_owned()
 }
 
+/// Inserts a row stamped `now` (a value, or [`clock_value`]), returning it. An id
+/// that exists by then inserts nothing (and returns nothing).
 pub(crate) fn insert_row(
     meta: &TableMeta,
     owner: &str,
     id: &str,
-    now_ms: i64,
+    now: Expr,
     data: &[(String, Sql)],
 ) -> InsertStatement {
     let mut cols = vec![
@@ -216,8 +219,8 @@ pub(crate) fn insert_row(
         Expr::val(id),
         Expr::val(owner),
         Expr::val(1i64),
-        Expr::val(now_ms),
-        Expr::val(now_ms),
+        now.clone(),
+        now,
         Expr::val(false),
     ];
     for (phys, v) in data {
@@ -228,23 +231,30 @@ pub(crate) fn insert_row(
         .into_table(a(&meta.phys))
         .columns(cols)
         .values_panic(vals)
+        .on_conflict(
+            OnConflict::columns([a(OWNER), a(ID)])
+                .do_nothing()
+                .to_owned(),
+        )
+        .returning_all()
         .to_owned()
 }
 
-/// The compare-and-swap: changes the row only while it still has `expected`.
+/// The compare-and-swap: changes the row only while it still has `expected`, stamped
+/// `now` (a value, or [`clock_value`]), returning it.
 pub(crate) fn update_row(
     meta: &TableMeta,
     owner: &str,
     id: &str,
     expected: i64,
-    now_ms: i64,
+    now: Expr,
     deleted: Option<bool>,
     data: &[(String, Sql)],
 ) -> UpdateStatement {
     let mut q = Query::update();
     q.table(a(&meta.phys))
         .value(a(VERSION), expected + 1)
-        .value(a(UPDATED), now_ms);
+        .value(a(UPDATED), now);
     if let Some(d) = deleted {
         q.value(a(DELETED), d);
     }
@@ -254,13 +264,126 @@ pub(crate) fn update_row(
     q.and_where(Expr::col(a(OWNER)).eq(owner))
         .and_where(Expr::col(a(ID)).eq(id))
         .and_where(Expr::col(a(VERSION)).eq(expected))
+        .returning_all()
         .to_owned()
+}
+
+/// [`select_row`] that also locks the row until commit (PostgreSQL).
+pub(crate) fn select_row_locked(meta: &TableMeta, owner: &str, id: &str) -> SelectStatement {
+    select_row(meta, owner, id)
+        .lock(LockType::Update)
+        .to_owned()
+}
+
+/// The CTE that [`clocked`] names the clock's new value by.
+const CLOCK: &str = "clock";
+
+/// The table clock's new value inside a [`clocked`] write.
+pub(crate) fn clock_value() -> Expr {
+    let q = Query::select()
+        .column(a("last_ms"))
+        .from(a(CLOCK))
+        .to_owned();
+    Expr::SubQuery(None, Box::new(q.into()))
+}
+
+/// A write that advances the table's clock ([`tick`]) in the same statement and is
+/// stamped with its new value ([`clock_value`]): the clock row's lock is taken by the
+/// write's last statement, so it is held only from there to commit.
+pub(crate) fn clocked(key: &str, now_ms: i64, write: impl Into<SubQueryStatement>) -> WithQuery {
+    let clock = CommonTableExpression::new()
+        .query(tick(key, now_ms))
+        .table_name(a(CLOCK))
+        .to_owned();
+    WithClause::new().cte(clock).to_owned().query(write)
+}
+
+// ---- values of cached statements ----
+//
+// A write's statements differ only in the table and in which columns they set, so a
+// backend builds each shape's text once (with the builders above) and binds these
+// values to it; each list is in the order its builder binds them, which
+// `cached_values_are_in_the_builders_order` checks.
+
+/// The values [`tick`] binds.
+pub(crate) fn tick_values(key: &str, now_ms: i64) -> Vec<Sql> {
+    vec![1i64.into(), now_ms.into(), key.into()]
+}
+
+/// The values [`select_row`] binds.
+pub(crate) fn select_row_values(owner: &str, id: &str) -> Vec<Sql> {
+    vec![owner.into(), id.into()]
+}
+
+/// The values [`insert_row`] binds.
+pub(crate) fn insert_row_values(
+    owner: &str,
+    id: &str,
+    now_ms: i64,
+    data: &[(String, Sql)],
+) -> Vec<Sql> {
+    let mut v: Vec<Sql> = Vec::with_capacity(6 + data.len());
+    v.extend([
+        id.into(),
+        owner.into(),
+        1i64.into(),
+        now_ms.into(),
+        now_ms.into(),
+        false.into(),
+    ]);
+    v.extend(data.iter().map(|(_, x)| x.clone()));
+    v
+}
+
+/// The values [`update_row`] binds.
+pub(crate) fn update_row_values(
+    owner: &str,
+    id: &str,
+    expected: i64,
+    now_ms: i64,
+    deleted: Option<bool>,
+    data: &[(String, Sql)],
+) -> Vec<Sql> {
+    let mut v: Vec<Sql> = Vec::with_capacity(6 + data.len());
+    v.push((expected + 1).into());
+    v.push(now_ms.into());
+    if let Some(d) = deleted {
+        v.push(d.into());
+    }
+    v.extend(data.iter().map(|(_, x)| x.clone()));
+    v.extend([owner.into(), id.into(), expected.into()]);
+    v
+}
+
+/// What the text of a write statement depends on besides its table: the key under
+/// which a backend caches it. Column names are ASCII letters, digits and `_` (see
+/// `phys_name`), so a space separates them unambiguously.
+pub(crate) fn shape_key(kind: &str, phys: &str, data: &[(String, Sql)]) -> String {
+    let mut key = String::with_capacity(kind.len() + phys.len() + 16 * (data.len() + 1));
+    key.push_str(kind);
+    key.push(' ');
+    key.push_str(phys);
+    for (c, _) in data {
+        key.push(' ');
+        key.push_str(c);
+    }
+    key
+}
+
+/// Whether [`decode_row`] knows a physical column of `meta`'s table: a system column
+/// or one in the catalog entry.
+pub(crate) fn knows_column(meta: &TableMeta, phys: &str) -> bool {
+    [ID, OWNER, VERSION, CREATED, UPDATED, DELETED].contains(&phys)
+        || meta.columns.iter().any(|c| c.phys == phys)
 }
 
 /// A stored row's columns with the catalog: `Err(())` when a physical column is not in
 /// `meta` (another instance added it), so the caller reloads the catalog and decodes
 /// again.
-pub(crate) fn decode_row(meta: &TableMeta, cells: Vec<(String, Cell)>) -> Result<Row, ()> {
+pub(crate) fn decode_row<'n>(
+    meta: &TableMeta,
+    cells: impl IntoIterator<Item = (&'n str, Cell)>,
+) -> Result<Row, ()> {
     let mut row = Row {
         id: String::new(),
         version: 0,
@@ -275,7 +398,7 @@ pub(crate) fn decode_row(meta: &TableMeta, cells: Vec<(String, Cell)>) -> Result
     };
     let mut data: Vec<(usize, String, serde_json::Value)> = Vec::new();
     for (name, cell) in cells {
-        match name.as_str() {
+        match name {
             ID => {
                 if let Cell::Text(s) = cell {
                     row.id = s;
@@ -568,6 +691,59 @@ fn article(word: &str) -> &'static str {
 mod tests {
     use super::*;
     use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    #[test]
+    fn cached_values_are_in_the_builders_order() {
+        fn check<B: sea_query::QueryBuilder + Default>() {
+            let m = meta();
+            let data: Vec<(String, Sql)> = vec![
+                ("c2_n".into(), Sql::Double(Some(2.5))),
+                ("c1_text".into(), Sql::String(Some("milk".into()))),
+            ];
+            assert_eq!(
+                tick("todo", 7).build(B::default()).1.0,
+                tick_values("todo", 7)
+            );
+            assert_eq!(
+                select_row(&m, "o", "a1").build(B::default()).1.0,
+                select_row_values("o", "a1")
+            );
+            for d in [&data[..], &[]] {
+                assert_eq!(
+                    insert_row(&m, "o", "a1", Expr::val(7i64), d)
+                        .build(B::default())
+                        .1
+                        .0,
+                    insert_row_values("o", "a1", 7, d)
+                );
+                for deleted in [None, Some(true), Some(false)] {
+                    assert_eq!(
+                        update_row(&m, "o", "a1", 3, Expr::val(7i64), deleted, d)
+                            .build(B::default())
+                            .1
+                            .0,
+                        update_row_values("o", "a1", 3, 7, deleted, d)
+                    );
+                }
+            }
+        }
+        check::<SqliteQueryBuilder>();
+        check::<PostgresQueryBuilder>();
+    }
+
+    #[test]
+    fn a_clocked_write_takes_the_clock_in_its_own_statement() {
+        let m = meta();
+        let data: Vec<(String, Sql)> = vec![("c2_n".into(), Sql::Double(Some(2.5)))];
+        let write = update_row(&m, "o", "a1", 3, clock_value(), None, &data);
+        assert_eq!(
+            clocked("todo", 7, write).to_string(PostgresQueryBuilder),
+            "WITH \"clock\" AS (UPDATE \"__tablesync_tables\" SET \"last_ms\" = GREATEST(\"last_ms\" + 1, 7) \
+             WHERE \"name\" = 'todo' RETURNING \"last_ms\") \
+             UPDATE \"t1_todo\" SET \"version\" = 4, \"updated_at\" = (SELECT \"last_ms\" FROM \"clock\"), \"c2_n\" = 2.5 \
+             WHERE \"owner\" = 'o' AND \"id\" = 'a1' AND \"version\" = 3 RETURNING *"
+        );
+    }
 
     fn meta() -> TableMeta {
         TableMeta {

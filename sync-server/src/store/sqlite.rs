@@ -1,14 +1,34 @@
-//! The SQLite backend: one connection (rusqlite, bundled SQLite) behind a mutex, used
-//! from `spawn_blocking` so that no tokio worker ever waits on SQLite. Writes run in
-//! `BEGIN IMMEDIATE` transactions, which also orders writers of other processes on the
-//! same file; one server process per file is the supported setup.
+//! The SQLite backend: one connection (rusqlite, bundled SQLite) owned by one thread,
+//! so that no tokio worker ever waits on SQLite. Requests reach the thread over a
+//! channel and come back over a oneshot each.
+//!
+//! # Group commit
+//!
+//! The thread takes every request waiting at that moment. Reads run at once, outside
+//! any transaction. Writes run together in one `BEGIN IMMEDIATE` transaction, each in
+//! its own savepoint: a write that fails, or that is refused (404, 409, 412), rolls
+//! back its savepoint only, and leaves the others alone. Every answer, a refusal too,
+//! is sent only after the shared `COMMIT` succeeded, because it may describe a row that
+//! an earlier write of the group changed; if the `COMMIT` fails, every write of the
+//! group gets the error. So four writes in flight cost one commit (and one fsync on a
+//! real disk), and each answer still means what it meant with one transaction per
+//! write: acknowledged is committed. Within the group the writes run in arrival order,
+//! each advancing its table's clock, so `updatedAt` still increases strictly in commit
+//! order.
+//!
+//! `BEGIN IMMEDIATE` also orders writers of other processes on the same file; one
+//! server process per file is the supported setup.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior};
-use sea_query::{SqliteQueryBuilder, Value as Sql};
-use sea_query_rusqlite::RusqliteBinder;
+use sea_query::{Expr, SqliteQueryBuilder, Value as Sql};
+use sea_query_rusqlite::{RusqliteBinder, RusqliteValue, RusqliteValues};
+use tokio::sync::{mpsc, oneshot};
 
 use super::catalog::{
     Catalog, Cell, ColumnMeta, Kind, TableMeta, check_column_cap, missing_columns, phys_name,
@@ -19,6 +39,13 @@ use super::{Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, WriteOp, p
 use crate::query::TableQuery;
 
 const FLAVOR: Flavor = Flavor::Sqlite;
+
+/// The most writes one transaction takes: a bound on how long the first of them waits.
+const MAX_GROUP: usize = 64;
+
+/// Statement shapes whose text is kept; past that the cache starts over (a client
+/// sending ever new column sets must not grow it without bound).
+const MAX_SHAPES: usize = 512;
 
 /// The SQLite backend.
 ///
@@ -32,12 +59,48 @@ const FLAVOR: Flavor = Flavor::Sqlite;
 /// ```
 #[derive(Clone)]
 pub struct SqliteBackend {
-    inner: Arc<Inner>,
+    jobs: mpsc::UnboundedSender<Job>,
 }
 
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A read, with its reply inside.
+type ReadFn = Box<dyn FnOnce(&Inner, &mut Connection) + Send>;
+
+/// A request to the storage thread.
+enum Job {
+    /// Runs outside any transaction.
+    Read(ReadFn),
+    /// Runs in a group transaction.
+    Write(WriteJob),
+}
+
+struct WriteJob {
+    table: String,
+    owner: String,
+    id: String,
+    op: WriteOp,
+    reply: Reply<Outcome>,
+}
+
+/// A write whose table and columns exist, ready to run in a group transaction.
+struct Ready {
+    job: WriteJob,
+    key: String,
+    meta: Arc<TableMeta>,
+    values: Vec<(String, Sql)>,
+}
+
+/// The storage thread's state besides the connection.
 struct Inner {
-    conn: Mutex<Connection>,
     catalog: Catalog,
+    /// Statement text by shape (see [`sql::shape_key`]).
+    shapes: RefCell<HashMap<String, Arc<str>>>,
+    tick: String,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Database("the SQLite storage thread dropped the request".into())
 }
 
 impl SqliteBackend {
@@ -58,41 +121,72 @@ impl SqliteBackend {
         SqliteBackend::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<SqliteBackend, StoreError> {
+    fn init(mut conn: Connection) -> Result<SqliteBackend, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Per table: the row select and a few write shapes; the default 16 would churn.
+        conn.set_prepared_statement_cache_capacity(256);
         for stmt in sql::bootstrap(FLAVOR) {
             conn.execute(&stmt.build(SqliteQueryBuilder), [])?;
         }
-        Ok(SqliteBackend {
-            inner: Arc::new(Inner {
-                conn: Mutex::new(conn),
-                catalog: Catalog::default(),
-            }),
-        })
+        let inner = Inner {
+            catalog: Catalog::default(),
+            shapes: RefCell::new(HashMap::new()),
+            tick: sql::tick("", 0).build(SqliteQueryBuilder).0,
+        };
+        let (jobs, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("tablesync-sqlite".into())
+            .spawn(move || serve(inner, &mut conn, rx))
+            .map_err(|e| StoreError::Database(format!("cannot start the storage thread: {e}")))?;
+        Ok(SqliteBackend { jobs })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the storage thread, outside any transaction.
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner, &mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.lock();
-            f(&inner, &mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("storage task failed: {e}")))?
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Read(Box::new(move |inner, conn| {
+            let _ = reply.send(f(inner, conn));
+        }));
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The storage thread: until every handle is dropped, takes the jobs waiting, runs
+/// the reads, then the writes as one group.
+fn serve(inner: Inner, conn: &mut Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut writes = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Read(f) => guarded(conn, |conn| f(&inner, conn)),
+                Job::Write(w) => writes.push(w),
+            }
+            if writes.len() < MAX_GROUP {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !writes.is_empty() {
+            let group = std::mem::take(&mut writes);
+            guarded(conn, |conn| inner.write_group(conn, group));
+        }
+    }
+}
+
+/// Runs `f`, surviving a panic in it (a bug, never client input): the jobs it held are
+/// dropped, so their callers get an error, any open transaction is rolled back, and the
+/// thread goes on serving the others.
+fn guarded(conn: &mut Connection, f: impl FnOnce(&mut Connection)) {
+    if std::panic::catch_unwind(AssertUnwindSafe(|| f(conn))).is_err() {
+        rollback(conn);
     }
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves no half-done transaction behind
-        // (rusqlite rolls back on drop), so the connection is still usable.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// The table's metadata from the registry (`None`: the table does not exist yet).
     fn load(&self, conn: &Connection, key: &str) -> Result<Option<Arc<TableMeta>>, StoreError> {
         let (q, v) = sql::select_table(key).build_rusqlite(SqliteQueryBuilder);
@@ -190,100 +284,285 @@ impl Inner {
         Ok(self.catalog.put(meta))
     }
 
-    /// Reads rows of a select, reloading the catalog once if a column is new to it.
+    /// The text of a statement shape, built by `build` the first time.
+    fn shape(&self, key: String, build: impl FnOnce() -> String) -> Arc<str> {
+        let mut shapes = self.shapes.borrow_mut();
+        if let Some(text) = shapes.get(&key) {
+            return Arc::clone(text);
+        }
+        if shapes.len() >= MAX_SHAPES {
+            shapes.clear();
+        }
+        let text: Arc<str> = build().into();
+        shapes.insert(key, Arc::clone(&text));
+        text
+    }
+
+    /// Rows of a `SELECT *` or `… RETURNING *`, reloading the catalog once if a column
+    /// is new to it.
     fn rows(
         &self,
         conn: &Connection,
         meta: &mut Arc<TableMeta>,
-        q: &sea_query::SelectStatement,
+        text: &str,
+        values: Vec<Sql>,
     ) -> Result<Vec<Row>, StoreError> {
-        let (text, values) = q.build_rusqlite(SqliteQueryBuilder);
-        let mut stmt = conn.prepare_cached(&text)?;
-        let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let values = RusqliteValues(values.into_iter().map(RusqliteValue).collect());
+        let mut stmt = conn.prepare_cached(text)?;
+        let mut names: Vec<String> = Vec::new();
         let raw = stmt
             .query_map(&*values.as_params(), |r| {
+                // The names as of this step: a cached statement is re-prepared by
+                // SQLite on its first step after a schema change.
+                let s = r.as_ref();
+                if names.len() != s.column_count() {
+                    names = s.column_names().into_iter().map(str::to_owned).collect();
+                }
                 (0..names.len())
-                    .map(|i| Ok((names[i].clone(), cell(r.get_ref(i)?))))
+                    .map(|i| Ok(cell(r.get_ref(i)?)))
                     .collect::<Result<Vec<_>, rusqlite::Error>>()
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(raw.len());
-        for cells in raw {
-            let row = match sql::decode_row(meta, cells.clone()) {
-                Ok(r) => r,
-                Err(()) => {
-                    if let Some(m) = self.load(conn, &meta.key)? {
-                        *meta = m;
-                    }
-                    sql::decode_row(meta, cells).map_err(|()| {
-                        StoreError::Database(format!(
-                            "table `{}` has an unregistered column",
-                            meta.key
-                        ))
-                    })?
-                }
-            };
-            out.push(row);
+        if !names.iter().all(|n| sql::knows_column(meta, n))
+            && let Some(m) = self.load(conn, &meta.key)?
+        {
+            *meta = m;
         }
-        Ok(out)
+        raw.into_iter()
+            .map(|cells| {
+                sql::decode_row(meta, names.iter().map(String::as_str).zip(cells)).map_err(|()| {
+                    StoreError::Database(format!("table `{}` has an unregistered column", meta.key))
+                })
+            })
+            .collect()
     }
 
-    fn write(
+    /// The current row with this id, deleted or not.
+    fn select_row(
         &self,
-        conn: &mut Connection,
-        table: &str,
+        conn: &Connection,
+        meta: &mut Arc<TableMeta>,
         owner: &str,
         id: &str,
-        op: WriteOp,
-    ) -> Result<Outcome, StoreError> {
-        let key = table.to_ascii_lowercase();
-        let data = match &op {
+    ) -> Result<Option<Row>, StoreError> {
+        let text = self.shape(sql::shape_key("select", &meta.phys, &[]), || {
+            sql::select_row(meta, "", "").build(SqliteQueryBuilder).0
+        });
+        Ok(self
+            .rows(conn, meta, &text, sql::select_row_values(owner, id))?
+            .pop())
+    }
+
+    /// What a write needs before its transaction: its table and columns (created if
+    /// needed, in their own transaction) and its values. `None` when it is already
+    /// answered (a table that does not exist, a value of the wrong kind).
+    fn prepare(&self, conn: &mut Connection, job: WriteJob) -> Option<Ready> {
+        let key = job.table.to_ascii_lowercase();
+        let data = match &job.op {
             WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
             _ => &[],
         };
-        let mut meta = match &op {
-            WriteOp::Insert { .. } => self.ensure(conn, table, &key, data)?,
-            // Nothing to change in a table that does not exist.
-            _ => match self.meta(conn, &key)? {
-                None => return Ok(Outcome::NotFound),
-                Some(_) => self.ensure(conn, table, &key, data)?,
-            },
+        let prepared = (|| {
+            let exists = match &job.op {
+                WriteOp::Insert { .. } => true,
+                // Nothing to change in a table that does not exist.
+                _ => self.meta(conn, &key)?.is_some(),
+            };
+            if !exists {
+                return Ok(None);
+            }
+            let meta = self.ensure(conn, &job.table, &key, data)?;
+            let values = bind_data(&job.table, &meta, data)?;
+            Ok(Some((meta, values)))
+        })();
+        match prepared {
+            Ok(Some((meta, values))) => Some(Ready {
+                job,
+                key,
+                meta,
+                values,
+            }),
+            Ok(None) => {
+                let _ = job.reply.send(Ok(Outcome::NotFound));
+                None
+            }
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+                None
+            }
+        }
+    }
+
+    /// Runs a group of writes, in as few transactions as it takes (one, unless SQLite
+    /// itself rolls a transaction back), then answers each.
+    fn write_group(&self, conn: &mut Connection, group: Vec<WriteJob>) {
+        let mut ready: VecDeque<Ready> = group
+            .into_iter()
+            .filter_map(|job| self.prepare(conn, job))
+            .collect();
+        while !ready.is_empty() {
+            self.commit_some(conn, &mut ready);
+        }
+    }
+
+    /// Runs writes from the front of `ready` in one transaction and answers them: all
+    /// of them, unless SQLite rolls the transaction back on its own (it does on a full
+    /// disk, for one), which fails the writes run so far and leaves the rest for the
+    /// next transaction.
+    fn commit_some(&self, conn: &mut Connection, ready: &mut VecDeque<Ready>) {
+        if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
+            for r in ready.drain(..) {
+                let _ = r.job.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        let mut answers: Vec<(Reply<Outcome>, Result<Outcome, StoreError>)> =
+            Vec::with_capacity(ready.len());
+        while let Some(r) = ready.pop_front() {
+            let result = self.write_one(conn, r.key, r.meta, r.values, &r.job);
+            if conn.is_autocommit() {
+                let e = match result {
+                    Err(e) => e,
+                    Ok(_) => StoreError::Database("SQLite rolled the transaction back".into()),
+                };
+                for (reply, _) in answers {
+                    let _ = reply.send(Err(e.clone()));
+                }
+                let _ = r.job.reply.send(Err(e));
+                return;
+            }
+            answers.push((r.job.reply, result));
+        }
+        match exec(conn, "COMMIT") {
+            Ok(()) => {
+                for (reply, result) in answers {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                rollback(conn);
+                for (reply, _) in answers {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// One write of a group, in its own savepoint: kept when done, rolled back when
+    /// refused or failed. Should the savepoint not roll back, the whole transaction
+    /// does (and the caller sees it).
+    fn write_one(
+        &self,
+        conn: &Connection,
+        key: String,
+        meta: Arc<TableMeta>,
+        values: Vec<(String, Sql)>,
+        job: &WriteJob,
+    ) -> Result<Outcome, StoreError> {
+        exec(conn, "SAVEPOINT w")?;
+        let result = self.apply(conn, &key, meta, &values, job);
+        if let Ok(Outcome::Done(_)) = result {
+            match exec(conn, "RELEASE w") {
+                Ok(()) => return result,
+                Err(e) => {
+                    undo(conn);
+                    return Err(e);
+                }
+            }
+        }
+        undo(conn);
+        result
+    }
+
+    /// The write itself, inside its savepoint.
+    fn apply(
+        &self,
+        conn: &Connection,
+        key: &str,
+        mut meta: Arc<TableMeta>,
+        values: &[(String, Sql)],
+        job: &WriteJob,
+    ) -> Result<Outcome, StoreError> {
+        let (table, owner, id) = (&job.table, job.owner.as_str(), job.id.as_str());
+        let now: i64 = {
+            let v = RusqliteValues(
+                sql::tick_values(key, now_ms())
+                    .into_iter()
+                    .map(RusqliteValue)
+                    .collect(),
+            );
+            conn.prepare_cached(&self.tick)?
+                .query_row(&*v.as_params(), |r| r.get(0))?
         };
-        let values = bind_data(table, &meta, data)?;
-        let select = sql::select_row(&meta, owner, id);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = {
-            let (q, v) = sql::tick(&key, now_ms()).build_rusqlite(SqliteQueryBuilder);
-            tx.query_row(&q, &*v.as_params(), |r| r.get::<_, i64>(0))?
-        };
-        let current = self.rows(&tx, &mut meta, &select)?.pop();
-        let changed = match plan(&op, current.as_ref()) {
-            Err(outcome) => return Ok(outcome), // dropping `tx` rolls back
+        let current = self.select_row(conn, &mut meta, owner, id)?;
+        let (text, params) = match plan(&job.op, current.as_ref()) {
+            // The caller rolls the savepoint back, the clock with it.
+            Err(outcome) => return Ok(outcome),
             Ok(Plan::Insert) => {
-                let (q, v) = sql::insert_row(&meta, owner, id, now, &values)
-                    .build_rusqlite(SqliteQueryBuilder);
-                tx.execute(&q, &*v.as_params())?
+                let text = self.shape(sql::shape_key("insert", &meta.phys, values), || {
+                    sql::insert_row(&meta, owner, id, Expr::val(now), values)
+                        .build(SqliteQueryBuilder)
+                        .0
+                });
+                (text, sql::insert_row_values(owner, id, now, values))
             }
             Ok(Plan::Update {
                 expected,
                 deleted,
                 with_data,
             }) => {
-                let data = if with_data { values.as_slice() } else { &[] };
-                let (q, v) = sql::update_row(&meta, owner, id, expected, now, deleted, data)
-                    .build_rusqlite(SqliteQueryBuilder);
-                tx.execute(&q, &*v.as_params())?
+                let data = if with_data { values } else { &[] };
+                let kind = if deleted.is_some() {
+                    "delete"
+                } else {
+                    "update"
+                };
+                let text = self.shape(sql::shape_key(kind, &meta.phys, data), || {
+                    sql::update_row(&meta, owner, id, expected, Expr::val(now), deleted, data)
+                        .build(SqliteQueryBuilder)
+                        .0
+                });
+                let params = sql::update_row_values(owner, id, expected, now, deleted, data);
+                (text, params)
             }
         };
-        if changed != 1 {
-            return Err(StoreError::Database(format!(
-                "compare-and-swap on `{table}`/`{id}` changed {changed} rows"
-            )));
-        }
-        let row = self.rows(&tx, &mut meta, &select)?.pop();
-        tx.commit()?;
-        row.map(Outcome::Done)
-            .ok_or_else(|| StoreError::Database(format!("`{table}`/`{id}` vanished")))
+        // The statement returns the row it wrote: no second read.
+        let written = self.rows(conn, &mut meta, &text, params)?;
+        let [row] = <[Row; 1]>::try_from(written).map_err(|w| {
+            StoreError::Database(format!(
+                "compare-and-swap on `{table}`/`{id}` changed {} rows",
+                w.len()
+            ))
+        })?;
+        Ok(Outcome::Done(row))
+    }
+}
+
+/// Runs a statement without parameters or rows, prepared once: `BEGIN`, `COMMIT` and
+/// savepoints run for every write, and parsing them is most of what they cost.
+fn exec(conn: &Connection, text: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(text)?.raw_execute()?;
+    Ok(())
+}
+
+/// Rolls the savepoint of [`Inner::write_one`] back and leaves it; failing that, the
+/// whole transaction.
+fn undo(conn: &Connection) {
+    if conn.is_autocommit() {
+        return;
+    }
+    if exec(conn, "ROLLBACK TO w")
+        .and_then(|()| exec(conn, "RELEASE w"))
+        .is_err()
+    {
+        rollback(conn);
+    }
+}
+
+/// Rolls the open transaction back, if any.
+fn rollback(conn: &Connection) {
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
     }
 }
 
@@ -340,10 +619,8 @@ impl Backend for SqliteBackend {
             let Some(mut meta) = inner.meta(conn, &key)? else {
                 return Ok(None);
             };
-            let q = sql::select_row(&meta, &owner, &id);
             Ok(inner
-                .rows(conn, &mut meta, &q)?
-                .pop()
+                .select_row(conn, &mut meta, &owner, &id)?
                 .filter(|r| !r.deleted))
         }))
     }
@@ -368,7 +645,8 @@ impl Backend for SqliteBackend {
                 meta = m;
             }
             let (page, count_q) = sql::list(FLAVOR, &meta, &owner, &query)?;
-            let rows = inner.rows(conn, &mut meta, &page)?;
+            let (text, values) = page.build(SqliteQueryBuilder);
+            let rows = inner.rows(conn, &mut meta, &text, values.0)?;
             let count = match count_q {
                 Some(q) => Some(count(conn, q)? as u64),
                 None => None,
@@ -384,7 +662,18 @@ impl Backend for SqliteBackend {
         id: &'a str,
         op: WriteOp,
     ) -> BoxFuture<'a, Result<Outcome, StoreError>> {
-        let (table, owner, id) = (table.to_owned(), owner.to_owned(), id.to_owned());
-        Box::pin(self.run(move |inner, conn| inner.write(conn, &table, &owner, &id, op)))
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Write(WriteJob {
+            table: table.to_owned(),
+            owner: owner.to_owned(),
+            id: id.to_owned(),
+            op,
+            reply,
+        });
+        let sent = self.jobs.send(job).map_err(|_| stopped());
+        Box::pin(async move {
+            sent?;
+            answer.await.map_err(|_| stopped())?
+        })
     }
 }

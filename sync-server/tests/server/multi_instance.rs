@@ -183,3 +183,65 @@ async fn futures_join(handles: Vec<tokio::task::JoinHandle<Seen>>) -> Vec<Seen> 
     }
     out
 }
+
+/// Inserts of one new id racing on two instances: one wins (201), every other one
+/// reads the winner's row and answers 409 with it, none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_inserts_of_one_id_are_one_201_and_409s() {
+    let Some(schema) = PgSchema::create("racing_inserts_of_one_id_are_one_201_and_409s").await
+    else {
+        return;
+    };
+    let mut envs = Vec::new();
+    for _ in 0..2 {
+        let config = Config::open(&schema.url()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        envs.push(Arc::new(Env::of(
+            sync_server::serve(listener, config).await.unwrap(),
+        )));
+    }
+    // The table and its column exist first: the race is on the row, not the schema.
+    let r = envs[0]
+        .post("/tables/Twin", json!({"id": "seed", "n": 0}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for round in 0..20 {
+        let id = format!("t{round}");
+        let racers: Vec<_> = (0..6)
+            .map(|k| {
+                let (env, id) = (Arc::clone(&envs[k % 2]), id.clone());
+                tokio::spawn(async move {
+                    env.post("/tables/Twin", json!({"id": id, "n": k as i64}))
+                        .await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for r in racers {
+            answers.push(r.await.unwrap());
+        }
+        let won: Vec<_> = answers.iter().filter(|r| r.status == 201).collect();
+        assert_eq!(
+            won.len(),
+            1,
+            "{id}: {:?}",
+            answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
+        for r in &answers {
+            assert!(
+                r.status == 201 || r.status == 409,
+                "{id}: {} {}",
+                r.status,
+                r.text
+            );
+            assert_eq!(
+                r.json["n"], won[0].json["n"],
+                "{id}: every answer has the winner's row"
+            );
+        }
+    }
+    for env in envs {
+        Arc::into_inner(env).unwrap().stop().await;
+    }
+    drop(schema);
+}
