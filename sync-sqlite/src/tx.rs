@@ -25,7 +25,7 @@ use crate::codec;
 use crate::error::{backend, corrupt, is_unique_violation};
 use crate::filter::{col_expr, condition, find};
 use crate::queue_index::{QueueChanges, QueueIndex};
-use crate::table::{TableInfo, add_column, create_table};
+use crate::table::{TableInfo, Tables, add_column, create_table};
 use crate::values::{datetime_text, from_sql, parse_datetime, to_sql};
 
 /// Table names compare ignoring ASCII case, as in SQLite.
@@ -88,8 +88,8 @@ impl Display for Seq {
 /// its SQL text on every call.
 pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
-    committed: &'a HashMap<String, Arc<TableInfo>>,
-    changed: HashMap<String, Arc<TableInfo>>,
+    committed: &'a Tables,
+    changed: Tables,
     queued: &'a QueueIndex,
     queue_changes: QueueChanges,
     sql: &'static Sql,
@@ -156,13 +156,13 @@ impl Drop for Loan<'_, '_> {
 impl<'a> SqliteTx<'a> {
     pub(crate) fn new(
         conn: &'a Connection,
-        committed: &'a HashMap<String, Arc<TableInfo>>,
+        committed: &'a Tables,
         queued: &'a QueueIndex,
     ) -> SqliteTx<'a> {
         SqliteTx {
             conn,
             committed,
-            changed: HashMap::new(),
+            changed: Tables::default(),
             queued,
             queue_changes: QueueChanges::default(),
             sql: bookkeeping::sql(),
@@ -173,15 +173,14 @@ impl<'a> SqliteTx<'a> {
     }
 
     /// The schema and queue changes to publish if the transaction commits.
-    pub(crate) fn into_changes(self) -> (HashMap<String, Arc<TableInfo>>, QueueChanges) {
+    pub(crate) fn into_changes(self) -> (Tables, QueueChanges) {
         (self.changed, self.queue_changes)
     }
 
     /// False when the item certainly has no queued operation.
     fn maybe_queued(&self, key: &str, id: &str) -> bool {
-        self.queue_changes
-            .get(key, id)
-            .unwrap_or_else(|| self.queued.contains(key, id))
+        let h = self.queued.hash(key, id);
+        self.queued.maybe_contains(&self.queue_changes, h)
     }
 
     fn info(&self, key: &str) -> Option<Arc<TableInfo>> {
@@ -441,28 +440,31 @@ fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<Vec<&'r Value>>
 /// Loads which items have a queued operation.
 pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreError> {
     let t = bookkeeping::OPS;
-    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let (empty, no_queue) = (Tables::default(), QueueIndex::default());
     let tx = SqliteTx::new(conn, &empty, &no_queue);
     let keys = tx.rows(
         &tx.sql.op_keys,
         Lives::Static,
         &[],
         "loading the queue",
-        |row| Ok((get(row, 0, t, &"?")?, get(row, 1, t, &"?")?)),
+        |row| {
+            Ok((
+                get::<String>(row, 0, t, &"?")?,
+                get::<String>(row, 1, t, &"?")?,
+            ))
+        },
     )?;
     let mut index = QueueIndex::default();
     for (key, id) in keys {
-        index.insert(key, id);
+        index.insert(&key, &id);
     }
     Ok(index)
 }
 
 /// Loads every table's schema from `__tablesync_columns`.
-pub(crate) fn load_schemas(
-    conn: &Connection,
-) -> Result<HashMap<String, Arc<TableInfo>>, StoreError> {
+pub(crate) fn load_schemas(conn: &Connection) -> Result<Tables, StoreError> {
     let t = bookkeeping::COLUMNS;
-    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let (empty, no_queue) = (Tables::default(), QueueIndex::default());
     let tx = SqliteTx::new(conn, &empty, &no_queue);
     let rows = tx.rows(
         &tx.sql.columns_all,
@@ -757,7 +759,7 @@ impl StoreTx for SqliteTx<'_> {
             Err(e) => return Err(backend(what)(e)),
         }
         drop(st);
-        self.queue_changes.set(key, &op.item_id, true);
+        self.queue_changes.added(self.queued.hash(key, &op.item_id));
         let seq = self.conn.last_insert_rowid();
         op.seq = u64::try_from(seq)
             .map_err(|_| StoreError::Backend(format!("negative queue position {seq}")))?;
@@ -798,7 +800,8 @@ impl StoreTx for SqliteTx<'_> {
             on_id("removing the queued operation of", table, id),
         )?;
         if n > 0 {
-            self.queue_changes.set(&self.key(table), id, false);
+            let h = self.queued.hash(&self.key(table), id);
+            self.queue_changes.removed(h);
         }
         Ok(n > 0)
     }
