@@ -409,32 +409,66 @@ fn decode_conflict(row: &Row<'_>) -> Result<StoredConflict, StoreError> {
     })
 }
 
-/// The values [`normalize`] would return for `record`, borrowed from it, when it would
-/// return them unchanged: every column known, a non-empty text id, and every value
-/// `Null` or already of its column's type ([`coerce`](sync_core::store::coerce) returns
-/// such a value as it is). `None` when something needs converting or is wrong: then the
-/// caller goes through `normalize`, which converts or reports the error exactly as
-/// MemoryStore does. Saves a dozen allocations per write.
-fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<Vec<&'r Value>> {
+/// Widest table [`as_is`] takes (one bit per column); a wider one goes through
+/// `normalize`.
+const AS_IS_COLUMNS: usize = 64;
+
+/// The values [`normalize`] would return for `record`, borrowed from it, in schema
+/// order, when it would return them unchanged: every column named exactly as in the
+/// schema, a non-empty text id, and every value `Null` or already of its column's type
+/// ([`coerce`](sync_core::store::coerce) returns such a value as it is). `None` when
+/// something needs converting, is named in another case or is wrong: then the caller
+/// goes through `normalize`, which converts or reports the error exactly as MemoryStore
+/// does. One pass over the record, one over the schema and no allocation, where
+/// `normalize` allocates a dozen times.
+///
+/// Exact names are enough to find every value `Record::get` (which `normalize` uses)
+/// would find: schema names differ even ignoring case, so a record whose names all
+/// match exactly has no name that matches another column in another case.
+fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<AsIs<'r>> {
     const NULL: &Value = &Value::Null;
     const NOT_DELETED: &Value = &Value::Bool(false);
-    if !record.iter().all(|(name, _)| schema.column(name).is_some()) {
+    let columns = &schema.columns;
+    if columns.len() > AS_IS_COLUMNS {
         return None;
     }
-    let mut out = Vec::with_capacity(schema.columns.len());
-    for col in &schema.columns {
-        let v = match record.get(&col.name) {
-            None | Some(Value::Null) if col.system == Some(SystemColumn::Deleted) => NOT_DELETED,
-            None | Some(Value::Null) => NULL,
-            Some(v) if v.natural_type() == Some(col.ty) => v,
-            Some(_) => return None,
+    let mut values = [NULL; AS_IS_COLUMNS];
+    let mut given = 0u64;
+    for (name, v) in record.iter() {
+        let i = columns.iter().position(|c| c.name == name)?;
+        // Of two values under one name, the first counts, as in `Record::get`.
+        if given & (1 << i) == 0 {
+            given |= 1 << i;
+            values[i] = v;
+        }
+    }
+    for (col, v) in columns.iter().zip(&mut values) {
+        *v = match *v {
+            Value::Null if col.system == Some(SystemColumn::Deleted) => NOT_DELETED,
+            Value::Null => NULL,
+            v if v.natural_type() == Some(col.ty) => v,
+            _ => return None,
         };
         if col.system == Some(SystemColumn::Id) && !matches!(v, Value::Text(id) if !id.is_empty()) {
             return None;
         }
-        out.push(v);
     }
-    Some(out)
+    Some(AsIs {
+        values,
+        len: columns.len(),
+    })
+}
+
+/// [`as_is`]'s answer: a row's values in schema order.
+struct AsIs<'r> {
+    values: [&'r Value; AS_IS_COLUMNS],
+    len: usize,
+}
+
+impl<'r> AsIs<'r> {
+    fn values(&self) -> impl Iterator<Item = &'r Value> + '_ {
+        self.values[..self.len].iter().copied()
+    }
 }
 
 /// Loads which items have a queued operation.
@@ -592,8 +626,8 @@ impl StoreTx for SqliteTx<'_> {
         let info = self.known(table)?;
         let what = on("writing a row of", table);
         let mut st = self.stmt(&info.upsert, Lives::Table(&info), what)?;
-        if let Some(values) = as_is(&info.schema, record) {
-            for (i, v) in values.into_iter().enumerate() {
+        if let Some(row) = as_is(&info.schema, record) {
+            for (i, v) in row.values().enumerate() {
                 st.raw_bind_parameter(i + 1, to_sql(v))
                     .map_err(backend(what))?;
             }
@@ -983,9 +1017,15 @@ mod tests {
         let taken = [
             rec(std::slice::from_ref(&id)),
             rec(&[id.clone(), ("deleted", Value::Null), ("t", Value::Null)]),
+            // Of two values under one name, the first counts.
             rec(&[
-                ("ID", Value::from("a")),
-                ("T", Value::from("x")),
+                id.clone(),
+                ("t", Value::from("x")),
+                ("t", Value::Integer(1)),
+            ]),
+            rec(&[
+                ("id", Value::from("a")),
+                ("t", Value::from("x")),
                 ("i", Value::Integer(-1)),
                 ("r", Value::Real(f64::NAN)),
                 ("b", Value::Bool(true)),
@@ -1004,7 +1044,7 @@ mod tests {
             ]),
         ];
         for r in &taken {
-            let fast: Vec<Value> = as_is(&s, r).expect("taken").into_iter().cloned().collect();
+            let fast: Vec<Value> = as_is(&s, r).expect("taken").values().cloned().collect();
             let normalized: Vec<Value> = normalize(&s, r)
                 .unwrap()
                 .iter()
@@ -1022,6 +1062,9 @@ mod tests {
             rec(&[id.clone(), ("d", Value::from("2026-01-02"))]),
             rec(&[id.clone(), ("j", Value::from("[1]"))]),
             rec(&[id.clone(), ("t", Value::Integer(1))]),
+            // Names in another case: `normalize` finds their columns; the fast path
+            // leaves that search to it.
+            rec(&[("ID", Value::from("a")), ("T", Value::from("x"))]),
         ];
         for r in &refused {
             assert!(as_is(&s, r).is_none(), "{r:?}");
