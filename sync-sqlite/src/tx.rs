@@ -761,23 +761,26 @@ impl StoreTx for SqliteTx<'_> {
         let what = on_id("queueing an operation for", &op.table, &op.item_id);
         let key = self.key(&op.table);
         let key: &str = &key;
-        let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
-        bind(
-            &mut st,
-            &[
-                &key,
-                &op.table,
-                &op.item_id,
-                &op.kind.name(),
-                &op.version,
-                &opt_text(op.item.as_ref()),
+        let kind = op.kind.name();
+        let item = opt_text(op.item.as_ref());
+        let first: [&dyn ToSql; 6] = [&key, &op.table, &op.item_id, &kind, &op.version, &item];
+        // Every `enqueue` of an item with nothing pending adds such an entry.
+        let fresh = op.attempts == 0 && op.revision == 0 && op.error.is_none();
+        let mut st = if fresh {
+            let mut st = self.stmt(&self.sql.op_insert_new, Lives::Static, what)?;
+            bind(&mut st, &first, what)?;
+            st
+        } else {
+            let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
+            let rest: [&dyn ToSql; 3] = [
                 &i64::from(op.attempts),
                 // The i64 with the same bits: every u64 round-trips.
                 &(op.revision as i64),
                 &op.error.as_ref().map(codec::encode_op_error),
-            ],
-            what,
-        )?;
+            ];
+            bind(&mut st, &[first.as_slice(), &rest].concat(), what)?;
+            st
+        };
         match st.raw_execute() {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -1068,6 +1071,43 @@ mod tests {
         ];
         for r in &refused {
             assert!(as_is(&s, r).is_none(), "{r:?}");
+        }
+    }
+
+    /// A fresh entry and one carrying attempts, a revision and an error take different
+    /// statements; both keep every field.
+    #[test]
+    fn added_operations_keep_every_field() {
+        use sync_core::store::{OpError, Store};
+        let store = crate::SqliteStore::open_in_memory().unwrap();
+        let schema = TableSchema::new("T").with_column("t", ColumnType::Text, true);
+        let fresh = Operation::new("T", "a", OpKind::Delete)
+            .with_version(Some("v1".into()))
+            .with_item(Some(rec(&[("id", Value::from("a"))])));
+        let mut tried = Operation::new("T", "b", OpKind::Update).with_version(Some("v2".into()));
+        tried.attempts = 3;
+        tried.revision = u64::MAX;
+        tried.error = Some(OpError {
+            status: Some(400),
+            message: "bad".into(),
+            server_copy: None,
+        });
+        let added = store
+            .transaction(|tx| {
+                tx.ensure_table(&schema)?;
+                Ok([tx.add_op(fresh.clone())?, tx.add_op(tried.clone())?])
+            })
+            .unwrap();
+        let stored = store.read(|tx| tx.ops(None)).unwrap();
+        for ((want, added), stored) in [fresh, tried].into_iter().zip(&added).zip(&stored) {
+            assert_eq!(
+                *added,
+                Operation {
+                    seq: added.seq,
+                    ..want
+                }
+            );
+            assert_eq!(stored, added);
         }
     }
 }
