@@ -28,7 +28,7 @@ use crate::settings::Settings;
 #[path = "../../sync-sqlite/benches/local_writes/measure.rs"]
 mod measure;
 
-use measure::{BATCH, BATCH_TARGET, RUNS, SINGLE, SINGLE_TARGET, rate};
+use measure::{BATCH, BATCH_RUNS, BATCH_TARGET, SINGLE, SINGLE_RUNS, SINGLE_TARGET, rate};
 
 fn engine_insert(rt: &tokio::runtime::Runtime, dir: &Path, n: usize, run: usize) -> Duration {
     let store = SqliteStore::open(dir.join(format!("engine-{run}.db"))).expect("open");
@@ -57,7 +57,8 @@ fn engine_insert(rt: &tokio::runtime::Runtime, dir: &Path, n: usize, run: usize)
 
 pub fn run(settings: &Settings) -> Report {
     let mut report = Report::new(&format!(
-        "local writes: temp file on disk, WAL, synchronous=FULL, best of {RUNS} runs"
+        "local writes: temp file on disk, WAL, synchronous=FULL, best of {SINGLE_RUNS} runs \
+         (single) and {BATCH_RUNS} runs (batched)"
     ));
     // The engine writes the typed `Item`; the store loop writes the same table.
     assert_eq!(Item::schema(), &measure::schema(), "one table shape");
@@ -66,11 +67,14 @@ pub fn run(settings: &Settings) -> Report {
     let rt = crate::servers::runtime(2);
     let (single, batch) = (settings.n(SINGLE), settings.n(BATCH));
     // Single-item transactions: the store, the engine and bare rusqlite, interleaved.
-    let best = measure::best_of(&mut [
-        &mut |run| measure::store_writes(path, single, false, run),
-        &mut |run| engine_insert(&rt, path, single, run),
-        &mut |run| measure::bare_writes(path, single, false, run),
-    ]);
+    let best = measure::best_of(
+        SINGLE_RUNS,
+        &mut [
+            &mut |run| measure::store_writes(path, single, false, run),
+            &mut |run| engine_insert(&rt, path, single, run),
+            &mut |run| measure::bare_writes(path, single, false, run),
+        ],
+    );
     let bare = rate(single, best[2]);
     report.row(Row::rate(
         "local",
@@ -88,10 +92,13 @@ pub fn run(settings: &Settings) -> Report {
         "w/s",
         Some(SINGLE_TARGET),
     ));
-    let best = measure::best_of(&mut [
-        &mut |run| measure::store_writes(path, batch, true, run),
-        &mut |run| measure::bare_writes(path, batch, true, run),
-    ]);
+    let best = measure::best_of(
+        BATCH_RUNS,
+        &mut [
+            &mut |run| measure::store_writes(path, batch, true, run),
+            &mut |run| measure::bare_writes(path, batch, true, run),
+        ],
+    );
     report.row(Row::rate(
         "local",
         &format!("store, {batch} items in 1 tx"),
