@@ -199,6 +199,9 @@ pub(crate) struct Sql {
     pub ops_of_table: String,
     /// table_key + [`OP_COLUMNS`] without seq
     pub op_insert: String,
+    /// table_key, table_name, item_id, kind, version, item: a new entry, never attempted,
+    /// without an error (every fresh `enqueue`; three parameters fewer to bind)
+    pub op_insert_new: String,
     /// table_name, kind, version, item, attempts, revision, error, table_key, item_id
     pub op_update: String,
     /// table_key, item_id
@@ -284,6 +287,14 @@ fn build_sql() -> Sql {
             .into_table(OPS)
             .columns(std::iter::once(TABLE_KEY).chain(OP_COLUMNS[1..].iter().copied()))
             .values_panic(OP_COLUMNS.map(|_| p()))),
+        op_insert_new: q(Query::insert()
+            .into_table(OPS)
+            .columns(std::iter::once(TABLE_KEY).chain(OP_COLUMNS[1..].iter().copied()))
+            .values_panic(std::iter::repeat_with(p).take(6).chain([
+                Expr::cust("0"),
+                Expr::cust("0"),
+                Expr::null(),
+            ]))),
         op_update: q(Query::update()
             .table(OPS)
             .values(
@@ -348,6 +359,10 @@ mod tests {
             r#"SELECT "seq", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error" FROM "__tablesync_ops" WHERE "table_key" = ? AND "item_id" = ? ORDER BY "seq" ASC"#
         );
         assert_eq!(s.op_insert.matches('?').count(), 9);
+        assert_eq!(
+            s.op_insert_new,
+            r#"INSERT INTO "__tablesync_ops" ("table_key", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error") VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)"#
+        );
         assert_eq!(s.op_update.matches('?').count(), 9);
         assert_eq!(s.conflict_insert.matches('?').count(), 8);
         assert_eq!(s.columns_insert.matches('?').count(), 7);

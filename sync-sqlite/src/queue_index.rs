@@ -1,4 +1,4 @@
-//! [`QueueIndex`]: which items have a queued operation, kept in memory so that the
+//! [`QueueIndex`]: which items may have a queued operation, kept in memory so that the
 //! question asked before every enqueue and for every pulled record ("is anything
 //! queued for this item?") is answered without a query when the answer is no.
 //!
@@ -7,64 +7,95 @@
 //! then). It can only be wrong if another connection edits the queue of an open store,
 //! which the store does not support; even then a stale "no" makes `add_op` fail on the
 //! unique index with `QueueConflict`, and a stale "yes" only costs the query it saves.
+//!
+//! It counts queued items per [`ItemHash`] of (table key, item id) rather than keeping
+//! the ids: every local write asks it once and tells it once, and a kept id cost an
+//! allocation per write, a SipHash'd id as much as binding all of the queue entry's
+//! parameters. A count, not a set, so that removing an item never hides another item
+//! with the same hash: two items that share one (a chance in 2^64 per pair) only turn
+//! a certain "no" into a "maybe", which costs the query the index is there to save.
+//! The answer is never "no" for a queued item.
 
-use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
-/// Queued item ids by table key.
+use foldhash::HashMap;
+use foldhash::fast::RandomState;
+
+/// A queued item's identity, hashed: (table key, item id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ItemHash(u64);
+
+/// How many queued items have each hash. Never holds a count of zero.
 #[derive(Debug, Default)]
 pub(crate) struct QueueIndex {
-    by_table: HashMap<String, HashSet<String>>,
+    /// Seeded at random per store; transactions hash with it too.
+    state: RandomState,
+    counts: HashMap<ItemHash, i64>,
 }
 
 impl QueueIndex {
-    /// Whether `id` of table `key` has a queued operation.
-    pub(crate) fn contains(&self, key: &str, id: &str) -> bool {
-        self.by_table.get(key).is_some_and(|ids| ids.contains(id))
+    /// The hash of an item, as this index and its transactions' changes count it.
+    pub(crate) fn hash(&self, key: &str, id: &str) -> ItemHash {
+        ItemHash(self.state.hash_one((key, id)))
+    }
+
+    /// How many committed queued items have this hash.
+    fn count(&self, h: ItemHash) -> i64 {
+        // An empty map answers without hashing (a store with nothing queued).
+        if self.counts.is_empty() {
+            return 0;
+        }
+        self.counts.get(&h).copied().unwrap_or(0)
+    }
+
+    /// False when the item certainly has no queued operation, counting a transaction's
+    /// own changes.
+    pub(crate) fn maybe_contains(&self, changes: &QueueChanges, h: ItemHash) -> bool {
+        self.count(h) + changes.delta(h) > 0
     }
 
     /// Records a queued item (when loading).
-    pub(crate) fn insert(&mut self, key: String, id: String) {
-        self.by_table.entry(key).or_default().insert(id);
+    pub(crate) fn insert(&mut self, key: &str, id: &str) {
+        let h = self.hash(key, id);
+        *self.counts.entry(h).or_default() += 1;
     }
 
     /// Publishes a committed transaction's changes.
     pub(crate) fn apply(&mut self, changes: QueueChanges) {
-        for (key, ids) in changes.by_table {
-            let set = self.by_table.entry(key).or_default();
-            for (id, queued) in ids {
-                if queued {
-                    set.insert(id);
-                } else {
-                    set.remove(&id);
-                }
+        if self.counts.is_empty() {
+            // A batch queued into an empty queue moves in whole.
+            self.counts = changes.deltas;
+        } else {
+            for (h, d) in changes.deltas {
+                *self.counts.entry(h).or_default() += d;
             }
         }
-        self.by_table.retain(|_, ids| !ids.is_empty());
+        self.counts.retain(|_, n| *n > 0);
     }
 }
 
-/// One transaction's additions to and removals from the queue.
+/// One transaction's changes to the queue: items added minus items removed, per hash.
 #[derive(Debug, Default)]
 pub(crate) struct QueueChanges {
-    by_table: HashMap<String, HashMap<String, bool>>,
+    deltas: HashMap<ItemHash, i64>,
 }
 
 impl QueueChanges {
-    /// Whether the transaction queued (`Some(true)`) or removed (`Some(false)`) the item.
-    pub(crate) fn get(&self, key: &str, id: &str) -> Option<bool> {
-        self.by_table.get(key).and_then(|ids| ids.get(id)).copied()
+    fn delta(&self, h: ItemHash) -> i64 {
+        if self.deltas.is_empty() {
+            return 0;
+        }
+        self.deltas.get(&h).copied().unwrap_or(0)
     }
 
-    pub(crate) fn set(&mut self, key: &str, id: &str, queued: bool) {
-        match self.by_table.get_mut(key) {
-            Some(ids) => {
-                ids.insert(id.to_owned(), queued);
-            }
-            None => {
-                self.by_table
-                    .insert(key.to_owned(), HashMap::from([(id.to_owned(), queued)]));
-            }
-        }
+    /// Counts an item the transaction queued.
+    pub(crate) fn added(&mut self, h: ItemHash) {
+        *self.deltas.entry(h).or_default() += 1;
+    }
+
+    /// Counts an item whose queued operation the transaction removed.
+    pub(crate) fn removed(&mut self, h: ItemHash) {
+        *self.deltas.entry(h).or_default() -= 1;
     }
 }
 
@@ -75,16 +106,60 @@ mod tests {
     #[test]
     fn committed_changes_add_and_remove_items() {
         let mut index = QueueIndex::default();
-        index.insert("todo".into(), "a".into());
+        index.insert("todo", "a");
+        let h = |key: &str, id: &str| index.hash(key, id);
+        let (todo_a, todo_b, note_b, note_a) = (
+            h("todo", "a"),
+            h("todo", "b"),
+            h("note", "b"),
+            h("note", "a"),
+        );
         let mut changes = QueueChanges::default();
-        changes.set("todo", "a", false);
-        changes.set("todo", "b", true);
-        changes.set("note", "b", true);
-        assert_eq!(changes.get("todo", "a"), Some(false));
-        assert_eq!(changes.get("todo", "c"), None);
+        changes.removed(todo_a);
+        changes.added(todo_b);
+        changes.added(note_b);
+        assert!(!index.maybe_contains(&changes, todo_a));
+        assert!(index.maybe_contains(&changes, todo_b));
         index.apply(changes);
-        assert!(!index.contains("todo", "a"));
-        assert!(index.contains("todo", "b") && index.contains("note", "b"));
-        assert!(!index.contains("note", "a"));
+        let none = QueueChanges::default();
+        assert!(!index.maybe_contains(&none, todo_a));
+        assert!(index.maybe_contains(&none, todo_b) && index.maybe_contains(&none, note_b));
+        assert!(!index.maybe_contains(&none, note_a));
+    }
+
+    #[test]
+    fn the_last_change_of_an_item_in_a_transaction_wins() {
+        let mut index = QueueIndex::default();
+        index.insert("todo", "kept");
+        let (kept, new) = (index.hash("todo", "kept"), index.hash("todo", "new"));
+        let mut changes = QueueChanges::default();
+        // Removed, then queued again: queued.
+        changes.removed(kept);
+        changes.added(kept);
+        // Queued, then removed: not queued.
+        changes.added(new);
+        changes.removed(new);
+        assert!(index.maybe_contains(&changes, kept));
+        assert!(!index.maybe_contains(&changes, new));
+        index.apply(changes);
+        let none = QueueChanges::default();
+        assert!(index.maybe_contains(&none, kept));
+        assert!(!index.maybe_contains(&none, new));
+    }
+
+    /// Two items with one hash: removing either leaves the other found.
+    #[test]
+    fn removing_an_item_never_hides_another_with_the_same_hash() {
+        let mut index = QueueIndex::default();
+        let shared = ItemHash(7);
+        let mut changes = QueueChanges::default();
+        changes.added(shared);
+        changes.added(shared);
+        index.apply(changes);
+        let mut changes = QueueChanges::default();
+        changes.removed(shared);
+        assert!(index.maybe_contains(&changes, shared));
+        index.apply(changes);
+        assert!(index.maybe_contains(&QueueChanges::default(), shared));
     }
 }

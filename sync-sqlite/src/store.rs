@@ -1,10 +1,9 @@
 //! [`SqliteStore`]: opening a database file (or memory), its pragmas and format check,
 //! and running transactions on the one connection.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -13,7 +12,7 @@ use sync_core::store::{Store, StoreError, StoreTx};
 use crate::bookkeeping::{self, FORMAT_KEY, FORMAT_VERSION};
 use crate::error::{backend, corrupt};
 use crate::queue_index::QueueIndex;
-use crate::table::TableInfo;
+use crate::table::Tables;
 use crate::tx::{SqliteTx, load_queue_index, load_schemas};
 
 /// How many prepared statements a connection keeps: the bookkeeping statements, four
@@ -104,7 +103,7 @@ struct Inner {
     conn: Connection,
     /// Committed table schemas by lowercased name. A transaction sees its own changes on
     /// top and publishes them here only when it commits.
-    tables: HashMap<String, Arc<TableInfo>>,
+    tables: Tables,
     /// Committed queue membership, published the same way.
     queued: QueueIndex,
 }

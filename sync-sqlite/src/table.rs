@@ -1,11 +1,17 @@
 //! App tables: their DDL, and [`TableInfo`], a table's schema with the SQL of its hot
 //! statements built once (per schema version) so that a write only binds values.
 
+use std::sync::Arc;
+
 use sea_query::{
     Alias, ColumnDef, Expr, ExprTrait, OnConflict, Query, QueryStatementWriter, SqliteQueryBuilder,
     Table,
 };
 use sync_core::{Column, ColumnType, SystemColumn, TableSchema};
+
+/// Every table the store knows, by table key; looked up by every write, so hashed with
+/// foldhash (keys are the app's own table names).
+pub(crate) type Tables = foldhash::HashMap<String, Arc<TableInfo>>;
 
 /// A table as the store knows it: the merged schema (columns of earlier versions kept)
 /// and its cached statements.

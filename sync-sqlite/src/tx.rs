@@ -25,7 +25,7 @@ use crate::codec;
 use crate::error::{backend, corrupt, is_unique_violation};
 use crate::filter::{col_expr, condition, find};
 use crate::queue_index::{QueueChanges, QueueIndex};
-use crate::table::{TableInfo, add_column, create_table};
+use crate::table::{TableInfo, Tables, add_column, create_table};
 use crate::values::{datetime_text, from_sql, parse_datetime, to_sql};
 
 /// Table names compare ignoring ASCII case, as in SQLite.
@@ -88,8 +88,8 @@ impl Display for Seq {
 /// its SQL text on every call.
 pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
-    committed: &'a HashMap<String, Arc<TableInfo>>,
-    changed: HashMap<String, Arc<TableInfo>>,
+    committed: &'a Tables,
+    changed: Tables,
     queued: &'a QueueIndex,
     queue_changes: QueueChanges,
     sql: &'static Sql,
@@ -156,13 +156,13 @@ impl Drop for Loan<'_, '_> {
 impl<'a> SqliteTx<'a> {
     pub(crate) fn new(
         conn: &'a Connection,
-        committed: &'a HashMap<String, Arc<TableInfo>>,
+        committed: &'a Tables,
         queued: &'a QueueIndex,
     ) -> SqliteTx<'a> {
         SqliteTx {
             conn,
             committed,
-            changed: HashMap::new(),
+            changed: Tables::default(),
             queued,
             queue_changes: QueueChanges::default(),
             sql: bookkeeping::sql(),
@@ -173,15 +173,14 @@ impl<'a> SqliteTx<'a> {
     }
 
     /// The schema and queue changes to publish if the transaction commits.
-    pub(crate) fn into_changes(self) -> (HashMap<String, Arc<TableInfo>>, QueueChanges) {
+    pub(crate) fn into_changes(self) -> (Tables, QueueChanges) {
         (self.changed, self.queue_changes)
     }
 
     /// False when the item certainly has no queued operation.
     fn maybe_queued(&self, key: &str, id: &str) -> bool {
-        self.queue_changes
-            .get(key, id)
-            .unwrap_or_else(|| self.queued.contains(key, id))
+        let h = self.queued.hash(key, id);
+        self.queued.maybe_contains(&self.queue_changes, h)
     }
 
     fn info(&self, key: &str) -> Option<Arc<TableInfo>> {
@@ -410,59 +409,96 @@ fn decode_conflict(row: &Row<'_>) -> Result<StoredConflict, StoreError> {
     })
 }
 
-/// The values [`normalize`] would return for `record`, borrowed from it, when it would
-/// return them unchanged: every column known, a non-empty text id, and every value
-/// `Null` or already of its column's type ([`coerce`](sync_core::store::coerce) returns
-/// such a value as it is). `None` when something needs converting or is wrong: then the
-/// caller goes through `normalize`, which converts or reports the error exactly as
-/// MemoryStore does. Saves a dozen allocations per write.
-fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<Vec<&'r Value>> {
+/// Widest table [`as_is`] takes (one bit per column); a wider one goes through
+/// `normalize`.
+const AS_IS_COLUMNS: usize = 64;
+
+/// The values [`normalize`] would return for `record`, borrowed from it, in schema
+/// order, when it would return them unchanged: every column named exactly as in the
+/// schema, a non-empty text id, and every value `Null` or already of its column's type
+/// ([`coerce`](sync_core::store::coerce) returns such a value as it is). `None` when
+/// something needs converting, is named in another case or is wrong: then the caller
+/// goes through `normalize`, which converts or reports the error exactly as MemoryStore
+/// does. One pass over the record, one over the schema and no allocation, where
+/// `normalize` allocates a dozen times.
+///
+/// Exact names are enough to find every value `Record::get` (which `normalize` uses)
+/// would find: schema names differ even ignoring case, so a record whose names all
+/// match exactly has no name that matches another column in another case.
+fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<AsIs<'r>> {
     const NULL: &Value = &Value::Null;
     const NOT_DELETED: &Value = &Value::Bool(false);
-    if !record.iter().all(|(name, _)| schema.column(name).is_some()) {
+    let columns = &schema.columns;
+    if columns.len() > AS_IS_COLUMNS {
         return None;
     }
-    let mut out = Vec::with_capacity(schema.columns.len());
-    for col in &schema.columns {
-        let v = match record.get(&col.name) {
-            None | Some(Value::Null) if col.system == Some(SystemColumn::Deleted) => NOT_DELETED,
-            None | Some(Value::Null) => NULL,
-            Some(v) if v.natural_type() == Some(col.ty) => v,
-            Some(_) => return None,
+    let mut values = [NULL; AS_IS_COLUMNS];
+    let mut given = 0u64;
+    for (name, v) in record.iter() {
+        let i = columns.iter().position(|c| c.name == name)?;
+        // Of two values under one name, the first counts, as in `Record::get`.
+        if given & (1 << i) == 0 {
+            given |= 1 << i;
+            values[i] = v;
+        }
+    }
+    for (col, v) in columns.iter().zip(&mut values) {
+        *v = match *v {
+            Value::Null if col.system == Some(SystemColumn::Deleted) => NOT_DELETED,
+            Value::Null => NULL,
+            v if v.natural_type() == Some(col.ty) => v,
+            _ => return None,
         };
         if col.system == Some(SystemColumn::Id) && !matches!(v, Value::Text(id) if !id.is_empty()) {
             return None;
         }
-        out.push(v);
     }
-    Some(out)
+    Some(AsIs {
+        values,
+        len: columns.len(),
+    })
+}
+
+/// [`as_is`]'s answer: a row's values in schema order.
+struct AsIs<'r> {
+    values: [&'r Value; AS_IS_COLUMNS],
+    len: usize,
+}
+
+impl<'r> AsIs<'r> {
+    fn values(&self) -> impl Iterator<Item = &'r Value> + '_ {
+        self.values[..self.len].iter().copied()
+    }
 }
 
 /// Loads which items have a queued operation.
 pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreError> {
     let t = bookkeeping::OPS;
-    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let (empty, no_queue) = (Tables::default(), QueueIndex::default());
     let tx = SqliteTx::new(conn, &empty, &no_queue);
     let keys = tx.rows(
         &tx.sql.op_keys,
         Lives::Static,
         &[],
         "loading the queue",
-        |row| Ok((get(row, 0, t, &"?")?, get(row, 1, t, &"?")?)),
+        |row| {
+            Ok((
+                get::<String>(row, 0, t, &"?")?,
+                get::<String>(row, 1, t, &"?")?,
+            ))
+        },
     )?;
     let mut index = QueueIndex::default();
     for (key, id) in keys {
-        index.insert(key, id);
+        index.insert(&key, &id);
     }
     Ok(index)
 }
 
 /// Loads every table's schema from `__tablesync_columns`.
-pub(crate) fn load_schemas(
-    conn: &Connection,
-) -> Result<HashMap<String, Arc<TableInfo>>, StoreError> {
+pub(crate) fn load_schemas(conn: &Connection) -> Result<Tables, StoreError> {
     let t = bookkeeping::COLUMNS;
-    let (empty, no_queue) = (HashMap::new(), QueueIndex::default());
+    let (empty, no_queue) = (Tables::default(), QueueIndex::default());
     let tx = SqliteTx::new(conn, &empty, &no_queue);
     let rows = tx.rows(
         &tx.sql.columns_all,
@@ -590,8 +626,8 @@ impl StoreTx for SqliteTx<'_> {
         let info = self.known(table)?;
         let what = on("writing a row of", table);
         let mut st = self.stmt(&info.upsert, Lives::Table(&info), what)?;
-        if let Some(values) = as_is(&info.schema, record) {
-            for (i, v) in values.into_iter().enumerate() {
+        if let Some(row) = as_is(&info.schema, record) {
+            for (i, v) in row.values().enumerate() {
                 st.raw_bind_parameter(i + 1, to_sql(v))
                     .map_err(backend(what))?;
             }
@@ -725,23 +761,26 @@ impl StoreTx for SqliteTx<'_> {
         let what = on_id("queueing an operation for", &op.table, &op.item_id);
         let key = self.key(&op.table);
         let key: &str = &key;
-        let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
-        bind(
-            &mut st,
-            &[
-                &key,
-                &op.table,
-                &op.item_id,
-                &op.kind.name(),
-                &op.version,
-                &opt_text(op.item.as_ref()),
+        let kind = op.kind.name();
+        let item = opt_text(op.item.as_ref());
+        let first: [&dyn ToSql; 6] = [&key, &op.table, &op.item_id, &kind, &op.version, &item];
+        // Every `enqueue` of an item with nothing pending adds such an entry.
+        let fresh = op.attempts == 0 && op.revision == 0 && op.error.is_none();
+        let mut st = if fresh {
+            let mut st = self.stmt(&self.sql.op_insert_new, Lives::Static, what)?;
+            bind(&mut st, &first, what)?;
+            st
+        } else {
+            let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
+            let rest: [&dyn ToSql; 3] = [
                 &i64::from(op.attempts),
                 // The i64 with the same bits: every u64 round-trips.
                 &(op.revision as i64),
                 &op.error.as_ref().map(codec::encode_op_error),
-            ],
-            what,
-        )?;
+            ];
+            bind(&mut st, &[first.as_slice(), &rest].concat(), what)?;
+            st
+        };
         match st.raw_execute() {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
@@ -757,7 +796,7 @@ impl StoreTx for SqliteTx<'_> {
             Err(e) => return Err(backend(what)(e)),
         }
         drop(st);
-        self.queue_changes.set(key, &op.item_id, true);
+        self.queue_changes.added(self.queued.hash(key, &op.item_id));
         let seq = self.conn.last_insert_rowid();
         op.seq = u64::try_from(seq)
             .map_err(|_| StoreError::Backend(format!("negative queue position {seq}")))?;
@@ -798,7 +837,8 @@ impl StoreTx for SqliteTx<'_> {
             on_id("removing the queued operation of", table, id),
         )?;
         if n > 0 {
-            self.queue_changes.set(&self.key(table), id, false);
+            let h = self.queued.hash(&self.key(table), id);
+            self.queue_changes.removed(h);
         }
         Ok(n > 0)
     }
@@ -980,9 +1020,15 @@ mod tests {
         let taken = [
             rec(std::slice::from_ref(&id)),
             rec(&[id.clone(), ("deleted", Value::Null), ("t", Value::Null)]),
+            // Of two values under one name, the first counts.
             rec(&[
-                ("ID", Value::from("a")),
-                ("T", Value::from("x")),
+                id.clone(),
+                ("t", Value::from("x")),
+                ("t", Value::Integer(1)),
+            ]),
+            rec(&[
+                ("id", Value::from("a")),
+                ("t", Value::from("x")),
                 ("i", Value::Integer(-1)),
                 ("r", Value::Real(f64::NAN)),
                 ("b", Value::Bool(true)),
@@ -1001,7 +1047,7 @@ mod tests {
             ]),
         ];
         for r in &taken {
-            let fast: Vec<Value> = as_is(&s, r).expect("taken").into_iter().cloned().collect();
+            let fast: Vec<Value> = as_is(&s, r).expect("taken").values().cloned().collect();
             let normalized: Vec<Value> = normalize(&s, r)
                 .unwrap()
                 .iter()
@@ -1019,9 +1065,49 @@ mod tests {
             rec(&[id.clone(), ("d", Value::from("2026-01-02"))]),
             rec(&[id.clone(), ("j", Value::from("[1]"))]),
             rec(&[id.clone(), ("t", Value::Integer(1))]),
+            // Names in another case: `normalize` finds their columns; the fast path
+            // leaves that search to it.
+            rec(&[("ID", Value::from("a")), ("T", Value::from("x"))]),
         ];
         for r in &refused {
             assert!(as_is(&s, r).is_none(), "{r:?}");
+        }
+    }
+
+    /// A fresh entry and one carrying attempts, a revision and an error take different
+    /// statements; both keep every field.
+    #[test]
+    fn added_operations_keep_every_field() {
+        use sync_core::store::{OpError, Store};
+        let store = crate::SqliteStore::open_in_memory().unwrap();
+        let schema = TableSchema::new("T").with_column("t", ColumnType::Text, true);
+        let fresh = Operation::new("T", "a", OpKind::Delete)
+            .with_version(Some("v1".into()))
+            .with_item(Some(rec(&[("id", Value::from("a"))])));
+        let mut tried = Operation::new("T", "b", OpKind::Update).with_version(Some("v2".into()));
+        tried.attempts = 3;
+        tried.revision = u64::MAX;
+        tried.error = Some(OpError {
+            status: Some(400),
+            message: "bad".into(),
+            server_copy: None,
+        });
+        let added = store
+            .transaction(|tx| {
+                tx.ensure_table(&schema)?;
+                Ok([tx.add_op(fresh.clone())?, tx.add_op(tried.clone())?])
+            })
+            .unwrap();
+        let stored = store.read(|tx| tx.ops(None)).unwrap();
+        for ((want, added), stored) in [fresh, tried].into_iter().zip(&added).zip(&stored) {
+            assert_eq!(
+                *added,
+                Operation {
+                    seq: added.seq,
+                    ..want
+                }
+            );
+            assert_eq!(stored, added);
         }
     }
 }
