@@ -2,15 +2,16 @@
 //!
 //! Operations go in queue order, up to `max_in_flight` at a time (the queue holds one
 //! entry per item, so two operations on one item are never in flight together). Each
-//! operation is three steps: prepare (one transaction: count the attempt, read the row
-//! as it is now), send, finish (one transaction). Between prepare and finish the app
-//! may edit the item: the entry's revision tells, and the edit is kept.
-
-use std::sync::Arc;
+//! operation is three steps: prepare (count the attempt, read the row as it is now;
+//! a window of operations per transaction), send, finish (store the answer; every
+//! answer waiting at that moment in one transaction). Between prepare and finish the
+//! app may edit the item: the entry's revision tells, and the edit is kept.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::model::{Record, SystemColumn};
@@ -98,14 +99,48 @@ enum Outcome {
 
 /// Pushes the queue (of one table, or all).
 ///
-/// Sending and storing answers overlap: an operation gives back its place among the
-/// `max_in_flight` as soon as its answer arrives, and the answers are stored by one
-/// [`Finisher`] in group commits. So with one in flight the next operation is already
-/// on the wire while the previous answer is being made durable, and a burst of answers
-/// costs one commit, not one each. A crash in between loses nothing: an operation
-/// whose answer was not stored stays queued, and re-sending something the server
-/// already applied is recognized as a success (see [`same_data`]).
+/// Each of the `max_in_flight` places is a [`lane`]: it takes the next prepared
+/// operation, sends it, hands an accepted answer to the [`Finisher`] and goes on. The
+/// finisher stores answers in group commits. So with one in flight the next operation
+/// is already on the wire while the previous answer is being made durable, and a burst
+/// of answers costs one commit, not one each. A crash in between loses nothing: an
+/// operation whose answer was not stored stays queued, and re-sending something the
+/// server already applied is recognized as a success (see [`same_data`]).
 pub(crate) async fn push<S: Store, T: Transport>(
+    inner: &Arc<Inner<S, T>>,
+    table: Option<String>,
+) -> Result<PushReport, SyncError> {
+    // The push runs as a task of its own, so that its hand-offs with the lanes stay
+    // among the runtime's workers whatever thread awaits the push (a thread blocked in
+    // `block_on` would be woken for every operation's outcome). Dropping the push
+    // aborts it, as it would abort an inline loop.
+    let inner = Arc::clone(inner);
+    let task = Aborting(tokio::spawn(async move { drive(&inner, table).await }));
+    task.await
+        .map_err(|e| SyncError::from(StoreError::Backend(format!("push task failed: {e}"))))?
+}
+
+/// A task that is aborted when its handle is dropped.
+struct Aborting<R>(JoinHandle<R>);
+
+impl<R> std::future::Future for Aborting<R> {
+    type Output = Result<R, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<R> Drop for Aborting<R> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn drive<S: Store, T: Transport>(
     inner: &Arc<Inner<S, T>>,
     table: Option<String>,
 ) -> Result<PushReport, SyncError> {
@@ -133,73 +168,33 @@ pub(crate) async fn push<S: Store, T: Transport>(
         total: report.total,
     });
     let max = inner.options.max_in_flight.max(1);
-    // Operations whose answer is waiting to be stored do not count as in flight, but
-    // they are bounded too, so a slow store slows the push down instead of piling up.
-    let most_tasks = max + FINISH_BATCH;
-    let wire = Arc::new(Semaphore::new(max));
-    let finisher = Finisher::start(Arc::clone(inner));
-    let mut prepared = Preparer::new(inner, ops, max);
-    let mut tasks = JoinSet::new();
-    let mut spare: Option<OwnedSemaphorePermit> = None;
+    let (events, mut outcomes) = mpsc::unbounded_channel();
+    let shared = Arc::new(Lanes {
+        preparer: tokio::sync::Mutex::new(Preparer::new(inner, ops, max)),
+        stop: AtomicBool::new(false),
+    });
+    let finisher = Finisher::start(Arc::clone(inner), events.clone());
+    let mut lanes = JoinSet::new();
+    for _ in 0..max {
+        let (inner, shared, finisher, events) = (
+            Arc::clone(inner),
+            Arc::clone(&shared),
+            finisher.clone(),
+            events.clone(),
+        );
+        lanes.spawn(lane(inner, shared, finisher, events));
+    }
+    // The lanes and the finisher hold the senders: the channel ends with the last.
+    drop((events, finisher));
     let mut fatal: Option<SyncError> = None;
     let mut done = 0;
-    loop {
-        let mut settled = None;
-        while report.status == PushStatus::Complete
-            && fatal.is_none()
-            && !prepared.exhausted()
-            && tasks.len() < most_tasks
-        {
-            let Some(permit) = spare
-                .take()
-                .or_else(|| Arc::clone(&wire).try_acquire_owned().ok())
-            else {
-                break;
-            };
-            let next = match prepared.next().await {
-                Ok(Some(next)) => next,
-                Ok(None) => break,
-                Err(e) => {
-                    fatal.get_or_insert(e);
-                    break;
-                }
-            };
-            match next {
-                (op, p @ Prepared::Send(..)) => {
-                    let (inner, finisher) = (Arc::clone(inner), finisher.clone());
-                    tasks.spawn(async move {
-                        let mut permit = Some(permit);
-                        let outcome = push_one(inner, op, Some(p), &mut permit, finisher).await;
-                        // Any outcome but a stored success keeps its place until the
-                        // loop has seen it, so a stop or an abort is seen before the
-                        // next operation goes out.
-                        (outcome, permit)
-                    });
-                }
-                // Finished without sending: counted like any other operation.
-                (_, Prepared::Gone) => settled = Some(Outcome::Skipped),
-                (_, Prepared::Abort) => settled = Some(Outcome::Aborted),
-            }
-            if settled.is_some() {
-                break;
-            }
-        }
-        let joined = match settled.take() {
-            Some(outcome) => Ok((Ok(outcome), None)),
-            None => {
-                let may_send = report.status == PushStatus::Complete
-                    && fatal.is_none()
-                    && !prepared.exhausted()
-                    && tasks.len() < most_tasks;
-                tokio::select! {
-                    biased;
-                    Some(joined) = tasks.join_next() => joined,
-                    permit = Arc::clone(&wire).acquire_owned(), if may_send && spare.is_none() => {
-                        spare = permit.ok();
-                        continue;
-                    }
-                    else => break,
-                }
+    while let Some(event) = outcomes.recv().await {
+        let outcome = match event {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                shared.stop.store(true, Ordering::SeqCst);
+                fatal.get_or_insert(e);
+                continue;
             }
         };
         done += 1;
@@ -207,17 +202,6 @@ pub(crate) async fn push<S: Store, T: Transport>(
             done,
             total: report.total,
         });
-        let outcome = match joined {
-            Ok((Ok(o), _permit)) => o,
-            Ok((Err(e), _permit)) => {
-                fatal.get_or_insert(e);
-                continue;
-            }
-            Err(e) => {
-                fatal.get_or_insert(StoreError::Backend(format!("push task failed: {e}")).into());
-                continue;
-            }
-        };
         match outcome {
             Outcome::Pushed => report.pushed += 1,
             Outcome::Resolved => report.resolved += 1,
@@ -239,6 +223,11 @@ pub(crate) async fn push<S: Store, T: Transport>(
             }
         }
     }
+    while let Some(joined) = lanes.join_next().await {
+        if let Err(e) = joined {
+            fatal.get_or_insert(StoreError::Backend(format!("push task failed: {e}")).into());
+        }
+    }
     if let Some(e) = fatal {
         return Err(e);
     }
@@ -246,6 +235,60 @@ pub(crate) async fn push<S: Store, T: Transport>(
         status: report.status.clone(),
     });
     Ok(report)
+}
+
+/// What the lanes of one push share.
+struct Lanes<S, T> {
+    preparer: tokio::sync::Mutex<Preparer<S, T>>,
+    /// Set by a stop, an abort or a store failure: no lane starts another operation.
+    stop: AtomicBool,
+}
+
+/// What a lane or the finisher tells the push: one operation's outcome, or a failure
+/// of the store that ends the push.
+type Event = Result<Outcome, SyncError>;
+
+/// One of the `max_in_flight` places: takes the next prepared operation, sends it,
+/// hands an accepted answer to the finisher, and goes on with the next, without
+/// waiting for the answer to be stored or for the push loop to look.
+async fn lane<S: Store, T: Transport>(
+    inner: Arc<Inner<S, T>>,
+    shared: Arc<Lanes<S, T>>,
+    finisher: Finisher,
+    events: mpsc::UnboundedSender<Event>,
+) {
+    let stopped = || shared.stop.load(Ordering::SeqCst);
+    while !stopped() {
+        let next = {
+            let mut preparer = shared.preparer.lock().await;
+            if stopped() {
+                break;
+            }
+            preparer.next().await
+        };
+        let outcome = match next {
+            Ok(None) => break,
+            Ok(Some((op, p @ Prepared::Send(..)))) => {
+                match push_one(Arc::clone(&inner), op, Some(p), &finisher).await {
+                    Ok(None) => continue, // the finisher reports it
+                    Ok(Some(outcome)) => Ok(outcome),
+                    Err(e) => Err(e),
+                }
+            }
+            // Finished without sending: counted like any other operation.
+            Ok(Some((_, Prepared::Gone))) => Ok(Outcome::Skipped),
+            Ok(Some((_, Prepared::Abort))) => Ok(Outcome::Aborted),
+            Err(e) => Err(e),
+        };
+        // A stop, an abort or a failure is known to every lane before this one (or
+        // any other) takes another operation.
+        if matches!(outcome, Ok(Outcome::Stop(_) | Outcome::Aborted) | Err(_)) {
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+        if events.send(outcome).is_err() {
+            break;
+        }
+    }
 }
 
 /// How many answers one group commit stores at most.
@@ -284,10 +327,6 @@ impl<S: Store, T: Transport> Preparer<S, T> {
             ahead: None,
             stopped: false,
         }
-    }
-
-    fn exhausted(&self) -> bool {
-        self.ready.is_empty() && self.ahead.is_none() && (self.stopped || self.queue.len() == 0)
     }
 
     /// The next operation, prepared.
@@ -366,78 +405,92 @@ fn prepare_batch(
 }
 
 /// Stores accepted answers in group commits: every answer waiting when a commit starts
-/// goes into it, so the store's durable commits do not limit the push's rate.
+/// goes into it, so the store's durable commits do not limit the push's rate. Each
+/// operation's outcome is reported once its answer is stored.
 struct Finisher {
     jobs: mpsc::UnboundedSender<FinishJob>,
+    /// Bounds the answers waiting to be stored, so a slow store slows the push down
+    /// instead of piling answers up.
+    room: Arc<Semaphore>,
 }
 
-type FinishJob = (
-    Operation,
-    Option<Record>,
-    oneshot::Sender<Result<(), SyncError>>,
-);
+struct FinishJob {
+    op: Operation,
+    copy: Option<Record>,
+    outcome: Outcome,
+    _room: OwnedSemaphorePermit,
+}
 
 impl Clone for Finisher {
     fn clone(&self) -> Self {
         Finisher {
             jobs: self.jobs.clone(),
+            room: Arc::clone(&self.room),
         }
     }
 }
 
 impl Finisher {
     /// Starts the committing task; it ends when the last handle is dropped.
-    fn start<S: Store, T: Transport>(inner: Arc<Inner<S, T>>) -> Finisher {
+    fn start<S: Store, T: Transport>(
+        inner: Arc<Inner<S, T>>,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Finisher {
         let (jobs, mut rx) = mpsc::unbounded_channel::<FinishJob>();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(FINISH_BATCH);
             while rx.recv_many(&mut batch, FINISH_BATCH).await > 0 {
-                let mut replies = Vec::with_capacity(batch.len());
-                let mut work = Vec::with_capacity(batch.len());
-                for (op, copy, reply) in batch.drain(..) {
-                    work.push((op, copy));
-                    replies.push(reply);
-                }
+                let work: Vec<_> = batch
+                    .drain(..)
+                    .map(|j| (j.op, j.copy, j.outcome, j._room))
+                    .collect();
                 let result = inner
                     .tx(move |tx| {
-                        for (op, copy) in &work {
+                        for (op, copy, _, _) in &work {
                             finish_success(tx, op, copy.as_ref())?;
                         }
-                        Ok(())
+                        Ok(work)
                     })
                     .await;
                 match result {
-                    Ok(()) => {
-                        for reply in replies {
-                            let _ = reply.send(Ok(()));
+                    Ok(work) => {
+                        for (_, _, outcome, _) in work {
+                            let _ = events.send(Ok(outcome));
                         }
                     }
+                    // Nothing of this batch was stored; each operation stays queued.
                     Err(e) => {
-                        // Nothing of this batch was stored; each operation stays queued.
-                        let message = e.to_string();
-                        let mut first = Some(e);
-                        for reply in replies {
-                            let e = first.take().unwrap_or_else(|| {
-                                StoreError::Backend(format!(
-                                    "storing the server's answer failed: {message}"
-                                ))
-                                .into()
-                            });
-                            let _ = reply.send(Err(e));
-                        }
+                        let _ = events.send(Err(e));
                     }
                 }
             }
         });
-        Finisher { jobs }
+        Finisher {
+            jobs,
+            room: Arc::new(Semaphore::new(FINISH_BATCH * 2)),
+        }
     }
 
-    /// Stores one accepted answer; returns once it is durable.
-    async fn finish(&self, op: Operation, copy: Option<Record>) -> Result<(), SyncError> {
-        let (reply, answer) = oneshot::channel();
+    /// Hands over an accepted answer, to be stored and then reported as `outcome`.
+    async fn finish(
+        &self,
+        op: Operation,
+        copy: Option<Record>,
+        outcome: Outcome,
+    ) -> Result<(), SyncError> {
         let gone = || SyncError::from(StoreError::Backend("the push was cancelled".into()));
-        self.jobs.send((op, copy, reply)).map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        let room = Arc::clone(&self.room)
+            .acquire_owned()
+            .await
+            .map_err(|_| gone())?;
+        self.jobs
+            .send(FinishJob {
+                op,
+                copy,
+                outcome,
+                _room: room,
+            })
+            .map_err(|_| gone())
     }
 }
 
@@ -492,13 +545,15 @@ enum Step {
     Abort,
 }
 
+/// Sends one operation and deals with its answer. An accepted answer goes to the
+/// finisher, which reports the outcome once it is stored (`None` here); any other
+/// outcome is returned.
 async fn push_one<S: Store, T: Transport>(
     inner: Arc<Inner<S, T>>,
     op: Operation,
     mut first: Option<Prepared>,
-    place: &mut Option<OwnedSemaphorePermit>,
-    finisher: Finisher,
-) -> Result<Outcome, SyncError> {
+    finisher: &Finisher,
+) -> Result<Option<Outcome>, SyncError> {
     let (table, id) = (op.table.clone(), op.item_id.clone());
     let entry = inner.entry(&table);
     let schema = entry.as_ref().map(|e| e.schema.clone());
@@ -516,8 +571,8 @@ async fn push_one<S: Store, T: Transport>(
         };
         let (op, row) = match prepared {
             Prepared::Send(op, row) => (op, row),
-            Prepared::Gone => return Ok(Outcome::Skipped),
-            Prepared::Abort => return Ok(Outcome::Aborted),
+            Prepared::Gone => return Ok(Some(Outcome::Skipped)),
+            Prepared::Abort => return Ok(Some(Outcome::Aborted)),
         };
         let sent = row.as_ref().map(|r| outgoing(schema.as_ref(), r));
         let transport = &inner.transport;
@@ -535,38 +590,38 @@ async fn push_one<S: Store, T: Transport>(
                     message: "the local row of this operation is missing".into(),
                     server_copy: None,
                 };
-                return record_failure(&inner, op, error).await;
+                return record_failure(&inner, op, error).await.map(Some);
             }
         };
         let err = match result {
             Ok(copy) => {
-                // Accepted: the next operation may go out while this answer is stored.
-                drop(place.take());
-                finisher.finish(op, copy).await?;
-                return Ok(if attempt == 0 {
+                // Accepted: the next operation goes out while this answer is stored.
+                let outcome = if attempt == 0 {
                     Outcome::Pushed
                 } else {
                     Outcome::Resolved
-                });
+                };
+                finisher.finish(op, copy, outcome).await?;
+                return Ok(None);
             }
             Err(e) => e,
         };
         // A delete of something already gone did what it was meant to.
         if op.kind == OpKind::Delete && err == TransportError::NotFound {
             inner.tx(move |tx| finish_success(tx, &op, None)).await?;
-            return Ok(Outcome::Pushed);
+            return Ok(Some(Outcome::Pushed));
         }
         let remote_deleted = op.kind == OpKind::Update && err == TransportError::NotFound;
         if !err.is_conflict() && !remote_deleted {
             if err.stops_push() {
-                return Ok(Outcome::Stop(err));
+                return Ok(Some(Outcome::Stop(err)));
             }
             let error = OpError {
                 status: err.status(),
                 message: err.to_string(),
                 server_copy: err.server_copy().cloned(),
             };
-            return record_failure(&inner, op, error).await;
+            return record_failure(&inner, op, error).await.map(Some);
         }
         let remote = if remote_deleted {
             None
@@ -576,7 +631,7 @@ async fn push_one<S: Store, T: Transport>(
                 // The reference server echoes the request on a 409: ask for the real copy.
                 None => match transport.get(&table, &id).await {
                     Ok(copy) => copy,
-                    Err(e) if e.stops_push() => return Ok(Outcome::Stop(e)),
+                    Err(e) if e.stops_push() => return Ok(Some(Outcome::Stop(e))),
                     Err(e) => {
                         let error = OpError {
                             status: e.status(),
@@ -585,7 +640,7 @@ async fn push_one<S: Store, T: Transport>(
                             ),
                             server_copy: None,
                         };
-                        return record_failure(&inner, op, error).await;
+                        return record_failure(&inner, op, error).await.map(Some);
                     }
                 },
             }
@@ -596,21 +651,21 @@ async fn push_one<S: Store, T: Transport>(
             .tx(move |tx| on_conflict(tx, &op, sent.as_ref(), remote, decide, may_resolve))
             .await?;
         match step {
-            Step::Success => return Ok(Outcome::Pushed),
+            Step::Success => return Ok(Some(Outcome::Pushed)),
             Step::Retry => continue,
-            Step::Done => return Ok(Outcome::Resolved),
-            Step::Abort => return Ok(Outcome::Aborted),
+            Step::Done => return Ok(Some(Outcome::Resolved)),
+            Step::Abort => return Ok(Some(Outcome::Aborted)),
             Step::Conflict => {
                 inner.emit(SyncEvent::ConflictFound {
                     table: table.clone(),
                     id: id.clone(),
                     kind: ConflictKind::Push,
                 });
-                return Ok(Outcome::Conflict);
+                return Ok(Some(Outcome::Conflict));
             }
         }
     }
-    Ok(Outcome::Skipped)
+    Ok(Some(Outcome::Skipped))
 }
 
 async fn record_failure<S: Store, T: Transport>(
