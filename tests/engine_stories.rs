@@ -45,6 +45,7 @@ on_every_store!(
     events_report_push_progress_and_conflicts,
     insert_assigns_a_uuid_and_refuses_duplicates,
     handler_sees_every_operation_and_can_abort_before_one,
+    answer_not_stored_fails_the_push_and_the_resend_is_a_success,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -957,4 +958,76 @@ async fn handler_sees_every_operation_and_can_abort_before_one<S: Store>(make: i
     // Never sent, so deleting it simply cancels the insert.
     todos.delete(&stop.id).await.unwrap();
     assert_eq!(a.pending_count().await.unwrap(), 1);
+}
+
+/// A store whose `n`-th write transaction from when it is armed fails at its end,
+/// rolling back everything in it (as a full disk would at COMMIT).
+struct FailingCommit<S> {
+    store: S,
+    countdown: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<S: Store> Store for FailingCommit<S> {
+    fn transaction<R, F>(&self, f: F) -> Result<R, tablesync::store::StoreError>
+    where
+        F: FnOnce(&mut dyn tablesync::store::StoreTx) -> Result<R, tablesync::store::StoreError>,
+    {
+        use std::sync::atomic::Ordering::SeqCst;
+        let armed = self
+            .countdown
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok_and(|n| n == 1);
+        self.store.transaction(|tx| {
+            let r = f(tx)?;
+            if armed {
+                return Err(tablesync::store::StoreError::Backend("disk full".into()));
+            }
+            Ok(r)
+        })
+    }
+
+    fn read<R, F>(&self, f: F) -> Result<R, tablesync::store::StoreError>
+    where
+        F: FnOnce(&mut dyn tablesync::store::StoreTx) -> Result<R, tablesync::store::StoreError>,
+    {
+        self.store.read(f)
+    }
+}
+
+/// Push stores accepted answers in group commits after sending: if that commit fails,
+/// the push fails, the operation stays queued, and the re-send the server already
+/// applied is taken as a success, applied once.
+async fn answer_not_stored_fails_the_push_and_the_resend_is_a_success<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let countdown = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = FailingCommit {
+        store: make(),
+        countdown: Arc::clone(&countdown),
+    };
+    let a = SyncContext::new(store, server.transport());
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    // Write transaction 1 counts the attempt; 2 stores the server's answer.
+    countdown.store(2, std::sync::atomic::Ordering::SeqCst);
+    let err = a.push().await.unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(server.applied().len(), 1, "the server applied the insert");
+    let ops = a.store().read(|tx| tx.ops(None)).unwrap();
+    assert_eq!(
+        (ops.len(), ops[0].attempts),
+        (1, 1),
+        "still queued, counted as sent"
+    );
+    assert_eq!(todos.get(&item.id).await.unwrap().unwrap().version, None);
+    let r = a.push().await.unwrap();
+    assert_eq!(
+        (r.status, r.pushed, r.conflicts),
+        (PushStatus::Complete, 1, 0)
+    );
+    assert_eq!(server.applied().len(), 1, "not applied twice");
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let stored = todos.get(&item.id).await.unwrap().unwrap();
+    assert!(stored.version.is_some(), "the server's version is learned");
 }
