@@ -98,13 +98,8 @@ async fn puller(env: Arc<Env>, p: usize, done: Arc<AtomicBool>) -> Seen {
     seen
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_lose_no_update_and_pullers_miss_no_row() {
-    let Some(schema) =
-        PgSchema::create("two_instances_lose_no_update_and_pullers_miss_no_row").await
-    else {
-        return;
-    };
+/// Two server instances on the same PostgreSQL schema.
+async fn two_instances(schema: &PgSchema) -> Vec<Arc<Env>> {
     let mut envs = Vec::new();
     for _ in 0..2 {
         let config = Config::open(&schema.url()).await.unwrap();
@@ -113,6 +108,17 @@ async fn two_instances_lose_no_update_and_pullers_miss_no_row() {
             sync_server::serve(listener, config).await.unwrap(),
         )));
     }
+    envs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_lose_no_update_and_pullers_miss_no_row() {
+    let Some(schema) =
+        PgSchema::create("two_instances_lose_no_update_and_pullers_miss_no_row").await
+    else {
+        return;
+    };
+    let envs = two_instances(&schema).await;
     for i in 0..SHARED {
         let r = envs[i % 2]
             .post("/tables/Race", json!({"id": format!("s{i}"), "n": 0}))
@@ -192,14 +198,7 @@ async fn racing_inserts_of_one_id_are_one_201_and_409s() {
     else {
         return;
     };
-    let mut envs = Vec::new();
-    for _ in 0..2 {
-        let config = Config::open(&schema.url()).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        envs.push(Arc::new(Env::of(
-            sync_server::serve(listener, config).await.unwrap(),
-        )));
-    }
+    let envs = two_instances(&schema).await;
     // The table and its column exist first: the race is on the row, not the schema.
     let r = envs[0]
         .post("/tables/Twin", json!({"id": "seed", "n": 0}))
