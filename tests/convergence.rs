@@ -16,22 +16,13 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::Item;
 use common::ledger::Ledger;
 
 use tablesync::Syncable;
 use tablesync::engine::{SyncContext, SyncError, SyncTable};
 use tablesync::store::{MemoryStore, OpKind, Store};
 use tablesync::transport::{Fault, MemoryRemote, MemoryTransport, TransportError};
-
-#[derive(Syncable, Debug, Clone, PartialEq)]
-struct Item {
-    id: String,
-    value: i64,
-    /// Unique per local write: lets the test follow every write to its fate.
-    stamp: String,
-    #[version]
-    version: Option<String>,
-}
 
 const T: &str = "Item";
 

@@ -26,6 +26,8 @@
 //! `TABLESYNC_CRASH_SEED=S` replays the parent's choices of one run (kill timing still
 //! races the client, as a crash does).
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -38,6 +40,7 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
+use common::Item;
 use sync_http::HttpTransport;
 use tablesync::engine::{SyncContext, SyncError, SyncOptions, SyncTable};
 use tablesync::{SqliteStore, Syncable};
@@ -56,17 +59,6 @@ const CHILD_LIFETIME: Duration = Duration::from_secs(30);
 const HOLD: Duration = Duration::from_millis(150);
 /// The longest the parent waits for the moment it wants to kill at.
 const MOMENT_TIMEOUT: Duration = Duration::from_secs(10);
-
-#[derive(Syncable, Debug, Clone, PartialEq)]
-struct Item {
-    id: String,
-    value: i64,
-    /// Unique per local write (`r<round>w<n>`, ordered as written): follows each write
-    /// to its fate.
-    stamp: String,
-    #[version]
-    version: Option<String>,
-}
 
 type Client = SyncContext<SqliteStore, HttpTransport>;
 
@@ -177,6 +169,8 @@ fn say(line: &str) {
     out.flush().expect("child flushes stdout");
 }
 
+/// The stamp of the `n`-th local write of a round: `r<round>w<n>`, so that stamps order
+/// as written (the checks tell a later write by its greater stamp).
 fn stamp(round: u32, n: &mut u32) -> String {
     *n += 1;
     format!("r{round:04}w{n:06}")

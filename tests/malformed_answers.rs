@@ -14,11 +14,14 @@
 //! 256 cases; `PROPTEST_RNG_SEED=S` replays a run (its seed is printed), and
 //! `PROPTEST_CASES=N` runs more.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::Item;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use serde_json::{Value as Json, json};
@@ -28,15 +31,6 @@ use tablesync::store::{Operation, Query, Store, StoredConflict, Watermark};
 use tablesync::transport::{PullRequest, Transport, TransportError};
 use tablesync::{Record, SqliteStore, Syncable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-#[derive(Syncable, Debug, Clone, PartialEq)]
-struct Item {
-    id: String,
-    value: i64,
-    stamp: String,
-    #[version]
-    version: Option<String>,
-}
 
 /// The longest one call (its retries included) may take before it counts as a hang.
 const CALL_LIMIT: Duration = Duration::from_secs(5);

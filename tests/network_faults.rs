@@ -21,24 +21,15 @@ mod support;
 
 use std::collections::HashMap;
 
+use common::Item;
 use common::ledger::Ledger;
 use std::time::{Duration, Instant};
 
 use support::proxy::{FAULTS, Fault, Proxy};
 use support::server::CountingServer;
 use sync_http::{HttpTransport, RetryPolicy};
+use tablesync::SqliteStore;
 use tablesync::engine::{SyncContext, SyncError, SyncOptions, SyncTable};
-use tablesync::{SqliteStore, Syncable};
-
-#[derive(Syncable, Debug, Clone, PartialEq)]
-struct Item {
-    id: String,
-    value: i64,
-    /// Unique per local write: lets the test follow every write to its fate.
-    stamp: String,
-    #[version]
-    version: Option<String>,
-}
 
 /// Requests taking longer than this time out on the client.
 const TIMEOUT: Duration = Duration::from_millis(400);

@@ -1,5 +1,6 @@
 //! Shared fixtures of the cross-crate engine tests: the tutorial's and the blog's
-//! structs, and helpers to act on the server behind a device's back.
+//! structs, the reliability tests' stamped item, and helpers to act on the server
+//! behind a device's back.
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod ledger;
@@ -49,6 +50,18 @@ pub fn jane() -> Person {
         age: 25,
         version: None,
     }
+}
+
+/// The item of the reliability tests (convergence, network faults, crash, malformed
+/// answers); its table is `Item`.
+#[derive(Syncable, Debug, Clone, PartialEq)]
+pub struct Item {
+    pub id: String,
+    pub value: i64,
+    /// Unique per local write: lets the test follow every write to its fate.
+    pub stamp: String,
+    #[version]
+    pub version: Option<String>,
 }
 
 /// Changes columns of an item directly on the server, as another client would.
