@@ -27,6 +27,7 @@
 //! races the client, as a crash does).
 
 mod common;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
@@ -35,12 +36,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 use common::Item;
+use support::server::{Applied, CountingServer, applied_write};
 use sync_http::HttpTransport;
 use tablesync::engine::{SyncContext, SyncError, SyncOptions, SyncTable};
 use tablesync::{SqliteStore, Syncable};
@@ -253,7 +254,8 @@ fn client(db: &Path, url: &str, who: &str, page_size: u32) -> Client {
 }
 
 // ---------------------------------------------------------------------------------
-// The server, with a layer that counts applied writes and signals kill moments.
+// The server: a `CountingServer` (it counts the stamps of applied writes), with a layer
+// that signals kill moments.
 
 /// When the parent wants to kill the client.
 enum Moment {
@@ -273,8 +275,6 @@ struct Trigger {
 
 #[derive(Default)]
 struct Watch {
-    /// stamp -> how many times the server applied a write carrying it.
-    applied: Mutex<HashMap<String, usize>>,
     armed: Mutex<Option<Trigger>>,
 }
 
@@ -322,30 +322,9 @@ async fn observe(State(watch): State<Arc<Watch>>, request: Request, next: Next) 
             .uri()
             .path()
             .eq_ignore_ascii_case(&format!("/tables/{}", Item::table_name()));
-    let (parts, body) = request.into_parts();
-    let Ok(bytes) = to_bytes(body, 1 << 20).await else {
-        return Response::builder()
-            .status(413)
-            .body(Body::empty())
-            .expect("a response");
-    };
-    let stamp = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("stamp")?.as_str().map(str::to_owned));
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let write = matches!(method, Method::POST | Method::PATCH | Method::DELETE);
-    let applied = write && response.status().is_success();
-    if applied && let Some(s) = stamp {
-        *watch
-            .applied
-            .lock()
-            .expect("applied lock")
-            .entry(s)
-            .or_default() += 1;
-    }
-    if from_child && watch.moment(applied, page) {
+    // The counting layer inside has counted an applied write by the time it answers.
+    let response = next.run(request).await;
+    if from_child && watch.moment(applied_write(&method, &response), page) {
         // The server has done its part; the client is killed before it hears of it.
         tokio::time::sleep(HOLD).await;
     }
@@ -521,15 +500,11 @@ async fn sigkill_at_every_sync_phase() -> Figures {
     let config = sync_server::Config::open("sqlite::memory:")
         .await
         .expect("server database");
-    let app = sync_server::router(config).layer(from_fn_with_state(Arc::clone(&watch), observe));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(sync_server::serve_until(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let server = CountingServer::start_with(config, |app| {
+        app.layer(from_fn_with_state(Arc::clone(&watch), observe))
+    })
+    .await;
+    let url = server.url.clone();
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("client.db");
     let mut ledger = Ledger::default();
@@ -572,21 +547,19 @@ async fn sigkill_at_every_sync_phase() -> Figures {
                 }
             }
         }
-        let recovered = recover_and_check(&db, &url, &mut ledger, &watch, &seen, round).await;
+        let recovered =
+            recover_and_check(&db, &url, &mut ledger, &server.applied, &seen, round).await;
         figures.queued += recovered.queued;
         figures.keep_local += recovered.keep_local;
         if round % 10 == 9 || round + 1 == KILLS {
             check_fresh_pull(&url, &seen, round).await;
         }
     }
-    let _ = stop.send(());
-    server
-        .await
-        .expect("server task")
-        .expect("server stops cleanly");
+    let applied = Arc::clone(&server.applied);
+    server.shutdown().await;
     figures.acked_writes = ledger.acked_writes;
     figures.acked_deletes = ledger.acked_deletes;
-    figures.applied = watch.applied.lock().expect("applied lock").len();
+    figures.applied = applied.stamps().len();
     let k = |p| figures.kills.get(&p).copied().unwrap_or(0);
     for p in [Phase::Write, Phase::Push, Phase::Pull] {
         assert!(k(p) >= KILLS / 5, "too few kills during {p:?}: {}", k(p));
@@ -718,7 +691,7 @@ async fn recover_and_check(
     db: &Path,
     url: &str,
     ledger: &mut Ledger,
-    watch: &Watch,
+    applied: &Applied,
     seen: &SyncTable<Item, SqliteStore, HttpTransport>,
     round: usize,
 ) -> Recovered {
@@ -785,11 +758,9 @@ async fn recover_and_check(
         f.maybe_deleted = false;
     }
     // 5. Nothing applied twice.
-    let applied = watch.applied.lock().expect("applied lock");
-    if let Some((s, n)) = applied.iter().find(|(_, n)| **n > 1) {
+    if let Some((s, n)) = applied.stamps().into_iter().find(|(_, n)| *n > 1) {
         panic!("round {round}: write {s} was applied {n} times");
     }
-    drop(applied);
     recovered
 }
 

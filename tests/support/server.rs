@@ -2,11 +2,13 @@
 //! layer that counts, per `stamp` column value, the writes the server applied (a 2xx
 //! answer to POST, PATCH or DELETE). Tests give every local write a unique stamp, so
 //! the count says whether a write reached the server, and whether more than once.
+//! A test may wrap the counting router in layers of its own (`start_with`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -36,9 +38,19 @@ pub struct CountingServer {
 
 impl CountingServer {
     pub async fn start(config: sync_server::Config) -> CountingServer {
+        CountingServer::start_with(config, |app| app).await
+    }
+
+    /// Like `start`, with `wrap` adding layers around the counting one: they see each
+    /// request before it is counted, and each answer after.
+    pub async fn start_with(
+        config: sync_server::Config,
+        wrap: impl FnOnce(Router) -> Router,
+    ) -> CountingServer {
         let applied = Arc::new(Applied::default());
-        let app =
-            sync_server::router(config).layer(from_fn_with_state(Arc::clone(&applied), count));
+        let app = wrap(
+            sync_server::router(config).layer(from_fn_with_state(Arc::clone(&applied), count)),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -98,9 +110,7 @@ async fn count(State(applied): State<Arc<Applied>>, request: Request, next: Next
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    let write = matches!(method, Method::POST | Method::PATCH | Method::DELETE);
-    if write
-        && response.status().is_success()
+    if applied_write(&method, &response)
         && let Some(s) = stamp
     {
         *applied
@@ -111,4 +121,11 @@ async fn count(State(applied): State<Arc<Applied>>, request: Request, next: Next
             .or_default() += 1;
     }
     response
+}
+
+/// Whether `response` answers a write the server applied: a 2xx answer to POST, PATCH or
+/// DELETE.
+pub fn applied_write(method: &Method, response: &Response) -> bool {
+    matches!(*method, Method::POST | Method::PATCH | Method::DELETE)
+        && response.status().is_success()
 }
