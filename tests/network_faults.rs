@@ -23,66 +23,26 @@ use std::collections::HashMap;
 
 use common::Item;
 use common::ledger::Ledger;
+use common::sim::{self, local_write, resolve_all};
 use std::time::{Duration, Instant};
 
 use support::proxy::{FAULTS, Fault, Proxy};
 use support::server::CountingServer;
 use sync_http::{HttpTransport, RetryPolicy};
 use tablesync::SqliteStore;
-use tablesync::engine::{SyncContext, SyncError, SyncOptions, SyncTable};
+use tablesync::engine::{SyncContext, SyncError, SyncOptions};
 
 /// Requests taking longer than this time out on the client.
 const TIMEOUT: Duration = Duration::from_millis(400);
 /// The proxy's long delay: past the timeout.
 const HANG: Duration = Duration::from_millis(500);
 
-struct Client {
-    ctx: SyncContext<SqliteStore, HttpTransport>,
-    items: SyncTable<Item, SqliteStore, HttpTransport>,
-}
+type Client = sim::Client<SqliteStore, HttpTransport>;
 
 macro_rules! t {
     ($e:expr) => {
         $e.map_err(|e| format!("{}:{}: {e}", file!(), line!()))?
     };
-}
-
-async fn resolve_all(
-    rng: &mut fastrand::Rng,
-    ci: usize,
-    c: &Client,
-    ledger: &mut Ledger,
-) -> Result<(), String> {
-    for conflict in t!(c.items.conflicts().await) {
-        let id = conflict.id.clone();
-        let local_stamp = conflict.local.as_ref().map(|l| l.stamp.clone());
-        let choice = rng.u8(0..3);
-        let result = match (choice, &conflict.local, &conflict.remote) {
-            (0, _, _) => c.items.keep_local(&id).await,
-            (1, Some(l), Some(r)) => {
-                let mut merged = l.clone();
-                merged.value = l.value + r.value;
-                merged.stamp = ledger.stamp(ci, &id);
-                c.items.use_value(merged).await
-            }
-            _ => c.items.keep_remote(&id).await,
-        };
-        match (choice, result) {
-            (0, Ok(())) => {
-                if let Some(s) = &local_stamp {
-                    *ledger.resent.entry(s.clone()).or_default() += 1;
-                }
-            }
-            (0, Err(SyncError::RemoteDeleted { .. })) => {
-                // The server deleted it: keeping local is refused; take the delete.
-                t!(c.items.keep_remote(&id).await);
-                ledger.discarded.extend(local_stamp);
-            }
-            (_, Ok(())) => ledger.discarded.extend(local_stamp),
-            (_, Err(e)) => return Err(format!("resolving {id}: {e}")),
-        }
-    }
-    Ok(())
 }
 
 /// A client's transport: short timeouts, quick retries, so that faults cost little time.
@@ -125,8 +85,7 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
                 ..SyncOptions::default()
             },
         );
-        let items = t!(ctx.table::<Item>().await);
-        clients.push(Client { ctx, items });
+        clients.push(Client::new(ctx).await?);
     }
     let mut ledger = Ledger::default();
     let mut known: Vec<String> = Vec::new();
@@ -135,46 +94,7 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
         let ci = rng.usize(..clients.len());
         let c = &clients[ci];
         match rng.u8(0..10) {
-            0..=1 => {
-                let id = format!("i{}", known.len());
-                let stamp = ledger.stamp(ci, &id);
-                let item = Item {
-                    id: id.clone(),
-                    value: rng.i64(0..100),
-                    stamp,
-                    version: None,
-                };
-                t!(c.items.insert(item).await);
-                known.push(id);
-            }
-            2..=4 => {
-                let Some(id) = (!known.is_empty()).then(|| known[rng.usize(..known.len())].clone())
-                else {
-                    continue;
-                };
-                let Some(mut item) = t!(c.items.get(&id).await) else {
-                    continue;
-                };
-                ledger.superseded.insert(item.stamp.clone());
-                item.value = rng.i64(0..100);
-                item.stamp = ledger.stamp(ci, &id);
-                t!(c.items.update(item).await);
-            }
-            5 => {
-                let Some(id) = (!known.is_empty()).then(|| known[rng.usize(..known.len())].clone())
-                else {
-                    continue;
-                };
-                if let Some(item) = t!(c.items.get(&id).await) {
-                    match c.items.delete(&id).await {
-                        Ok(()) => {
-                            ledger.superseded.insert(item.stamp);
-                        }
-                        Err(SyncError::Store(_)) => {} // e.g. a delete already pending
-                        Err(e) => return Err(format!("delete {id}: {e}")),
-                    }
-                }
-            }
+            action @ 0..=5 => local_write(&mut rng, ci, c, &mut ledger, &mut known, action).await?,
             6 | 7 => {
                 // Faults end a push early or leave operations failed: both are fine.
                 t!(c.ctx.push().await);
@@ -191,27 +111,7 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
     // No more faults; let requests the proxy delayed land before syncing to the end.
     proxy.disable_faults();
     tokio::time::sleep(HANG + Duration::from_millis(100)).await;
-    let mut settled = false;
-    for _round in 0..30 {
-        let mut quiet = true;
-        for (ci, c) in clients.iter().enumerate() {
-            resolve_all(&mut rng, ci, c, &mut ledger).await?;
-            let pushed = t!(c.ctx.push().await);
-            let pulled = t!(c.items.pull("all", None).await);
-            let conflicts = t!(c.items.conflicts().await).len();
-            let pending = t!(c.ctx.pending_count().await);
-            if pushed.total > 0 || pulled.received > 0 || conflicts > 0 || pending > 0 {
-                quiet = false;
-            }
-        }
-        if quiet {
-            settled = true;
-            break;
-        }
-    }
-    if !settled {
-        return Err("did not settle in 30 rounds".into());
-    }
+    sim::settle(&mut rng, &clients, &mut ledger).await?;
     // 1. Every client equals the server (read directly, not through the proxy).
     let observer = SyncContext::new(
         t!(SqliteStore::open_in_memory()),
@@ -220,14 +120,7 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
     let all = t!(observer.table::<Item>().await);
     t!(all.pull("all", None).await);
     let server_rows = t!(all.all().await);
-    for (ci, c) in clients.iter().enumerate() {
-        let local = t!(c.items.all().await);
-        if local != server_rows {
-            return Err(format!(
-                "client {ci} differs from the server:\n local {local:?}\nserver {server_rows:?}"
-            ));
-        }
-    }
+    sim::check_equal_to_server(&clients, &server_rows).await?;
     // 2 and 3. Nothing applied twice, nothing lost.
     let applied = server.applied.stamps();
     ledger.check(&applied)?;

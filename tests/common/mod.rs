@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod ledger;
+pub mod sim;
 
 use tablesync::chrono::NaiveDate;
 use tablesync::transport::MemoryRemote;
