@@ -47,6 +47,8 @@ macro_rules! store_conformance_tests {
             queue_keeps_order_of_first_enqueue_across_tables,
             queue_attempts_errors_and_replace_persist,
             queue_add_op_refuses_a_second_entry_for_an_item,
+            queue_count_attempt_returns_the_entry_as_it_stands,
+            queue_remove_op_at_removes_only_that_entry_at_that_revision,
             transaction_rolls_back_row_and_op_together_on_error,
             transaction_rolls_back_on_panic_and_store_stays_usable,
             read_rolls_back_writes,
@@ -70,6 +72,7 @@ macro_rules! store_conformance_tests {
             migration_keeps_a_removed_column_and_its_data,
             migration_refuses_a_changed_type,
             conflicts_save_list_replace_remove,
+            conflicts_are_seen_by_the_transaction_that_saves_them,
             bases_set_get_remove,
             watermarks_per_query_and_removal,
             clear_table_drops_rows_bases_watermarks_conflicts_but_not_ops
@@ -385,6 +388,127 @@ pub fn queue_attempts_errors_and_replace_persist(store: &impl Store) {
         store.transaction(|tx| tx.replace_op(&back)),
         Err(StoreError::NoOperation { .. })
     ));
+}
+
+/// count_attempt counts on the entry in place and returns it whole; with nothing
+/// queued it changes nothing.
+pub fn queue_count_attempt_returns_the_entry_as_it_stands(store: &impl Store) {
+    setup(store);
+    enqueue(store, "a", OpKind::Update, Some("v1")).unwrap();
+    enqueue(store, "b", OpKind::Insert, None).unwrap();
+    let mut edited = store.read(|tx| tx.op(T, "a")).unwrap().unwrap();
+    edited.item = Some(todo("a", "snapshot"));
+    edited.error = Some(OpError {
+        status: Some(500),
+        message: "x".into(),
+        server_copy: None,
+    });
+    edited.revision = 7;
+    store.transaction(|tx| tx.replace_op(&edited)).unwrap();
+    let counted = store
+        .transaction(|tx| tx.count_attempt(T, "a"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        counted,
+        crate::store::Operation {
+            attempts: 1,
+            ..edited.clone()
+        }
+    );
+    let again = store
+        .transaction(|tx| tx.count_attempt("TODO", "a"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 2);
+    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), Some(again));
+    // Queue order and the other entry are untouched.
+    let queued = ops(store);
+    assert_eq!(
+        queued
+            .iter()
+            .map(|o| (o.item_id.as_str(), o.attempts))
+            .collect::<Vec<_>>(),
+        [("a", 2), ("b", 0)]
+    );
+    assert_eq!(
+        store.transaction(|tx| tx.count_attempt(T, "zz")).unwrap(),
+        None
+    );
+    // Rolled back with its transaction.
+    let _ = store.transaction(|tx| {
+        tx.count_attempt(T, "b")?;
+        Err::<(), _>(StoreError::Backend("rolled back".into()))
+    });
+    assert_eq!(store.read(|tx| tx.op(T, "b")).unwrap().unwrap().attempts, 0);
+    // The count saturates instead of failing.
+    let mut worn = store.read(|tx| tx.op(T, "b")).unwrap().unwrap();
+    worn.attempts = u32::MAX;
+    store.transaction(|tx| tx.replace_op(&worn)).unwrap();
+    let counted = store.transaction(|tx| tx.count_attempt(T, "b")).unwrap();
+    assert_eq!(counted.map(|o| o.attempts), Some(u32::MAX));
+}
+
+/// remove_op_at removes the entry only when both its position and its revision are the
+/// ones given: an entry edited since (revision), or removed and queued anew (position),
+/// stays.
+pub fn queue_remove_op_at_removes_only_that_entry_at_that_revision(store: &impl Store) {
+    setup(store);
+    let first = enqueue(store, "a", OpKind::Insert, None).unwrap().unwrap();
+    assert!(
+        !store
+            .transaction(|tx| tx.remove_op_at(T, "a", first.seq, first.revision + 1))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .transaction(|tx| tx.remove_op_at(T, "a", first.seq + 1, first.revision))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .transaction(|tx| tx.remove_op_at(T, "zz", first.seq, first.revision))
+            .unwrap()
+    );
+    assert_eq!(
+        store.read(|tx| tx.op(T, "a")).unwrap().as_ref(),
+        Some(&first)
+    );
+    // Edited: the revision moved on.
+    let edited = enqueue(store, "a", OpKind::Update, None).unwrap().unwrap();
+    assert_ne!(edited.revision, first.revision);
+    assert!(
+        !store
+            .transaction(|tx| tx.remove_op_at(T, "a", first.seq, first.revision))
+            .unwrap()
+    );
+    // Cancelled and queued anew: same revision, new position.
+    enqueue(store, "a", OpKind::Delete, None).unwrap();
+    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), None);
+    let anew = enqueue(store, "a", OpKind::Insert, None).unwrap().unwrap();
+    assert_eq!(anew.revision, first.revision);
+    assert_ne!(anew.seq, first.seq);
+    assert!(
+        !store
+            .transaction(|tx| tx.remove_op_at(T, "a", first.seq, first.revision))
+            .unwrap()
+    );
+    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), Some(anew.clone()));
+    // Rolled back with its transaction.
+    let _ = store.transaction(|tx| {
+        assert!(tx.remove_op_at(T, "a", anew.seq, anew.revision)?);
+        Err::<(), _>(StoreError::Backend("rolled back".into()))
+    });
+    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), Some(anew.clone()));
+    assert!(
+        store
+            .transaction(|tx| tx.remove_op_at("TODO", "a", anew.seq, anew.revision))
+            .unwrap()
+    );
+    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), None);
+    assert!(ops(store).is_empty());
+    // Gone for good: a new entry for the item is added as usual.
+    assert!(enqueue(store, "a", OpKind::Update, None).unwrap().is_some());
 }
 
 /// add_op never creates a second entry for an item.
@@ -1035,6 +1159,29 @@ pub fn migration_refuses_a_changed_type(store: &impl Store) {
     }
     let schema = store.read(|tx| tx.table_schema("Item")).unwrap().unwrap();
     assert_eq!(schema.column("when").map(|c| c.ty), Some(ColumnType::Text));
+}
+
+/// A transaction that looked for a conflict, found none, then saved one, sees it at
+/// once (a store may remember that it holds no conflict, but not past a save).
+pub fn conflicts_are_seen_by_the_transaction_that_saves_them(store: &impl Store) {
+    setup(store);
+    let c = StoredConflict::new(T, "a", ConflictKind::Push);
+    let seen = store
+        .transaction(|tx| {
+            let before = (tx.conflict(T, "a")?, tx.conflict(T, "b")?);
+            tx.save_conflict(&c)?;
+            Ok((before, tx.conflict("TODO", "a")?, tx.conflict(T, "b")?))
+        })
+        .unwrap();
+    assert_eq!(seen, ((None, None), Some(c.clone()), None));
+    let again = store
+        .transaction(|tx| {
+            let found = tx.conflict(T, "a")?;
+            tx.remove_conflict(T, "a")?;
+            Ok((found, tx.conflict(T, "a")?))
+        })
+        .unwrap();
+    assert_eq!(again, (Some(c), None));
 }
 
 /// Conflicts: saved with every side, listed oldest first per table, replaced per item,

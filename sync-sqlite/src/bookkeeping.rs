@@ -206,8 +206,14 @@ pub(crate) struct Sql {
     pub op_update: String,
     /// table_key, item_id
     pub op_delete: String,
+    /// attempts, table_key, item_id
+    pub op_set_attempts: String,
+    /// table_key, item_id, seq, revision
+    pub op_delete_at: String,
     /// table_key, item_id → [`CONFLICT_COLUMNS`]
     pub conflict_get: String,
+    /// (none) → one row when any conflict is stored
+    pub conflict_any: String,
     /// (none) → [`CONFLICT_COLUMNS`], oldest first
     pub conflicts_all: String,
     /// table_key → [`CONFLICT_COLUMNS`], oldest first
@@ -305,7 +311,16 @@ fn build_sql() -> Sql {
             )
             .and_where(item())),
         op_delete: delete_where(OPS, item()),
+        op_set_attempts: q(Query::update()
+            .table(OPS)
+            .value("attempts", p())
+            .and_where(item())),
+        op_delete_at: delete_where(OPS, item().and(key_is("seq")).and(key_is("revision"))),
         conflict_get: q(conflicts_select().and_where(item())),
+        conflict_any: q(Query::select()
+            .expr(Expr::cust("1"))
+            .from(CONFLICTS)
+            .limit(1)),
         conflicts_all: q(&conflicts_select()),
         conflicts_of_table: q(conflicts_select().and_where(key_is(TABLE_KEY))),
         conflict_insert: q(Query::insert()
@@ -364,6 +379,18 @@ mod tests {
             r#"INSERT INTO "__tablesync_ops" ("table_key", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error") VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL)"#
         );
         assert_eq!(s.op_update.matches('?').count(), 9);
+        assert_eq!(
+            s.conflict_any,
+            r#"SELECT 1 FROM "__tablesync_conflicts" LIMIT ?"#
+        );
+        assert_eq!(
+            s.op_set_attempts,
+            r#"UPDATE "__tablesync_ops" SET "attempts" = ? WHERE "table_key" = ? AND "item_id" = ?"#
+        );
+        assert_eq!(
+            s.op_delete_at,
+            r#"DELETE FROM "__tablesync_ops" WHERE "table_key" = ? AND "item_id" = ? AND "seq" = ? AND "revision" = ?"#
+        );
         assert_eq!(s.conflict_insert.matches('?').count(), 8);
         assert_eq!(s.columns_insert.matches('?').count(), 7);
         assert!(

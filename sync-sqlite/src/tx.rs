@@ -100,6 +100,9 @@ pub(crate) struct SqliteTx<'a> {
     keep: RefCell<Vec<Arc<TableInfo>>>,
     /// Table names as given → their keys, so a batch lowercases each name once.
     keys: RefCell<Vec<(Box<str>, Rc<str>)>>,
+    /// Whether the store holds no conflict at all, once looked up: a push asks about
+    /// every operation it sends, and there is almost never one.
+    no_conflicts: Option<bool>,
 }
 
 type SqlKey = (usize, usize);
@@ -169,6 +172,7 @@ impl<'a> SqliteTx<'a> {
             held: RefCell::new(Vec::new()),
             keep: RefCell::new(Vec::new()),
             keys: RefCell::new(Vec::new()),
+            no_conflicts: None,
         }
     }
 
@@ -843,9 +847,50 @@ impl StoreTx for SqliteTx<'_> {
         Ok(n > 0)
     }
 
+    fn count_attempt(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
+        // A read, then an update of the one column: cheaper in SQLite than rewriting
+        // the entry, or than `UPDATE … RETURNING` (which goes through a temporary table).
+        let Some(mut op) = self.op(table, id)? else {
+            return Ok(None);
+        };
+        op.attempts = op.attempts.saturating_add(1);
+        self.exec(
+            &self.sql.op_set_attempts,
+            Lives::Static,
+            &[&i64::from(op.attempts), &&*self.key(table), &id],
+            on_id("counting an attempt of the queued operation of", table, id),
+        )?;
+        Ok(Some(op))
+    }
+
+    fn remove_op_at(
+        &mut self,
+        table: &str,
+        id: &str,
+        seq: u64,
+        revision: u64,
+    ) -> Result<bool, StoreError> {
+        let (Ok(seq), key) = (i64::try_from(seq), self.key(table)) else {
+            return Ok(false); // no stored position is that large
+        };
+        let n = self.exec(
+            &self.sql.op_delete_at,
+            Lives::Static,
+            // The revision is stored as the i64 with the same bits (see `add_op`).
+            &[&&*key, &id, &seq, &(revision as i64)],
+            on_id("removing the queued operation of", table, id),
+        )?;
+        if n > 0 {
+            let h = self.queued.hash(&key, id);
+            self.queue_changes.removed(h);
+        }
+        Ok(n > 0)
+    }
+
     fn save_conflict(&mut self, c: &StoredConflict) -> Result<(), StoreError> {
         // Remove, then insert: a replaced conflict counts as new ("oldest first").
         self.remove_conflict(&c.table, &c.item_id)?;
+        self.no_conflicts = Some(false);
         self.exec(
             &self.sql.conflict_insert,
             Lives::Static,
@@ -865,6 +910,22 @@ impl StoreTx for SqliteTx<'_> {
     }
 
     fn conflict(&mut self, table: &str, id: &str) -> Result<Option<StoredConflict>, StoreError> {
+        let none = match self.no_conflicts {
+            Some(none) => none,
+            None => {
+                let any = self.first(
+                    &self.sql.conflict_any,
+                    Lives::Static,
+                    &[&1i64],
+                    "looking for stored conflicts",
+                    |_| Ok(()),
+                )?;
+                *self.no_conflicts.insert(any.is_none())
+            }
+        };
+        if none {
+            return Ok(None);
+        }
         self.first(
             &self.sql.conflict_get,
             Lives::Static,

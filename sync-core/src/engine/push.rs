@@ -503,25 +503,36 @@ fn prepare_one(
     id: &str,
     gate: Option<&resolve::Gate>,
 ) -> Result<Prepared, SyncError> {
-    let Some(mut op) = tx.op(table, id)? else {
-        return Ok(Prepared::Gone);
-    };
     if tx.conflict(table, id)?.is_some() {
         return Ok(Prepared::Gone);
     }
-    let row = match op.kind {
-        OpKind::Delete => None,
-        OpKind::Insert | OpKind::Update => tx.get(table, id)?,
+    let Some(gate) = gate else {
+        // No handler to ask first: count the attempt and read the entry in one step.
+        let Some(op) = tx.count_attempt(table, id)? else {
+            return Ok(Prepared::Gone);
+        };
+        let row = current_row(tx, &op)?;
+        return Ok(Prepared::Send(op, row));
     };
-    if let Some(gate) = gate
-        && !gate(op.kind, row.as_ref())?
-    {
+    let Some(mut op) = tx.op(table, id)? else {
+        return Ok(Prepared::Gone);
+    };
+    let row = current_row(tx, &op)?;
+    if !gate(op.kind, row.as_ref())? {
         return Ok(Prepared::Abort);
     }
-    // What `mark_attempt` does, without reading the entry a second time.
-    op.attempts += 1;
+    // What `count_attempt` does, without reading the entry a second time.
+    op.attempts = op.attempts.saturating_add(1);
     tx.replace_op(&op)?;
     Ok(Prepared::Send(op, row))
+}
+
+/// The row an operation sends: the item as it is now (none for a delete).
+fn current_row(tx: &mut dyn StoreTx, op: &Operation) -> Result<Option<Record>, SyncError> {
+    Ok(match op.kind {
+        OpKind::Delete => None,
+        OpKind::Insert | OpKind::Update => tx.get(&op.table, &op.item_id)?,
+    })
 }
 
 /// What the prepare step found.
@@ -727,10 +738,16 @@ pub(crate) fn finish_success(
     // An accepted delete leaves nothing, whatever row the answer carries (a server that
     // deletes hard may answer with the row as it was).
     let copy = server_copy.filter(|r| sent.kind != OpKind::Delete && !r.is_deleted());
+    // The entry as it was sent: done.
+    if tx.remove_op_at(table, id, sent.seq, sent.revision)? {
+        settle(tx, table, id, copy)?;
+        return Ok(());
+    }
     match tx.op(table, id)? {
-        Some(mut current) if current.revision != sent.revision => {
-            // Edited while in flight: the edit and its queue entry stay; only the
-            // server's new version is learned, so the next push is not a false conflict.
+        Some(mut current) => {
+            // Edited while in flight (or queued anew): the edit and its queue entry
+            // stay; only the server's new version is learned, so the next push is not
+            // a false conflict.
             let version = copy.and_then(|c| c.version()).map(str::to_owned);
             if let Some(c) = copy {
                 if let Some(mut row) = tx.get(table, id)? {
@@ -752,10 +769,8 @@ pub(crate) fn finish_success(
             current.version = version;
             tx.replace_op(&current)?;
         }
-        _ => {
-            tx.remove_op(table, id)?;
-            settle(tx, table, id, copy)?;
-        }
+        // Already finished (a pull found the server holding our change).
+        None => settle(tx, table, id, copy)?,
     }
     Ok(())
 }

@@ -203,10 +203,60 @@ pub trait StoreTx {
 
     /// Counts one more sending attempt of an item's operation.
     fn mark_attempt(&mut self, table: &str, id: &str) -> Result<Operation, StoreError> {
-        let mut op = self.op(table, id)?.ok_or_else(|| no_op(table, id))?;
-        op.attempts += 1;
+        self.count_attempt(table, id)?
+            .ok_or_else(|| no_op(table, id))
+    }
+
+    /// Counts one more sending attempt of an item's operation and returns the entry as
+    /// it now stands; `None` (and nothing changed) when the item has no operation.
+    ///
+    /// A push calls this for every operation it sends; a store may do it in one
+    /// statement (the default reads the entry, then replaces it).
+    ///
+    /// ```
+    /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
+    /// let store = MemoryStore::new();
+    /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
+    /// store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap();
+    /// let op = store.transaction(|tx| tx.count_attempt("Todo", "a")).unwrap().unwrap();
+    /// assert_eq!(op.attempts, 1);
+    /// assert!(store.transaction(|tx| tx.count_attempt("Todo", "b")).unwrap().is_none());
+    /// ```
+    fn count_attempt(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
+        let Some(mut op) = self.op(table, id)? else {
+            return Ok(None);
+        };
+        op.attempts = op.attempts.saturating_add(1);
         self.replace_op(&op)?;
-        Ok(op)
+        Ok(Some(op))
+    }
+
+    /// Removes an item's operation only if it is still the entry `seq` at `revision`
+    /// (not edited, nor removed and queued anew, since it was read); false, and nothing
+    /// changed, otherwise.
+    ///
+    /// A push finishes every accepted operation with this; a store may do it in one
+    /// statement (the default reads the entry first).
+    ///
+    /// ```
+    /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
+    /// let store = MemoryStore::new();
+    /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
+    /// let op = store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap().unwrap();
+    /// assert!(!store.transaction(|tx| tx.remove_op_at("Todo", "a", op.seq, op.revision + 1)).unwrap());
+    /// assert!(store.transaction(|tx| tx.remove_op_at("Todo", "a", op.seq, op.revision)).unwrap());
+    /// ```
+    fn remove_op_at(
+        &mut self,
+        table: &str,
+        id: &str,
+        seq: u64,
+        revision: u64,
+    ) -> Result<bool, StoreError> {
+        match self.op(table, id)? {
+            Some(op) if op.seq == seq && op.revision == revision => self.remove_op(table, id),
+            _ => Ok(false),
+        }
     }
 
     /// Records (or clears) an operation's error.
