@@ -220,6 +220,10 @@ impl<S: Store, T: Transport> Inner<S, T> {
 /// conflict policies. Cheap to clone; clones share everything. One push runs at a
 /// time per context; give each store exactly one context.
 ///
+/// Its methods run on a tokio runtime with timers enabled (`enable_time`, or
+/// `enable_all` as `#[tokio::main]` does); HTTP clients need them anyway. Store calls
+/// go to the runtime's blocking pool, never a worker.
+///
 /// ```
 /// use sync_core::engine::{PushStatus, SyncContext, SyncEvent, SyncOptions};
 /// use sync_core::store::MemoryStore;

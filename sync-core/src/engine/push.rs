@@ -9,7 +9,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
@@ -294,6 +294,13 @@ async fn lane<S: Store, T: Transport>(
 /// How many answers one group commit stores at most.
 const FINISH_BATCH: usize = 256;
 
+/// How long a group commit waits for more answers while operations are on the wire.
+/// With one in flight, answers come one at a time: without the wait, each would cost a
+/// durable commit (an fsync) and a trip to the blocking pool. An answer waiting to be
+/// stored is safe (a crash only means the operation is sent again, and a re-send the
+/// server already applied is recognized), and the lanes never wait for it.
+const FINISH_LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Operations prepared together, in queue order.
 type Window = Vec<(Operation, Prepared)>;
 
@@ -412,6 +419,25 @@ struct Finisher {
     /// Bounds the answers waiting to be stored, so a slow store slows the push down
     /// instead of piling answers up.
     room: Arc<Semaphore>,
+    /// Operations on the wire now: while there are some, more answers are coming and a
+    /// group commit may wait a moment for them.
+    sending: Arc<AtomicUsize>,
+}
+
+/// Counts an operation as on the wire while it lives.
+struct OnTheWire<'a>(&'a AtomicUsize);
+
+impl<'a> OnTheWire<'a> {
+    fn new(sending: &'a AtomicUsize) -> Self {
+        sending.fetch_add(1, Ordering::SeqCst);
+        OnTheWire(sending)
+    }
+}
+
+impl Drop for OnTheWire<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 struct FinishJob {
@@ -426,6 +452,7 @@ impl Clone for Finisher {
         Finisher {
             jobs: self.jobs.clone(),
             room: Arc::clone(&self.room),
+            sending: Arc::clone(&self.sending),
         }
     }
 }
@@ -437,9 +464,23 @@ impl Finisher {
         events: mpsc::UnboundedSender<Event>,
     ) -> Finisher {
         let (jobs, mut rx) = mpsc::unbounded_channel::<FinishJob>();
+        let sending = Arc::new(AtomicUsize::new(0));
+        let on_the_wire = Arc::clone(&sending);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(FINISH_BATCH);
             while rx.recv_many(&mut batch, FINISH_BATCH).await > 0 {
+                // Let the answers of the operations on the wire join this commit. The
+                // task sleeps rather than waits on the channel, so that each answer
+                // handed over meanwhile does not wake it (and, often, another thread).
+                if batch.len() < FINISH_BATCH && on_the_wire.load(Ordering::SeqCst) > 0 {
+                    tokio::time::sleep(FINISH_LINGER).await;
+                    while batch.len() < FINISH_BATCH {
+                        match rx.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 let work: Vec<_> = batch
                     .drain(..)
                     .map(|j| (j.op, j.copy, j.outcome, j._room))
@@ -468,6 +509,7 @@ impl Finisher {
         Finisher {
             jobs,
             room: Arc::new(Semaphore::new(FINISH_BATCH * 2)),
+            sending,
         }
     }
 
@@ -587,6 +629,7 @@ async fn push_one<S: Store, T: Transport>(
         };
         let sent = row.as_ref().map(|r| outgoing(schema.as_ref(), r));
         let transport = &inner.transport;
+        let on_the_wire = OnTheWire::new(&finisher.sending);
         let result = match (op.kind, sent.clone()) {
             (OpKind::Insert, Some(s)) => transport.insert(&table, s).await.map(Some),
             (OpKind::Update, Some(s)) => transport
@@ -604,6 +647,7 @@ async fn push_one<S: Store, T: Transport>(
                 return record_failure(&inner, op, error).await.map(Some);
             }
         };
+        drop(on_the_wire);
         let err = match result {
             Ok(copy) => {
                 // Accepted: the next operation goes out while this answer is stored.
