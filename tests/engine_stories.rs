@@ -41,6 +41,8 @@ on_every_store!(
     items_in_conflict_are_not_pushed_until_resolved,
     pull_pages_through_rows_sharing_one_timestamp_without_loss_or_repeat,
     pull_is_incremental_and_applies_deletes,
+    pull_requests_each_page_once_and_reports_them_in_order,
+    a_page_requested_before_another_pull_moved_the_watermark_is_not_stored,
     purge_refuses_pending_operations_unless_forced,
     events_report_push_progress_and_conflicts,
     insert_assigns_a_uuid_and_refuses_duplicates,
@@ -829,6 +831,96 @@ async fn pull_is_incremental_and_applies_deletes<S: Store>(make: impl Fn() -> S)
     assert!(tb.get(&y.id).await.unwrap().unwrap().complete);
     // Another query id pulls from the start.
     assert_eq!(tb.pull("other", None).await.unwrap().received, 2);
+}
+
+/// The engine asks for the next page while it stores the current one: still one
+/// request per page, none after the last, and the events of a page-by-page pull.
+async fn pull_requests_each_page_once_and_reports_them_in_order<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..7 {
+        w.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let reader = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            page_size: 2,
+            ..SyncOptions::default()
+        },
+    );
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let mut events = reader.subscribe();
+    let calls = reader.transport().calls();
+    let report = r.pull("all", None).await.unwrap();
+    assert_eq!((report.received, report.pages), (7, 4));
+    assert_eq!(reader.transport().calls() - calls, 4, "one request a page");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let progress = |received| SyncEvent::PullProgress {
+        table: TODO.into(),
+        received,
+    };
+    assert_eq!(
+        seen,
+        [
+            progress(2),
+            progress(4),
+            progress(6),
+            progress(7),
+            SyncEvent::PullFinished {
+                table: TODO.into(),
+                received: 7
+            }
+        ]
+    );
+    assert_eq!(r.count(None).await.unwrap(), 7);
+    assert_eq!(r.pull("all", None).await.unwrap().received, 0);
+}
+
+/// A page is stored only if the watermark is still the one it was requested after:
+/// when another pull of the same query moved it meanwhile, the page is dropped and the
+/// pull goes on from the stored watermark, never moving it back.
+async fn a_page_requested_before_another_pull_moved_the_watermark_is_not_stored<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..5 {
+        w.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let reader = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            page_size: 2,
+            ..SyncOptions::default()
+        },
+    );
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let (hold, reached, release) = Fault::hold();
+    reader.transport().push_fault(hold);
+    let slow = tokio::spawn({
+        let r = r.clone();
+        async move { r.pull("all", None).await }
+    });
+    reached.notified().await; // its first page is requested from the start
+    assert_eq!(r.pull("all", None).await.unwrap().received, 5);
+    release.notify_one();
+    let report = slow.await.unwrap().unwrap();
+    assert_eq!(report.received, 0, "its stale page was dropped");
+    assert_eq!(r.count(None).await.unwrap(), 5);
+    assert_eq!(
+        r.pull("all", None).await.unwrap().received,
+        0,
+        "the watermark did not move back"
+    );
 }
 
 async fn purge_refuses_pending_operations_unless_forced<S: Store>(make: impl Fn() -> S) {
