@@ -43,6 +43,7 @@ on_every_store!(
     pull_is_incremental_and_applies_deletes,
     pull_requests_each_page_once_and_reports_them_in_order,
     a_page_requested_before_another_pull_moved_the_watermark_is_not_stored,
+    a_page_not_stored_ends_the_pull_and_the_next_pull_resumes_after_the_last_stored,
     purge_refuses_pending_operations_unless_forced,
     events_report_push_progress_and_conflicts,
     insert_assigns_a_uuid_and_refuses_duplicates,
@@ -1084,6 +1085,56 @@ impl<S: Store> Store for FailingCommit<S> {
     {
         self.store.read(f)
     }
+}
+
+/// The engine asks for the next page while it stores the current one; when storing
+/// fails, the pull ends with that error (the request ahead is dropped), and the next
+/// pull resumes after the last page stored, applying nothing twice.
+async fn a_page_not_stored_ends_the_pull_and_the_next_pull_resumes_after_the_last_stored<
+    S: Store,
+>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..5 {
+        w.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let countdown = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = FailingCommit {
+        store: make(),
+        countdown: Arc::clone(&countdown),
+    };
+    let options = SyncOptions {
+        page_size: 2,
+        ..SyncOptions::default()
+    };
+    let reader = SyncContext::with_options(store, server.transport(), options);
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let mut events = reader.subscribe();
+    // Write transaction 1 stores page 1; 2 would store page 2.
+    countdown.store(2, std::sync::atomic::Ordering::SeqCst);
+    let err = r.pull("all", None).await.unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    assert_eq!(
+        seen,
+        [SyncEvent::PullProgress {
+            table: TODO.into(),
+            received: 2
+        }],
+        "page 1 reported, nothing after"
+    );
+    assert_eq!(r.count(None).await.unwrap(), 2);
+    let report = r.pull("all", None).await.unwrap();
+    assert_eq!(report.received, 3, "from the stored watermark on");
+    assert_eq!(r.count(None).await.unwrap(), 5);
+    assert_eq!(r.pull("all", None).await.unwrap().received, 0);
 }
 
 /// Push stores accepted answers in group commits after sending: if that commit fails,
