@@ -41,6 +41,9 @@ on_every_store!(
     items_in_conflict_are_not_pushed_until_resolved,
     pull_pages_through_rows_sharing_one_timestamp_without_loss_or_repeat,
     pull_is_incremental_and_applies_deletes,
+    pull_requests_each_page_once_and_reports_them_in_order,
+    a_page_requested_before_another_pull_moved_the_watermark_is_not_stored,
+    a_page_not_stored_ends_the_pull_and_the_next_pull_resumes_after_the_last_stored,
     purge_refuses_pending_operations_unless_forced,
     events_report_push_progress_and_conflicts,
     insert_assigns_a_uuid_and_refuses_duplicates,
@@ -831,6 +834,96 @@ async fn pull_is_incremental_and_applies_deletes<S: Store>(make: impl Fn() -> S)
     assert_eq!(tb.pull("other", None).await.unwrap().received, 2);
 }
 
+/// The engine asks for the next page while it stores the current one: still one
+/// request per page, none after the last, and the events of a page-by-page pull.
+async fn pull_requests_each_page_once_and_reports_them_in_order<S: Store>(make: impl Fn() -> S) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..7 {
+        w.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let reader = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            page_size: 2,
+            ..SyncOptions::default()
+        },
+    );
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let mut events = reader.subscribe();
+    let calls = reader.transport().calls();
+    let report = r.pull("all", None).await.unwrap();
+    assert_eq!((report.received, report.pages), (7, 4));
+    assert_eq!(reader.transport().calls() - calls, 4, "one request a page");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    let progress = |received| SyncEvent::PullProgress {
+        table: TODO.into(),
+        received,
+    };
+    assert_eq!(
+        seen,
+        [
+            progress(2),
+            progress(4),
+            progress(6),
+            progress(7),
+            SyncEvent::PullFinished {
+                table: TODO.into(),
+                received: 7
+            }
+        ]
+    );
+    assert_eq!(r.count(None).await.unwrap(), 7);
+    assert_eq!(r.pull("all", None).await.unwrap().received, 0);
+}
+
+/// A page is stored only if the watermark is still the one it was requested after:
+/// when another pull of the same query moved it meanwhile, the page is dropped and the
+/// pull goes on from the stored watermark, never moving it back.
+async fn a_page_requested_before_another_pull_moved_the_watermark_is_not_stored<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..5 {
+        w.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let reader = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            page_size: 2,
+            ..SyncOptions::default()
+        },
+    );
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let (hold, reached, release) = Fault::hold();
+    reader.transport().push_fault(hold);
+    let slow = tokio::spawn({
+        let r = r.clone();
+        async move { r.pull("all", None).await }
+    });
+    reached.notified().await; // its first page is requested from the start
+    assert_eq!(r.pull("all", None).await.unwrap().received, 5);
+    release.notify_one();
+    let report = slow.await.unwrap().unwrap();
+    assert_eq!(report.received, 0, "its stale page was dropped");
+    assert_eq!(r.count(None).await.unwrap(), 5);
+    assert_eq!(
+        r.pull("all", None).await.unwrap().received,
+        0,
+        "the watermark did not move back"
+    );
+}
+
 async fn purge_refuses_pending_operations_unless_forced<S: Store>(make: impl Fn() -> S) {
     let server = MemoryRemote::new();
     let a = device(&make, &server);
@@ -992,6 +1085,56 @@ impl<S: Store> Store for FailingCommit<S> {
     {
         self.store.read(f)
     }
+}
+
+/// The engine asks for the next page while it stores the current one; when storing
+/// fails, the pull ends with that error (the request ahead is dropped), and the next
+/// pull resumes after the last page stored, applying nothing twice.
+async fn a_page_not_stored_ends_the_pull_and_the_next_pull_resumes_after_the_last_stored<
+    S: Store,
+>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..5 {
+        w.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+    let countdown = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let store = FailingCommit {
+        store: make(),
+        countdown: Arc::clone(&countdown),
+    };
+    let options = SyncOptions {
+        page_size: 2,
+        ..SyncOptions::default()
+    };
+    let reader = SyncContext::with_options(store, server.transport(), options);
+    let r = reader.table::<TodoItem>().await.unwrap();
+    let mut events = reader.subscribe();
+    // Write transaction 1 stores page 1; 2 would store page 2.
+    countdown.store(2, std::sync::atomic::Ordering::SeqCst);
+    let err = r.pull("all", None).await.unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push(e);
+    }
+    assert_eq!(
+        seen,
+        [SyncEvent::PullProgress {
+            table: TODO.into(),
+            received: 2
+        }],
+        "page 1 reported, nothing after"
+    );
+    assert_eq!(r.count(None).await.unwrap(), 2);
+    let report = r.pull("all", None).await.unwrap();
+    assert_eq!(report.received, 3, "from the stored watermark on");
+    assert_eq!(r.count(None).await.unwrap(), 5);
+    assert_eq!(r.pull("all", None).await.unwrap().received, 0);
 }
 
 /// Push stores accepted answers in group commits after sending: if that commit fails,

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::Arc;
 
-use rusqlite::types::FromSql;
+use chrono::{DateTime, Utc};
+use rusqlite::types::{FromSql, ToSqlOutput};
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
@@ -16,7 +17,7 @@ use sea_query::{Alias, Asterisk, Expr, Func, Query as SeaQuery, SqliteQueryBuild
 use sea_query_rusqlite::RusqliteBinder;
 use sync_core::store::{
     ConflictKind, OpKind, Operation, Order, Query, StoreError, StoreTx, StoredConflict, Watermark,
-    normalize,
+    normalize, parse_datetime_text,
 };
 use sync_core::{Column, ColumnType, Record, SystemColumn, TableSchema, Value};
 
@@ -26,7 +27,7 @@ use crate::error::{backend, corrupt, is_unique_violation};
 use crate::filter::{col_expr, condition, find};
 use crate::queue_index::{QueueChanges, QueueIndex};
 use crate::table::{TableInfo, Tables, add_column, create_table};
-use crate::values::{datetime_text, from_sql, parse_datetime, to_sql};
+use crate::values::{datetime_text, from_sql, instant_to_sql, parse_datetime, to_sql};
 
 /// Table names compare ignoring ASCII case, as in SQLite.
 pub(crate) fn table_key(table: &str) -> String {
@@ -420,11 +421,13 @@ const AS_IS_COLUMNS: usize = 64;
 /// The values [`normalize`] would return for `record`, borrowed from it, in schema
 /// order, when it would return them unchanged: every column named exactly as in the
 /// schema, a non-empty text id, and every value `Null` or already of its column's type
-/// ([`coerce`](sync_core::store::coerce) returns such a value as it is). `None` when
-/// something needs converting, is named in another case or is wrong: then the caller
-/// goes through `normalize`, which converts or reports the error exactly as MemoryStore
-/// does. One pass over the record, one over the schema and no allocation, where
-/// `normalize` allocates a dozen times.
+/// ([`coerce`](sync_core::store::coerce) returns such a value as it is) — or an
+/// instant's RFC 3339 text in an instant column, parsed here as `coerce` parses it (the
+/// server's `updatedAt` and `createdAt` arrive as text on every pulled row). `None`
+/// when something else needs converting, is named in another case or is wrong: then
+/// the caller goes through `normalize`, which converts or reports the error exactly as
+/// MemoryStore does. One pass over the record, one over the schema and no allocation,
+/// where `normalize` allocates a dozen times.
 ///
 /// Exact names are enough to find every value `Record::get` (which `normalize` uses)
 /// would find: schema names differ even ignoring case, so a record whose names all
@@ -446,31 +449,52 @@ fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<AsIs<'r>> {
             values[i] = v;
         }
     }
-    for (col, v) in columns.iter().zip(&mut values) {
-        *v = match *v {
-            Value::Null if col.system == Some(SystemColumn::Deleted) => NOT_DELETED,
-            Value::Null => NULL,
-            v if v.natural_type() == Some(col.ty) => v,
+    let mut row = AsIs {
+        values: [Slot::Value(NULL); AS_IS_COLUMNS],
+        len: columns.len(),
+    };
+    for ((col, v), out) in columns.iter().zip(values).zip(&mut row.values) {
+        *out = match v {
+            Value::Null if col.system == Some(SystemColumn::Deleted) => Slot::Value(NOT_DELETED),
+            Value::Null => Slot::Value(NULL),
+            v if v.natural_type() == Some(col.ty) => Slot::Value(v),
+            Value::Text(s) if col.ty == ColumnType::DateTime => {
+                Slot::Instant(parse_datetime_text(s)?)
+            }
             _ => return None,
         };
         if col.system == Some(SystemColumn::Id) && !matches!(v, Value::Text(id) if !id.is_empty()) {
             return None;
         }
     }
-    Some(AsIs {
-        values,
-        len: columns.len(),
-    })
+    Some(row)
 }
 
 /// [`as_is`]'s answer: a row's values in schema order.
 struct AsIs<'r> {
-    values: [&'r Value; AS_IS_COLUMNS],
+    values: [Slot<'r>; AS_IS_COLUMNS],
     len: usize,
 }
 
+/// One value of an [`AsIs`] row: the record's own, or an instant parsed from its text.
+/// (Plain data: a row of them is dropped and moved for nothing.)
+#[derive(Clone, Copy)]
+enum Slot<'r> {
+    Value(&'r Value),
+    Instant(DateTime<Utc>),
+}
+
+impl<'r> Slot<'r> {
+    fn to_sql(self) -> ToSqlOutput<'r> {
+        match self {
+            Slot::Value(v) => to_sql(v),
+            Slot::Instant(t) => instant_to_sql(&t),
+        }
+    }
+}
+
 impl<'r> AsIs<'r> {
-    fn values(&self) -> impl Iterator<Item = &'r Value> + '_ {
+    fn values(&self) -> impl Iterator<Item = Slot<'r>> + '_ {
         self.values[..self.len].iter().copied()
     }
 }
@@ -632,7 +656,7 @@ impl StoreTx for SqliteTx<'_> {
         let mut st = self.stmt(&info.upsert, Lives::Table(&info), what)?;
         if let Some(row) = as_is(&info.schema, record) {
             for (i, v) in row.values().enumerate() {
-                st.raw_bind_parameter(i + 1, to_sql(v))
+                st.raw_bind_parameter(i + 1, v.to_sql())
                     .map_err(backend(what))?;
             }
         } else {
@@ -1106,9 +1130,23 @@ mod tests {
                 ("deleted", Value::Bool(true)),
                 ("version", Value::from("v1")),
             ]),
+            // An instant's text, as pulled rows carry `updatedAt`, is parsed as
+            // `normalize` parses it.
+            rec(&[
+                id.clone(),
+                ("s", Value::from("2026-11-21T12:50:52.847Z")),
+                ("updatedAt", Value::from("2026-11-21T13:50:52.847123+01:00")),
+            ]),
         ];
         for r in &taken {
-            let fast: Vec<Value> = as_is(&s, r).expect("taken").values().cloned().collect();
+            let fast: Vec<Value> = as_is(&s, r)
+                .expect("taken")
+                .values()
+                .map(|v| match v {
+                    Slot::Value(v) => v.clone(),
+                    Slot::Instant(t) => Value::DateTime(t),
+                })
+                .collect();
             let normalized: Vec<Value> = normalize(&s, r)
                 .unwrap()
                 .iter()
@@ -1126,6 +1164,8 @@ mod tests {
             rec(&[id.clone(), ("d", Value::from("2026-01-02"))]),
             rec(&[id.clone(), ("j", Value::from("[1]"))]),
             rec(&[id.clone(), ("t", Value::Integer(1))]),
+            rec(&[id.clone(), ("s", Value::from("yesterday"))]),
+            rec(&[id.clone(), ("s", Value::from("2026-11-21"))]),
             // Names in another case: `normalize` finds their columns; the fast path
             // leaves that search to it.
             rec(&[("ID", Value::from("a")), ("T", Value::from("x"))]),

@@ -39,6 +39,8 @@ pub(crate) fn datetime_text(t: &DateTime<Utc>) -> String {
     // and every synced row has two: written by hand for the years the text order holds
     // for, and by chrono for the rest (and for leap seconds).
     use chrono::{Datelike, Timelike};
+    // The naive UTC time: `DateTime`'s own accessors apply the (zero) offset each time.
+    let t = t.naive_utc();
     let (year, nanos) = (t.year(), t.nanosecond());
     if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
         return t.format(DATETIME_FORMAT).to_string();
@@ -68,7 +70,10 @@ pub(crate) fn datetime_text(t: &DateTime<Utc>) -> String {
     ] {
         out[at] = b;
     }
-    out.iter().map(|&b| b as char).collect()
+    // Pushed one by one into room made first: collecting chars grows the string as it goes.
+    let mut text = String::with_capacity(out.len());
+    text.extend(out.iter().map(|&b| char::from(b)));
+    text
 }
 
 /// Parses [`datetime_text`] back.
@@ -122,9 +127,14 @@ pub(crate) fn to_sql(v: &Value) -> ToSqlOutput<'_> {
         Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         Value::Date(d) => ToSqlOutput::Owned(SqlValue::Text(date_text(d))),
-        Value::DateTime(t) => ToSqlOutput::Owned(SqlValue::Text(datetime_text(t))),
+        Value::DateTime(t) => instant_to_sql(t),
         Value::Json(j) => ToSqlOutput::Owned(SqlValue::Text(j.to_string())),
     }
+}
+
+/// An instant as a statement parameter: its stored text.
+pub(crate) fn instant_to_sql(t: &DateTime<Utc>) -> ToSqlOutput<'static> {
+    ToSqlOutput::Owned(SqlValue::Text(datetime_text(t)))
 }
 
 /// The same value as a sea-query parameter (for dynamically built queries). A NaN binds

@@ -5,10 +5,18 @@
 //! where it stopped and applies nothing twice. A pulled row whose item has a pending
 //! local operation becomes a conflict (unless the server has not changed since the
 //! local change was based on it, or already holds exactly the local change).
+//!
+//! The request for a page depends only on the watermark after the previous page, which
+//! is that page's last row: so page N+1 is requested while page N is being stored, at
+//! most one page ahead (two pages in memory). Each page's transaction first checks that
+//! the stored watermark is still the one its request started after: if another pull of
+//! the same query (or a purge) moved it meanwhile, the page is dropped unwritten and
+//! the pull goes on from the stored watermark. A page that cannot be stored ends the
+//! pull with its error, and the request made ahead of it is dropped.
 
 use std::sync::Arc;
 
-use crate::store::{ConflictKind, Filter, OpKind, Store, StoreTx, StoredConflict};
+use crate::store::{ConflictKind, Filter, OpKind, Store, StoreTx, StoredConflict, Watermark};
 use crate::transport::{PullPage, PullRequest, Transport, TransportError};
 
 use super::push::{self, PushReport, PushStatus, same_data};
@@ -66,34 +74,69 @@ pub(crate) async fn pull<S: Store, T: Transport>(
     }
     let decide = inner.entry(table).map(|e| Arc::clone(&e.decide));
     let schema = inner.entry(table).map(|e| e.schema.clone());
-    loop {
-        let (t, q) = (table.to_owned(), query_id.to_owned());
-        let after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
-        let request = PullRequest {
-            after,
-            page_size: inner.options.page_size.max(1),
-            include_deleted: true,
-            filter: filter.clone(),
-        };
-        let page = inner
+    let request_after = |after: Option<Watermark>| PullRequest {
+        after,
+        page_size: inner.options.page_size.max(1),
+        include_deleted: true,
+        filter: filter.clone(),
+    };
+    let fetch = |request: PullRequest| async move {
+        inner
             .transport
             .pull(table, request)
             .await
             .map_err(|source| SyncError::Transport {
                 table: table.to_owned(),
                 source,
-            })?;
+            })
+    };
+    let (t, q) = (table.to_owned(), query_id.to_owned());
+    // The watermark this pull believes is stored; each page's transaction checks it.
+    let mut after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
+    // The next page, requested while the previous one was being stored.
+    let mut prefetched: Option<Result<PullPage, SyncError>> = None;
+    loop {
+        let page = match prefetched.take() {
+            Some(page) => page?,
+            None => fetch(request_after(after.clone())).await?,
+        };
         let (n, more) = (page.records.len(), page.more);
-        let (t, q, d, s) = (
+        // The next request depends only on this page's last row, known before the page
+        // is stored: ask for it while the page is written (one page ahead, no more).
+        let last = page.last.clone();
+        let next = last.clone().filter(|_| more && n > 0);
+        let (t, q, d, s, expected) = (
             table.to_owned(),
             query_id.to_owned(),
             decide.clone(),
             schema.clone(),
+            after.clone(),
         );
-        let applied = inner
-            .tx(move |tx| apply_page(tx, &t, &q, page, d.as_ref(), s.as_ref()))
-            .await?;
+        let store =
+            inner.tx(move |tx| apply_page(tx, &t, &q, &expected, page, d.as_ref(), s.as_ref()));
+        let applied = match next.clone() {
+            Some(next) => {
+                // A store error ends the pull at once and drops the request; a transport
+                // error waits for the store, and is returned after this page's events.
+                let ahead = async { Ok(fetch(request_after(Some(next))).await) };
+                let (applied, page) = tokio::try_join!(store, ahead)?;
+                prefetched = Some(page);
+                applied
+            }
+            None => store.await?,
+        };
         report.pages += 1;
+        let Some(applied) = applied else {
+            // Another pull of this query (or a purge) moved the watermark since this
+            // page was requested: nothing was written; start again from the stored one.
+            prefetched = None;
+            let (t, q) = (table.to_owned(), query_id.to_owned());
+            after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
+            continue;
+        };
+        if last.is_some() {
+            after = last;
+        }
         report.received += n;
         report.resolved += applied.resolved;
         report.conflicts += applied.conflicts.len();
@@ -125,14 +168,20 @@ struct Applied {
     resolved: usize,
 }
 
+/// Stores one page and its watermark, if the stored watermark is still `expected`, the
+/// one the page was requested after; otherwise writes nothing and answers `None`.
 fn apply_page(
     tx: &mut dyn StoreTx,
     table: &str,
     query_id: &str,
+    expected: &Option<Watermark>,
     page: PullPage,
     decide: Option<&Decider>,
     schema: Option<&crate::model::TableSchema>,
-) -> Result<Applied, SyncError> {
+) -> Result<Option<Applied>, SyncError> {
+    if tx.watermark(table, query_id)? != *expected {
+        return Ok(None);
+    }
     let mut applied = Applied::default();
     // Once per page, not once per row: the schema, and the (few) unresolved conflicts.
     let stored = stored_schema(tx, table)?;
@@ -204,5 +253,5 @@ fn apply_page(
     if let Some(last) = &page.last {
         tx.set_watermark(table, query_id, last)?;
     }
-    Ok(applied)
+    Ok(Some(applied))
 }

@@ -177,6 +177,10 @@ pub(crate) fn apply_server_copy(
     remote: Option<&Record>,
 ) -> Result<(), SyncError> {
     match remote.filter(|r| !r.is_deleted()) {
+        // Most server copies have only known columns: store them without a copy.
+        Some(r) if r.iter().all(|(name, _)| schema.column(name).is_some()) => {
+            tx.upsert(table, r)?
+        }
         Some(r) => tx.upsert(table, &fit_to(schema, r))?,
         None => {
             tx.delete(table, id)?;

@@ -61,10 +61,16 @@ pub(crate) fn row_from_object(
 ) -> Result<Record, TransportError> {
     let record =
         record_from_json(table, obj, schema).map_err(|e| malformed(format!("{what}: {e}")))?;
+    check_id(&record, what)?;
+    Ok(record)
+}
+
+/// A row must have a non-empty text `id`.
+pub(crate) fn check_id(record: &Record, what: &str) -> Result<(), TransportError> {
     if record.id().is_none_or(str::is_empty) {
         return Err(malformed(format!("{what}: the row has no text `id`")));
     }
-    Ok(record)
+    Ok(())
 }
 
 /// A single-row answer: the row, its version checked against a strong `ETag`.

@@ -38,6 +38,7 @@
 
 mod answer;
 mod builder;
+mod page;
 mod pull;
 mod retry;
 mod send;

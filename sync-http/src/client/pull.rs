@@ -26,6 +26,7 @@ use sync_core::transport::{PullPage, PullRequest, TransportError};
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
+use super::page;
 use super::send::Call;
 use super::transport::Inner;
 use crate::wire::odata::{filter_to_odata, page_query, quote};
@@ -149,28 +150,22 @@ impl Inner {
         if !reply.status.is_success() {
             return Err(answer::refusal(&reply, table, schema, &what));
         }
-        let list = answer::list(&reply.body, &what)?;
-        let link = list.next_link.or_else(|| answer::link_next(&reply.headers));
-        let rows = list
-            .rows
-            .into_iter()
-            .map(|obj| {
-                let record = answer::row_from_object(table, obj, schema, &what)?;
-                let id = record.id().unwrap_or_default().to_owned();
-                let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
-                    return Err(TransportError::Malformed {
-                        message: format!(
-                            "{what}: row {id:?} has no `updatedAt`, so no pull can continue after it"
-                        ),
-                    });
-                };
-                let mark = Watermark {
-                    updated_at: updated_at.clone(),
-                    id,
-                };
-                Ok(Row { record, mark })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let (rows, next_link) = page::rows(&reply.body, table, schema, &what, |record| {
+            let id = record.id().unwrap_or_default().to_owned();
+            let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
+                return Err(TransportError::Malformed {
+                    message: format!(
+                        "{what}: row {id:?} has no `updatedAt`, so no pull can continue after it"
+                    ),
+                });
+            };
+            let mark = Watermark {
+                updated_at: updated_at.clone(),
+                id,
+            };
+            Ok(Row { record, mark })
+        })?;
+        let link = next_link.or_else(|| answer::link_next(&reply.headers));
         let next = link.and_then(|l| self.own_link(&call.url, &l));
         Ok((rows, next))
     }

@@ -192,52 +192,63 @@ pub fn record_from_json(
 ) -> Result<Record, WireError> {
     let mut record = Record::with_capacity(obj.len());
     for (column, json) in obj {
-        let value = match SystemColumn::from_name(&column) {
-            Some(SystemColumn::Id) | Some(SystemColumn::Version) => match json {
-                Json::String(s) => Value::Text(s),
-                Json::Null => Value::Null,
-                // Some servers send numeric ids; the protocol's ids are strings.
-                Json::Number(n)
-                    if matches!(SystemColumn::from_name(&column), Some(SystemColumn::Id)) =>
-                {
-                    Value::Text(n.to_string())
-                }
-                other => {
-                    return Err(bad(
-                        table,
-                        &column,
-                        format!("expected a string, got {}", kind(&other)),
-                    ));
-                }
-            },
-            Some(SystemColumn::UpdatedAt) | Some(SystemColumn::CreatedAt) => match json {
-                Json::String(s) if parse_datetime_text(&s).is_some() => Value::Text(s),
-                Json::Null => Value::Null,
-                other => {
-                    return Err(bad(
-                        table,
-                        &column,
-                        format!("expected an RFC 3339 instant, got {other}"),
-                    ));
-                }
-            },
-            Some(SystemColumn::Deleted) => match json {
-                Json::Bool(b) => Value::Bool(b),
-                Json::Null => Value::Bool(false),
-                other => {
-                    return Err(bad(
-                        table,
-                        &column,
-                        format!("expected a bool, got {}", kind(&other)),
-                    ));
-                }
-            },
-            None => {
-                let ty = schema.and_then(|s| s.column(&column)).map(|c| c.ty);
-                value_from_json(table, &column, json, ty)?
-            }
-        };
+        let value = column_from_json(table, &column, json, schema)?;
         record.push(column, value);
     }
     Ok(record)
+}
+
+/// One column of a JSON row as a [`Value`]: system columns checked (see
+/// [`record_from_json`]), data columns typed by `schema` when given.
+pub(crate) fn column_from_json(
+    table: &str,
+    column: &str,
+    json: Json,
+    schema: Option<&TableSchema>,
+) -> Result<Value, WireError> {
+    Ok(match SystemColumn::from_name(column) {
+        Some(SystemColumn::Id) | Some(SystemColumn::Version) => match json {
+            Json::String(s) => Value::Text(s),
+            Json::Null => Value::Null,
+            // Some servers send numeric ids; the protocol's ids are strings.
+            Json::Number(n)
+                if matches!(SystemColumn::from_name(column), Some(SystemColumn::Id)) =>
+            {
+                Value::Text(n.to_string())
+            }
+            other => {
+                return Err(bad(
+                    table,
+                    column,
+                    format!("expected a string, got {}", kind(&other)),
+                ));
+            }
+        },
+        Some(SystemColumn::UpdatedAt) | Some(SystemColumn::CreatedAt) => match json {
+            Json::String(s) if parse_datetime_text(&s).is_some() => Value::Text(s),
+            Json::Null => Value::Null,
+            other => {
+                return Err(bad(
+                    table,
+                    column,
+                    format!("expected an RFC 3339 instant, got {other}"),
+                ));
+            }
+        },
+        Some(SystemColumn::Deleted) => match json {
+            Json::Bool(b) => Value::Bool(b),
+            Json::Null => Value::Bool(false),
+            other => {
+                return Err(bad(
+                    table,
+                    column,
+                    format!("expected a bool, got {}", kind(&other)),
+                ));
+            }
+        },
+        None => {
+            let ty = schema.and_then(|s| s.column(column)).map(|c| c.ty);
+            value_from_json(table, column, json, ty)?
+        }
+    })
 }

@@ -1,0 +1,369 @@
+//! A page body read straight into records.
+//!
+//! A page of a thousand rows read as a `serde_json::Value` first builds a thousand
+//! ordered maps only to take them apart again; here each row's columns go from the
+//! parser into a [`Record`] one by one, each value decoded exactly as
+//! [`record_from_json`](crate::wire::json::record_from_json) decodes it.
+//!
+//! Only a well-formed page takes that path. At the first thing that is not — a body
+//! that is not JSON, a shape that is not a list, an item that is not an object, a
+//! column named twice, a value that does not fit its column — the direct read stops
+//! and the body is read again the general way, whose error names what was wrong.
+//! Errors are rare and a page is small, and so one decoder says what every error
+//! message is.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value as Json;
+use sync_core::transport::TransportError;
+use sync_core::{Record, TableSchema};
+
+use super::answer;
+use crate::wire::json::column_from_json;
+
+/// A list body (a bare array, or `{"results": [...]}` with perhaps `nextLink` or
+/// `@odata.nextLink`) as rows of `table`, each with a text `id` and passed through
+/// `check` in order; and the next link the body gives.
+pub(crate) fn rows<T>(
+    body: &[u8],
+    table: &str,
+    schema: Option<&TableSchema>,
+    what: &str,
+    mut check: impl FnMut(Record) -> Result<T, TransportError>,
+) -> Result<(Vec<T>, Option<String>), TransportError> {
+    let Some(page) = direct(body, table, schema) else {
+        return general(body, table, schema, what, check);
+    };
+    // Every row decoded: the first one `check` refuses is the first error, as in the
+    // general read.
+    let rows = page
+        .records
+        .into_iter()
+        .map(|record| {
+            answer::check_id(&record, what)?;
+            check(record)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((rows, page.next_link))
+}
+
+/// A well-formed page's rows and next link; `None` for anything else.
+fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Page> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let page = PageSeed { table, schema }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(page)
+}
+
+/// The general way: the body as JSON, then its shape, then each row in turn.
+fn general<T>(
+    body: &[u8],
+    table: &str,
+    schema: Option<&TableSchema>,
+    what: &str,
+    mut check: impl FnMut(Record) -> Result<T, TransportError>,
+) -> Result<(Vec<T>, Option<String>), TransportError> {
+    let list = answer::list(body, what)?;
+    let rows = list
+        .rows
+        .into_iter()
+        .map(|obj| check(answer::row_from_object(table, obj, schema, what)?))
+        .collect::<Result<_, _>>()?;
+    Ok((rows, list.next_link))
+}
+
+/// What the direct read makes of a page.
+struct Page {
+    records: Vec<Record>,
+    next_link: Option<String>,
+}
+
+/// Stops the direct read; [`general`] finds out what was wrong.
+fn stop<E: de::Error>() -> E {
+    E::custom("not a well-formed page")
+}
+
+/// The whole body.
+struct PageSeed<'a> {
+    table: &'a str,
+    schema: Option<&'a TableSchema>,
+}
+
+impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
+    type Value = Page;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Page, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PageSeed<'_> {
+    type Value = Page;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array or {results: [...]}")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Page, A::Error> {
+        let records = RowsSeed {
+            table: self.table,
+            schema: self.schema,
+        }
+        .visit_seq(seq)?;
+        Ok(Page {
+            records,
+            next_link: None,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Page, A::Error> {
+        let mut records = None;
+        let (mut next_link, mut odata_next_link) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                // A key given twice: the general read decides which one counts.
+                "results" if records.is_some() => return Err(stop()),
+                "results" => {
+                    records = Some(map.next_value_seed(RowsSeed {
+                        table: self.table,
+                        schema: self.schema,
+                    })?);
+                }
+                "nextLink" => next_link = Some(map.next_value::<Json>()?),
+                "@odata.nextLink" => odata_next_link = Some(map.next_value::<Json>()?),
+                // Read as JSON, not skipped: the general read would refuse what the
+                // parser refuses there.
+                _ => {
+                    map.next_value::<Json>()?;
+                }
+            }
+        }
+        let next_link = [next_link, odata_next_link]
+            .into_iter()
+            .find_map(|link| match link {
+                Some(Json::String(s)) => Some(s),
+                _ => None,
+            });
+        Ok(Page {
+            records: records.ok_or_else(stop)?,
+            next_link,
+        })
+    }
+}
+
+/// The array of rows.
+struct RowsSeed<'a> {
+    table: &'a str,
+    schema: Option<&'a TableSchema>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
+    type Value = Vec<Record>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_> {
+    type Value = Vec<Record>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(record) = seq.next_element_seed(RowSeed {
+            table: self.table,
+            schema: self.schema,
+        })? {
+            records.push(record);
+        }
+        Ok(records)
+    }
+}
+
+/// One row.
+struct RowSeed<'a> {
+    table: &'a str,
+    schema: Option<&'a TableSchema>,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Record;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Record, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+/// Columns a row usually has: the five system columns and a few of the app's.
+const USUAL_COLUMNS: usize = 12;
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Record;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object (a row)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
+        let mut record = Record::with_capacity(map.size_hint().unwrap_or(USUAL_COLUMNS));
+        while let Some(column) = map.next_key::<String>()? {
+            let json = map.next_value::<Json>()?;
+            if record.iter().any(|(c, _)| c == column) {
+                return Err(stop());
+            }
+            let value =
+                column_from_json(self.table, &column, json, self.schema).map_err(|_| stop())?;
+            record.push(column, value);
+        }
+        Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sync_core::{ColumnType, Value};
+
+    fn schema() -> TableSchema {
+        TableSchema::new("Todo")
+            .with_column("text", ColumnType::Text, true)
+            .with_column("n", ColumnType::Integer, true)
+            .with_column("due", ColumnType::Date, true)
+    }
+
+    /// What the pull asks of each row, in short: an `updatedAt`.
+    fn check(record: Record) -> Result<Record, TransportError> {
+        match record.get("updatedAt") {
+            Some(Value::Text(_)) => Ok(record),
+            _ => Err(TransportError::Malformed {
+                message: format!("p: row {:?} has no `updatedAt`", record.id()),
+            }),
+        }
+    }
+
+    type Rows = (Vec<Record>, Option<String>);
+
+    /// The direct read and the general read agree: the same rows, or the same error.
+    fn agree(body: &str) -> Result<Rows, String> {
+        let s = schema();
+        let read = rows(body.as_bytes(), "Todo", Some(&s), "p", check).map_err(|e| e.to_string());
+        let general =
+            general(body.as_bytes(), "Todo", Some(&s), "p", check).map_err(|e| e.to_string());
+        assert_eq!(read, general, "{body}");
+        read
+    }
+
+    const ROW: &str = r#"{"id": "a", "text": "x", "n": 3, "due": "2026-12-01T00:00:00.000Z", "updatedAt": "2026-11-21T12:50:52.847Z", "version": "MQ==", "deleted": false, "extra": [1]}"#;
+
+    #[test]
+    fn a_well_formed_page_becomes_typed_records() {
+        let body = format!("[{ROW}, {}]", ROW.replace("\"a\"", "\"b\""));
+        assert!(direct(body.as_bytes(), "Todo", Some(&schema())).is_some());
+        let (records, next_link) = agree(&body).unwrap();
+        assert_eq!((records.len(), next_link), (2, None));
+        let r = &records[0];
+        assert_eq!(r.get("n"), Some(&Value::Integer(3)));
+        assert_eq!(
+            r.get("due"),
+            Some(&Value::Date("2026-12-01".parse().unwrap()))
+        );
+        assert_eq!(
+            r.get("updatedAt"),
+            Some(&Value::from("2026-11-21T12:50:52.847Z"))
+        );
+        assert_eq!(r.get("extra"), Some(&Value::Json(serde_json::json!([1]))));
+        assert_eq!(r.iter().next().map(|(c, _)| c), Some("id"));
+        assert_eq!(records[1].id(), Some("b"));
+    }
+
+    #[test]
+    fn an_object_body_gives_its_rows_and_next_link() {
+        let (records, next_link) = agree(&format!(
+            r#"{{"count": 1, "@odata.nextLink": "o", "results": [{ROW}], "nextLink": "n"}}"#
+        ))
+        .unwrap();
+        assert_eq!((records.len(), next_link.as_deref()), (1, Some("n")));
+        let (_, next_link) = agree(&format!(
+            r#"{{"results": [{ROW}], "@odata.nextLink": "o"}}"#
+        ))
+        .unwrap();
+        assert_eq!(next_link.as_deref(), Some("o"));
+        assert_eq!(
+            agree(r#"{"results": [], "nextLink": 3}"#).unwrap(),
+            (vec![], None)
+        );
+        assert_eq!(agree("[]").unwrap(), (vec![], None));
+        // A key given twice: the last one counts, as in a JSON value.
+        let (records, _) =
+            agree(r#"[{"id": "a", "id": "b", "updatedAt": "2026-11-21T12:50:52.847Z"}]"#).unwrap();
+        assert_eq!(records[0].id(), Some("b"));
+        assert_eq!(
+            agree(r#"{"results": [1], "results": []}"#).unwrap(),
+            (vec![], None)
+        );
+    }
+
+    #[test]
+    fn every_malformed_page_is_the_general_reads_error() {
+        let bad = [
+            "",
+            "not json",
+            "[",
+            &format!("[{ROW}"),
+            &format!("[{ROW}] trailing"),
+            "{}",
+            r#"{"count": 3}"#,
+            r#"{"results": 3}"#,
+            r#"{"results": [], "results": [1]}"#,
+            "3",
+            "null",
+            r#""rows""#,
+            "[1]",
+            "[[]]",
+            "[null]",
+            &format!("[{ROW}, 2]"),
+            "[{}]",
+            r#"[{"id": ""}]"#,
+            r#"[{"id": 7}]"#,
+            r#"[{"id": true}]"#,
+            r#"[{"id": "a"}]"#,
+            r#"[{"id": "a", "updatedAt": null}]"#,
+            r#"[{"id": "a", "updatedAt": "yesterday"}]"#,
+            r#"[{"id": "a", "updatedAt": 5}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "n": "x"}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "n": 1.5}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "due": "soon"}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "deleted": "no"}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "version": 1}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "text": "x", "text": 1}]"#,
+            r#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "text": "\ud800"}]"#,
+            // The first row refused comes first, whatever the reason.
+            &format!(r#"[{{"id": "a"}}, {{"id": ""}}, {ROW}]"#),
+            &format!(r#"[{{"id": ""}}, {{"id": "a"}}, {ROW}]"#),
+            &format!(r#"[{{"id": "a"}}, {{"id": "b", "n": "x"}}, {ROW}]"#),
+        ];
+        for body in bad {
+            let e = agree(body).err();
+            assert!(
+                e.as_deref()
+                    .is_some_and(|e| e.starts_with("malformed response: p: ")),
+                "{body}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_malformed() {
+        let mut body =
+            br#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "text": ""#.to_vec();
+        body.extend_from_slice(&[0xff, 0xfe]);
+        body.extend_from_slice(br#""}]"#);
+        let e = rows(&body, "Todo", Some(&schema()), "p", check).unwrap_err();
+        assert!(e.to_string().contains("the body is not JSON"), "{e}");
+    }
+}
