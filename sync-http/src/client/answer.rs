@@ -84,13 +84,21 @@ pub(crate) fn row(
     schema: Option<&TableSchema>,
     what: &str,
 ) -> Result<Record, TransportError> {
-    row_with_etag(
-        json(&reply.body, what)?,
-        &reply.headers,
-        table,
-        schema,
-        what,
-    )
+    // A well-formed row straight into a record; anything else the general way, which
+    // says what was wrong.
+    match super::page::row(&reply.body, table, schema) {
+        Some(record) => {
+            check_id(&record, what)?;
+            with_etag(record, &reply.headers, what)
+        }
+        None => row_with_etag(
+            json(&reply.body, what)?,
+            &reply.headers,
+            table,
+            schema,
+            what,
+        ),
+    }
 }
 
 fn row_with_etag(
@@ -109,7 +117,15 @@ fn row_with_etag(
             )));
         }
     };
-    let mut record = row_from_object(table, obj, schema, what)?;
+    with_etag(row_from_object(table, obj, schema, what)?, headers, what)
+}
+
+/// A row checked against the answer's ETag, or given its version when it has none.
+fn with_etag(
+    mut record: Record,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<Record, TransportError> {
     let etag = headers
         .get(header::ETAG)
         .and_then(|v| v.to_str().ok())

@@ -56,6 +56,16 @@ fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Page
     Some(page)
 }
 
+/// A well-formed single-row body (an object) as a record; `None` for anything else,
+/// which the caller reads the general way to say what was wrong. Every write's answer
+/// is one row.
+pub(crate) fn row(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Record> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let record = RowSeed { table, schema }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(record)
+}
+
 /// The general way: the body as JSON, then its shape, then each row in turn.
 fn general<T>(
     body: &[u8],
@@ -365,5 +375,47 @@ mod tests {
         body.extend_from_slice(br#""}]"#);
         let e = rows(&body, "Todo", Some(&schema()), "p", check).unwrap_err();
         assert!(e.to_string().contains("the body is not JSON"), "{e}");
+    }
+
+    #[test]
+    fn a_single_row_read_directly_is_the_row_the_general_read_makes() {
+        let s = schema();
+        let general = |body: &str| -> Result<Record, String> {
+            let obj = match serde_json::from_str::<Json>(body).map_err(|e| e.to_string())? {
+                Json::Object(obj) => obj,
+                other => return Err(format!("not an object: {other}")),
+            };
+            answer::row_from_object("Todo", obj, Some(&s), "p").map_err(|e| e.to_string())
+        };
+        // Each body, and whether it is well-formed (read directly).
+        let bodies = [
+            (ROW.to_owned(), true),
+            (ROW.replace("\"n\": 3", "\"n\": 3.0"), true),
+            (r#"{"id": "a"}"#.to_owned(), true),
+            (
+                r#"{"id": "a", "text": null, "n": -9223372036854775808}"#.to_owned(),
+                true,
+            ),
+            (
+                r#"{"id": "a", "nested": {"x": [1, {"y": null}]}}"#.to_owned(),
+                true,
+            ),
+            (r#"{"id": "a", "text": "x", "text": "y"}"#.to_owned(), false),
+            (r#"{"id": "a", "n": "3"}"#.to_owned(), false),
+            (r#"{"id": "a", "n": 1.5}"#.to_owned(), false),
+            (r#"{"id": "a", "due": "soon"}"#.to_owned(), false),
+            (r#"{"id": "a"} trailing"#.to_owned(), false),
+            (r#"{"id": "a""#.to_owned(), false),
+            (format!("[{ROW}]"), false),
+            ("null".to_owned(), false),
+            (String::new(), false),
+        ];
+        for (body, well_formed) in &bodies {
+            let direct = row(body.as_bytes(), "Todo", Some(&s));
+            assert_eq!(direct.is_some(), *well_formed, "{body}");
+            if let Some(record) = direct {
+                assert_eq!(Ok(record), general(body), "{body}");
+            }
+        }
     }
 }
