@@ -28,6 +28,7 @@ on_every_store!(
     local_delete_vs_server_update_is_a_conflict_with_local_none,
     pulled_change_on_an_item_edited_during_the_pull_is_a_pull_conflict,
     edit_while_push_in_flight_survives_with_its_queue_entry,
+    cancelled_and_edited_anew_while_in_flight_keeps_the_new_edit,
     lost_insert_response_resend_is_a_success_when_server_copy_matches,
     lost_insert_response_resend_is_a_conflict_when_server_copy_differs,
     lost_delete_response_resend_answered_404_is_a_success,
@@ -497,6 +498,48 @@ async fn edit_while_push_in_flight_survives_with_its_queue_entry<S: Store>(make:
         server_item(&server, &item.id).text,
         "edited while in flight"
     );
+}
+
+/// An update on the wire is cancelled and the item edited again: the new queue entry
+/// starts over at the same revision as the one in flight, so only its position tells
+/// them apart. The answer to the old one must not finish the new one.
+async fn cancelled_and_edited_anew_while_in_flight_keeps_the_new_edit<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("synced")).await.unwrap();
+    a.push().await.unwrap();
+    let mut first = todos.get(&item.id).await.unwrap().unwrap();
+    first.text = "first edit".into();
+    todos.update(first).await.unwrap();
+    let (hold, reached, release) = Fault::hold();
+    a.transport().push_fault(hold);
+    let pushing = tokio::spawn({
+        let a = a.clone();
+        async move { a.push().await }
+    });
+    reached.notified().await; // the first edit is on its way
+    todos.cancel_and_discard(&item.id).await.unwrap();
+    let mut second = todos.get(&item.id).await.unwrap().unwrap();
+    assert_eq!(second.text, "synced", "cancelling restored the synced copy");
+    second.text = "second edit".into();
+    todos.update(second).await.unwrap();
+    release.notify_one();
+    assert_eq!(pushing.await.unwrap().unwrap().pushed, 1);
+    assert_eq!(server_item(&server, &item.id).text, "first edit");
+    // The second edit and its queue entry are still there, based on the server's
+    // new version.
+    let local = todos.get(&item.id).await.unwrap().unwrap();
+    assert_eq!(local.text, "second edit");
+    let server_copy = server.get(TODO, &item.id).unwrap();
+    assert_eq!(local.version.as_deref(), server_copy.version());
+    assert_eq!(a.pending_count().await.unwrap(), 1);
+    let r = a.push().await.unwrap();
+    assert_eq!((r.pushed, r.conflicts), (1, 0));
+    assert_eq!(server_item(&server, &item.id).text, "second edit");
+    assert_eq!(a.pending_count().await.unwrap(), 0);
 }
 
 async fn lost_insert_response_resend_is_a_success_when_server_copy_matches<S: Store>(
