@@ -173,7 +173,7 @@ async fn drive<S: Store, T: Transport>(
         preparer: tokio::sync::Mutex::new(Preparer::new(inner, ops, max)),
         stop: AtomicBool::new(false),
     });
-    let finisher = Finisher::start(Arc::clone(inner), events.clone());
+    let (finisher, finishing) = Finisher::start(Arc::clone(inner), events.clone());
     let mut lanes = JoinSet::new();
     for _ in 0..max {
         let (inner, shared, finisher, events) = (
@@ -227,6 +227,12 @@ async fn drive<S: Store, T: Transport>(
         if let Err(e) = joined {
             fatal.get_or_insert(StoreError::Backend(format!("push task failed: {e}")).into());
         }
+    }
+    // The events channel closed, so the finisher is done. Had it failed (a panic), the
+    // answers it held were not stored, and the push must not look complete; its failure
+    // is the cause to report (the lanes only saw their hand-over refused).
+    if let Err(e) = finishing.await {
+        fatal = Some(StoreError::Backend(format!("push task failed: {e}")).into());
     }
     if let Some(e) = fatal {
         return Err(e);
@@ -458,15 +464,16 @@ impl Clone for Finisher {
 }
 
 impl Finisher {
-    /// Starts the committing task; it ends when the last handle is dropped.
+    /// Starts the committing task; it ends when the last handle is dropped. Its own
+    /// handle is returned, so that the push can tell if it failed (a panic).
     fn start<S: Store, T: Transport>(
         inner: Arc<Inner<S, T>>,
         events: mpsc::UnboundedSender<Event>,
-    ) -> Finisher {
+    ) -> (Finisher, JoinHandle<()>) {
         let (jobs, mut rx) = mpsc::unbounded_channel::<FinishJob>();
         let sending = Arc::new(AtomicUsize::new(0));
         let on_the_wire = Arc::clone(&sending);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(FINISH_BATCH);
             while rx.recv_many(&mut batch, FINISH_BATCH).await > 0 {
                 // Let the answers of the operations on the wire join this commit. The
@@ -506,11 +513,12 @@ impl Finisher {
                 }
             }
         });
-        Finisher {
+        let finisher = Finisher {
             jobs,
             room: Arc::new(Semaphore::new(FINISH_BATCH * 2)),
             sending,
-        }
+        };
+        (finisher, task)
     }
 
     /// Hands over an accepted answer, to be stored and then reported as `outcome`.
@@ -627,10 +635,12 @@ async fn push_one<S: Store, T: Transport>(
             Prepared::Gone => return Ok(Some(Outcome::Skipped)),
             Prepared::Abort => return Ok(Some(Outcome::Aborted)),
         };
-        let sent = row.as_ref().map(|r| outgoing(schema.as_ref(), r));
+        // What is sent; made again from the row if the answer is a refusal (rare), so
+        // that an accepted operation costs no copy of it.
+        let sent = || row.as_ref().map(|r| outgoing(schema.as_ref(), r));
         let transport = &inner.transport;
         let on_the_wire = OnTheWire::new(&finisher.sending);
-        let result = match (op.kind, sent.clone()) {
+        let result = match (op.kind, sent()) {
             (OpKind::Insert, Some(s)) => transport.insert(&table, s).await.map(Some),
             (OpKind::Update, Some(s)) => transport
                 .update(&table, s, op.version.clone())
@@ -644,6 +654,7 @@ async fn push_one<S: Store, T: Transport>(
                     message: "the local row of this operation is missing".into(),
                     server_copy: None,
                 };
+                drop(on_the_wire);
                 return record_failure(&inner, op, error).await.map(Some);
             }
         };
@@ -702,6 +713,7 @@ async fn push_one<S: Store, T: Transport>(
         };
         let decide = entry.as_ref().map(|e| Arc::clone(&e.decide));
         let may_resolve = attempt < retries;
+        let sent = sent();
         let step = inner
             .tx(move |tx| on_conflict(tx, &op, sent.as_ref(), remote, decide, may_resolve))
             .await?;
