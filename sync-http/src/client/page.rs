@@ -221,9 +221,20 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
         let mut record = Record::with_capacity(map.size_hint().unwrap_or(USUAL_COLUMNS));
+        // Names seen, once a row is wider than usual: a scan of the record per column
+        // would make a hostile row of many columns cost their square.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         while let Some(column) = map.next_key::<String>()? {
             let json = map.next_value::<Json>()?;
-            if record.iter().any(|(c, _)| c == column) {
+            let repeated = match &mut seen {
+                Some(seen) => !seen.insert(column.clone()),
+                None if record.len() < USUAL_COLUMNS * 4 => record.iter().any(|(c, _)| c == column),
+                None => {
+                    let names = seen.insert(record.iter().map(|(c, _)| c.to_owned()).collect());
+                    !names.insert(column.clone())
+                }
+            };
+            if repeated {
                 return Err(stop());
             }
             let value =
@@ -416,6 +427,29 @@ mod tests {
             if let Some(record) = direct {
                 assert_eq!(Ok(record), general(body), "{body}");
             }
+        }
+    }
+
+    #[test]
+    fn a_wide_row_is_checked_for_repeated_columns_past_the_usual_width() {
+        let s = schema();
+        let wide = |repeat: Option<usize>| {
+            let mut cols: Vec<String> = (0..2000).map(|i| format!("\"c{i}\": {i}")).collect();
+            if let Some(i) = repeat {
+                cols.push(format!("\"c{i}\": 0"));
+            }
+            format!("{{\"id\": \"a\", {}}}", cols.join(", "))
+        };
+        let body = wide(None);
+        let record = row(body.as_bytes(), "Todo", Some(&s)).expect("read directly");
+        assert_eq!(record.len(), 2001);
+        assert_eq!(record.get("c1999"), Some(&sync_core::Value::Integer(1999)));
+        // A column named twice, early or late, leaves the row to the general read.
+        for i in [3, 1500] {
+            assert!(
+                row(wide(Some(i)).as_bytes(), "Todo", Some(&s)).is_none(),
+                "c{i}"
+            );
         }
     }
 }
