@@ -50,6 +50,7 @@ on_every_store!(
     insert_assigns_a_uuid_and_refuses_duplicates,
     handler_sees_every_operation_and_can_abort_before_one,
     answer_not_stored_fails_the_push_and_the_resend_is_a_success,
+    a_page_saying_more_follow_without_a_position_ends_the_pull,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1216,4 +1217,71 @@ async fn answer_not_stored_fails_the_push_and_the_resend_is_a_success<S: Store>(
     assert_eq!(a.pending_count().await.unwrap(), 0);
     let stored = todos.get(&item.id).await.unwrap().unwrap();
     assert!(stored.version.is_some(), "the server's version is learned");
+}
+
+/// A transport whose pages say more rows follow but give no position to continue
+/// after (a third-party transport's bug): asked again from the same place, it would
+/// answer the same page forever.
+struct NoPosition(tablesync::transport::MemoryTransport);
+
+impl tablesync::transport::Transport for NoPosition {
+    async fn insert(
+        &self,
+        table: &str,
+        item: tablesync::Record,
+    ) -> Result<tablesync::Record, TransportError> {
+        self.0.insert(table, item).await
+    }
+    async fn update(
+        &self,
+        table: &str,
+        item: tablesync::Record,
+        expected_version: Option<String>,
+    ) -> Result<tablesync::Record, TransportError> {
+        self.0.update(table, item, expected_version).await
+    }
+    async fn delete(
+        &self,
+        table: &str,
+        id: &str,
+        expected_version: Option<String>,
+    ) -> Result<Option<tablesync::Record>, TransportError> {
+        self.0.delete(table, id, expected_version).await
+    }
+    async fn get(
+        &self,
+        table: &str,
+        id: &str,
+    ) -> Result<Option<tablesync::Record>, TransportError> {
+        self.0.get(table, id).await
+    }
+    async fn pull(
+        &self,
+        table: &str,
+        request: tablesync::transport::PullRequest,
+    ) -> Result<tablesync::transport::PullPage, TransportError> {
+        let mut page = self.0.pull(table, request).await?;
+        page.last = None;
+        page.more = true;
+        Ok(page)
+    }
+}
+
+async fn a_page_saying_more_follow_without_a_position_ends_the_pull<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let writer = device(&make, &server);
+    let todos = writer.table::<TodoItem>().await.unwrap();
+    todos.insert(todo("x")).await.unwrap();
+    writer.push().await.unwrap();
+    let reader = SyncContext::new(make(), NoPosition(server.transport()));
+    let pulled = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reader.table::<TodoItem>().await.unwrap().pull("all", None),
+    )
+    .await
+    .expect("the pull ends");
+    let e = pulled.unwrap_err();
+    assert!(e.to_string().contains("no position"), "{e}");
 }

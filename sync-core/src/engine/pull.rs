@@ -101,6 +101,17 @@ pub(crate) async fn pull<S: Store, T: Transport>(
             None => fetch(request_after(after.clone())).await?,
         };
         let (n, more) = (page.records.len(), page.more);
+        if more && n > 0 && page.last.is_none() {
+            // Asked again from the same place, it would answer this page forever.
+            return Err(SyncError::Transport {
+                table: table.to_owned(),
+                source: TransportError::Malformed {
+                    message: "a page said more rows follow but gave no position to continue \
+                              after"
+                        .into(),
+                },
+            });
+        }
         // The next request depends only on this page's last row, known before the page
         // is stored: ask for it while the page is written (one page ahead, no more).
         let last = page.last.clone();
