@@ -324,21 +324,82 @@ pub fn run(settings: &Settings) -> Report {
 
     match &settings.postgres {
         None => report.note("load, PostgreSQL: skipped: TABLESYNC_TEST_POSTGRES is not set"),
-        Some(url) => match Server::postgres(url) {
-            Err(e) => report.note(format!("load, PostgreSQL: skipped: cannot connect: {e}")),
-            Ok(server) => {
-                // A fresh table per run: the database is shared with the tests.
-                let table = format!("BenchLoad_{}", uuid::Uuid::new_v4().simple());
-                seed(&server, &table);
-                let ours = drive(&server.url, &table, duration);
-                server.stop();
-                add(&mut report, "PostgreSQL", &ours, &ceiling);
-                report.note(format!(
-                    "load, PostgreSQL: ran on table `{table}` (left in place)"
-                ));
+        Some(url) => {
+            // A schema of its own per run, dropped afterwards: the database is shared
+            // with the tests.
+            let schema = Schema::create(url);
+            match schema
+                .as_ref()
+                .map_err(String::clone)
+                .and_then(|s| Server::postgres(&s.url()))
+            {
+                Err(e) => report.note(format!("load, PostgreSQL: skipped: cannot connect: {e}")),
+                Ok(server) => {
+                    seed(&server, "BenchLoad");
+                    let ours = drive(&server.url, "BenchLoad", duration);
+                    server.stop();
+                    add(&mut report, "PostgreSQL", &ours, &ceiling);
+                }
             }
-        },
+            if let Ok(schema) = schema {
+                match schema.drop_it() {
+                    Ok(()) => report.note(format!(
+                        "load, PostgreSQL: ran in schema `{}`, dropped afterwards",
+                        schema.name
+                    )),
+                    Err(e) => report.note(format!(
+                        "load, PostgreSQL: could not drop schema `{}`: {e}",
+                        schema.name
+                    )),
+                }
+            }
+        }
     }
     report.note("load: ceiling = the same 32 clients against a trivial axum server (same routes, in-memory CAS under a mutex, no database), same duration");
     report
+}
+
+/// A PostgreSQL schema for one run of the load benchmark.
+struct Schema {
+    base: String,
+    name: String,
+}
+
+impl Schema {
+    fn create(base: &str) -> Result<Schema, String> {
+        // Digits and underscores only: safe to put in DDL.
+        let name = format!(
+            "tablesync_bench_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() % 1_000_000_000)
+        );
+        let schema = Schema {
+            base: base.to_owned(),
+            name,
+        };
+        schema.execute(&format!("CREATE SCHEMA {}", schema.name))?;
+        Ok(schema)
+    }
+
+    /// A database URL whose connections use this schema.
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
+    }
+
+    fn drop_it(&self) -> Result<(), String> {
+        self.execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name))
+    }
+
+    fn execute(&self, sql: &str) -> Result<(), String> {
+        runtime(1).block_on(async {
+            let (client, conn) = tokio_postgres::connect(&self.base, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            client.batch_execute(sql).await.map_err(|e| e.to_string())
+        })
+    }
 }
