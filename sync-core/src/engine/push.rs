@@ -617,7 +617,6 @@ async fn push_one<S: Store, T: Transport>(
 ) -> Result<Option<Outcome>, SyncError> {
     let (table, id) = (op.table.clone(), op.item_id.clone());
     let entry = inner.entry(&table);
-    let schema = entry.as_ref().map(|e| e.schema.clone());
     let retries = inner.options.max_conflict_retries;
     for attempt in 0..=retries {
         let prepared = match first.take() {
@@ -637,7 +636,7 @@ async fn push_one<S: Store, T: Transport>(
         };
         // What is sent; made again from the row if the answer is a refusal (rare), so
         // that an accepted operation costs no copy of it.
-        let sent = || row.as_ref().map(|r| outgoing(schema.as_ref(), r));
+        let sent = || row.as_ref().map(|r| outgoing(entry.as_ref().map(|e| &e.schema), r));
         let transport = &inner.transport;
         let on_the_wire = OnTheWire::new(&finisher.sending);
         let result = match (op.kind, sent()) {

@@ -97,12 +97,12 @@ impl Inner {
         });
         if let Some(url) = link {
             return self
-                .keyset_page(table, &key, &request, url, schema.as_ref())
+                .keyset_page(table, &key, &request, url, schema.as_deref())
                 .await;
         }
         if fallback && request.after.is_some() {
             return self
-                .fallback_page(table, &key, &request, schema.as_ref())
+                .fallback_page(table, &key, &request, schema.as_deref())
                 .await;
         }
         let query = page_query(&request).map_err(|e| TransportError::Malformed {
@@ -111,7 +111,7 @@ impl Inner {
         let mut url = self.table_url(table)?;
         url.query_pairs_mut().extend_pairs(query);
         match self
-            .keyset_page(table, &key, &request, url, schema.as_ref())
+            .keyset_page(table, &key, &request, url, schema.as_deref())
             .await
         {
             // The keyset filter is the only `or` we send: a server that refuses it
@@ -122,7 +122,7 @@ impl Inner {
                 },
             ) if request.after.is_some() => {
                 match self
-                    .fallback_page(table, &key, &request, schema.as_ref())
+                    .fallback_page(table, &key, &request, schema.as_deref())
                     .await
                 {
                     Ok(page) => {

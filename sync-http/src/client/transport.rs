@@ -57,7 +57,7 @@ pub(crate) struct Inner {
     pub refresh_lock: tokio::sync::Mutex<()>,
     pub retry: RetryPolicy,
     /// By lowercased table name: the server matches table names case-insensitively.
-    pub schemas: RwLock<HashMap<String, TableSchema>>,
+    pub schemas: RwLock<HashMap<String, Arc<TableSchema>>>,
     /// By lowercased table name.
     pub paging: Mutex<HashMap<String, TablePaging>>,
 }
@@ -129,7 +129,7 @@ impl Inner {
         }
     }
 
-    pub(crate) fn schema(&self, table: &str) -> Option<TableSchema> {
+    pub(crate) fn schema(&self, table: &str) -> Option<Arc<TableSchema>> {
         let schemas = match self.schemas.read() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -244,7 +244,7 @@ impl Transport for HttpTransport {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
-        schemas.insert(schema.name.to_lowercase(), schema.clone());
+        schemas.insert(schema.name.to_lowercase(), Arc::new(schema.clone()));
     }
 
     async fn insert(&self, table: &str, item: Record) -> Result<Record, TransportError> {
@@ -258,12 +258,12 @@ impl Transport for HttpTransport {
         let id = item.id().filter(|i| !i.is_empty());
         if reply.status.is_success() {
             of_item(
-                answer::row(&reply, table, schema.as_ref(), &what)?,
+                answer::row(&reply, table, schema.as_deref(), &what)?,
                 id,
                 &what,
             )
         } else {
-            Err(refused(&reply, table, schema.as_ref(), &what, id))
+            Err(refused(&reply, table, schema.as_deref(), &what, id))
         }
     }
 
@@ -285,12 +285,12 @@ impl Transport for HttpTransport {
         let schema = inner.schema(table);
         if reply.status.is_success() {
             of_item(
-                answer::row(&reply, table, schema.as_ref(), &what)?,
+                answer::row(&reply, table, schema.as_deref(), &what)?,
                 Some(id),
                 &what,
             )
         } else {
-            Err(refused(&reply, table, schema.as_ref(), &what, Some(id)))
+            Err(refused(&reply, table, schema.as_deref(), &what, Some(id)))
         }
     }
 
@@ -307,7 +307,7 @@ impl Transport for HttpTransport {
         let reply = inner.send(&call).await?;
         let schema = inner.schema(table);
         if !reply.status.is_success() {
-            return Err(refused(&reply, table, schema.as_ref(), &what, Some(id)));
+            return Err(refused(&reply, table, schema.as_deref(), &what, Some(id)));
         }
         // A server that deletes hard may answer 204 or 200 without a row.
         if reply.status == StatusCode::NO_CONTENT || reply.body.iter().all(u8::is_ascii_whitespace)
@@ -315,7 +315,7 @@ impl Transport for HttpTransport {
             return Ok(None);
         }
         of_item(
-            answer::row(&reply, table, schema.as_ref(), &what)?,
+            answer::row(&reply, table, schema.as_deref(), &what)?,
             Some(id),
             &what,
         )
@@ -330,13 +330,13 @@ impl Transport for HttpTransport {
         let schema = inner.schema(table);
         if reply.status.is_success() {
             of_item(
-                answer::row(&reply, table, schema.as_ref(), &what)?,
+                answer::row(&reply, table, schema.as_deref(), &what)?,
                 Some(id),
                 &what,
             )
             .map(Some)
         } else {
-            match refused(&reply, table, schema.as_ref(), &what, Some(id)) {
+            match refused(&reply, table, schema.as_deref(), &what, Some(id)) {
                 TransportError::NotFound => Ok(None),
                 e => Err(e),
             }
