@@ -636,7 +636,10 @@ async fn push_one<S: Store, T: Transport>(
         };
         // What is sent; made again from the row if the answer is a refusal (rare), so
         // that an accepted operation costs no copy of it.
-        let sent = || row.as_ref().map(|r| outgoing(entry.as_ref().map(|e| &e.schema), r));
+        let sent = || {
+            row.as_ref()
+                .map(|r| outgoing(entry.as_ref().map(|e| &e.schema), r))
+        };
         let transport = &inner.transport;
         let on_the_wire = OnTheWire::new(&finisher.sending);
         let result = match (op.kind, sent()) {
