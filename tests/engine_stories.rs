@@ -59,6 +59,25 @@ fn device<S: Store>(make: &impl Fn() -> S, server: &MemoryRemote) -> Ctx<S> {
     SyncContext::new(make(), server.transport())
 }
 
+/// Puts `n` items (`item 000`, `item 001`, …) on the server, pushed by a device of
+/// their own.
+async fn push_items<S: Store>(make: &impl Fn() -> S, server: &MemoryRemote, n: usize) {
+    let writer = device(make, server);
+    let w = writer.table::<TodoItem>().await.unwrap();
+    for i in 0..n {
+        w.insert(todo(&format!("item {i:03}"))).await.unwrap();
+    }
+    writer.push().await.unwrap();
+}
+
+/// The default options, with pages of `page_size` rows.
+fn paged(page_size: u32) -> SyncOptions {
+    SyncOptions {
+        page_size,
+        ..SyncOptions::default()
+    }
+}
+
 /// Device A has a synced todo, the server copy is marked complete behind A's back,
 /// and A edits the same item offline and pushes: the push reports the conflict.
 async fn tutorial_setup<S: Store>(make: impl Fn() -> S) -> (MemoryRemote, Ctx<S>, TodoItem) {
@@ -826,20 +845,8 @@ async fn pull_pages_through_rows_sharing_one_timestamp_without_loss_or_repeat<S:
 ) {
     let server = MemoryRemote::new();
     server.freeze_clock(Some("2026-11-21T12:00:00Z".parse().unwrap()));
-    let writer = device(&make, &server);
-    let w = writer.table::<TodoItem>().await.unwrap();
-    for i in 0..250 {
-        w.insert(todo(&format!("item {i:03}"))).await.unwrap();
-    }
-    writer.push().await.unwrap();
-    let reader = SyncContext::with_options(
-        make(),
-        server.transport(),
-        SyncOptions {
-            page_size: 100,
-            ..SyncOptions::default()
-        },
-    );
+    push_items(&make, &server, 250).await;
+    let reader = SyncContext::with_options(make(), server.transport(), paged(100));
     let r = reader.table::<TodoItem>().await.unwrap();
     let report = r.pull("all", None).await.unwrap();
     assert_eq!((report.received, report.pages), (250, 3));
@@ -882,20 +889,8 @@ async fn pull_is_incremental_and_applies_deletes<S: Store>(make: impl Fn() -> S)
 /// request per page, none after the last, and the events of a page-by-page pull.
 async fn pull_requests_each_page_once_and_reports_them_in_order<S: Store>(make: impl Fn() -> S) {
     let server = MemoryRemote::new();
-    let writer = device(&make, &server);
-    let w = writer.table::<TodoItem>().await.unwrap();
-    for i in 0..7 {
-        w.insert(todo(&format!("item {i}"))).await.unwrap();
-    }
-    writer.push().await.unwrap();
-    let reader = SyncContext::with_options(
-        make(),
-        server.transport(),
-        SyncOptions {
-            page_size: 2,
-            ..SyncOptions::default()
-        },
-    );
+    push_items(&make, &server, 7).await;
+    let reader = SyncContext::with_options(make(), server.transport(), paged(2));
     let r = reader.table::<TodoItem>().await.unwrap();
     let mut events = reader.subscribe();
     let calls = reader.transport().calls();
@@ -934,20 +929,8 @@ async fn a_page_requested_before_another_pull_moved_the_watermark_is_not_stored<
     make: impl Fn() -> S,
 ) {
     let server = MemoryRemote::new();
-    let writer = device(&make, &server);
-    let w = writer.table::<TodoItem>().await.unwrap();
-    for i in 0..5 {
-        w.insert(todo(&format!("item {i}"))).await.unwrap();
-    }
-    writer.push().await.unwrap();
-    let reader = SyncContext::with_options(
-        make(),
-        server.transport(),
-        SyncOptions {
-            page_size: 2,
-            ..SyncOptions::default()
-        },
-    );
+    push_items(&make, &server, 5).await;
+    let reader = SyncContext::with_options(make(), server.transport(), paged(2));
     let r = reader.table::<TodoItem>().await.unwrap();
     let (hold, reached, release) = Fault::hold();
     reader.transport().push_fault(hold);
@@ -1140,22 +1123,13 @@ async fn a_page_not_stored_ends_the_pull_and_the_next_pull_resumes_after_the_las
     make: impl Fn() -> S,
 ) {
     let server = MemoryRemote::new();
-    let writer = device(&make, &server);
-    let w = writer.table::<TodoItem>().await.unwrap();
-    for i in 0..5 {
-        w.insert(todo(&format!("item {i}"))).await.unwrap();
-    }
-    writer.push().await.unwrap();
+    push_items(&make, &server, 5).await;
     let countdown = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let store = FailingCommit {
         store: make(),
         countdown: Arc::clone(&countdown),
     };
-    let options = SyncOptions {
-        page_size: 2,
-        ..SyncOptions::default()
-    };
-    let reader = SyncContext::with_options(store, server.transport(), options);
+    let reader = SyncContext::with_options(store, server.transport(), paged(2));
     let r = reader.table::<TodoItem>().await.unwrap();
     let mut events = reader.subscribe();
     // Write transaction 1 stores page 1; 2 would store page 2.
