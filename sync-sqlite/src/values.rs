@@ -33,6 +33,17 @@ pub(crate) fn date_text(d: &NaiveDate) -> String {
     d.format(DATE_FORMAT).to_string()
 }
 
+/// Where [`datetime_text`]'s 30 bytes hold which separator; digits everywhere else.
+const DATETIME_SEPARATORS: [(usize, u8); 7] = [
+    (4, b'-'),
+    (7, b'-'),
+    (10, b'T'),
+    (13, b':'),
+    (16, b':'),
+    (19, b'.'),
+    (29, b'Z'),
+];
+
 /// The stored text of an instant.
 pub(crate) fn datetime_text(t: &DateTime<Utc>) -> String {
     // chrono's general formatter costs about 4,000 instructions an instant (callgrind),
@@ -59,15 +70,7 @@ pub(crate) fn datetime_text(t: &DateTime<Utc>) -> String {
     put(14, 2, t.minute());
     put(17, 2, t.second());
     put(20, 9, nanos);
-    for (at, b) in [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (29, b'Z'),
-    ] {
+    for (at, b) in DATETIME_SEPARATORS {
         out[at] = b;
     }
     // Pushed one by one into room made first: collecting chars grows the string as it goes.
@@ -91,16 +94,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
 /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` exactly, or `None`.
 fn parse_datetime_fast(s: &str) -> Option<DateTime<Utc>> {
     let b: &[u8; 30] = s.as_bytes().try_into().ok()?;
-    let separators = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (29, b'Z'),
-    ];
-    if separators.iter().any(|&(at, c)| b[at] != c) {
+    if DATETIME_SEPARATORS.iter().any(|&(at, c)| b[at] != c) {
         return None;
     }
     let num = |at: usize, width: usize| -> Option<u32> {

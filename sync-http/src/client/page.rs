@@ -50,20 +50,22 @@ pub(crate) fn rows<T>(
 
 /// A well-formed page's rows and next link; `None` for anything else.
 fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Page> {
+    whole(body, PageSeed { table, schema })
+}
+
+/// The whole body read by `seed`; `None` if the seed stops or anything follows.
+fn whole<'de, T: DeserializeSeed<'de>>(body: &'de [u8], seed: T) -> Option<T::Value> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let page = PageSeed { table, schema }.deserialize(&mut de).ok()?;
+    let value = seed.deserialize(&mut de).ok()?;
     de.end().ok()?;
-    Some(page)
+    Some(value)
 }
 
 /// A well-formed single-row body (an object) as a record; `None` for anything else,
 /// which the caller reads the general way to say what was wrong. Every write's answer
 /// is one row.
 pub(crate) fn row(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Record> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let record = RowSeed { table, schema }.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(record)
+    whole(body, RowSeed { table, schema })
 }
 
 /// The general way: the body as JSON, then its shape, then each row in turn.
