@@ -52,6 +52,7 @@ macro_rules! store_conformance_tests {
             transaction_rolls_back_row_and_op_together_on_error,
             transaction_rolls_back_on_panic_and_store_stays_usable,
             read_rolls_back_writes,
+            transaction_relaxed_is_as_atomic_as_a_transaction,
             rows_upsert_replaces_and_get_returns_every_column,
             rows_delete_reports_whether_a_row_existed,
             rows_every_value_type_round_trips_exactly,
@@ -575,6 +576,45 @@ pub fn transaction_rolls_back_on_panic_and_store_stays_usable(store: &impl Store
     assert!(ops(store).is_empty());
     put(store, &todo("b", "y"));
     assert!(store.read(|tx| tx.get(T, "b")).unwrap().is_some());
+}
+
+/// A relaxed transaction commits, and rolls back on an error or a panic, exactly as an
+/// ordinary one does (only its wait for the disk may differ).
+pub fn transaction_relaxed_is_as_atomic_as_a_transaction(store: &impl Store) {
+    setup(store);
+    store
+        .transaction_relaxed(|tx| {
+            tx.upsert(T, &todo("a", "kept"))?;
+            tx.enqueue(T, "a", OpKind::Insert, None, None)
+        })
+        .unwrap();
+    let failed = store.transaction_relaxed(|tx| {
+        tx.upsert(T, &todo("b", "gone"))?;
+        tx.enqueue(T, "b", OpKind::Insert, None, None)?;
+        Err::<(), _>(StoreError::Backend("rolled back".into()))
+    });
+    assert!(failed.is_err());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.transaction_relaxed(|tx| -> Result<(), StoreError> {
+            tx.upsert(T, &todo("c", "gone")).unwrap();
+            panic!("in the closure")
+        })
+    }));
+    assert!(panicked.is_err());
+    let rows = store.read(|tx| tx.query(T, &Query::default())).unwrap();
+    assert_eq!(ids(&rows), ["a"]);
+    assert_eq!(
+        ops(store)
+            .iter()
+            .map(|o| o.item_id.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+    // And an ordinary transaction after it sees and keeps it.
+    store
+        .transaction(|tx| tx.upsert(T, &todo("d", "after")))
+        .unwrap();
+    assert_eq!(store.read(|tx| tx.count(T, None)).unwrap(), 2);
 }
 
 /// Writes made inside `read` do not persist.

@@ -192,7 +192,17 @@ impl<S: Store, T: Transport> Inner<S, T> {
         R: Send + 'static,
         F: FnOnce(&mut dyn StoreTx) -> Result<R, SyncError> + Send + 'static,
     {
-        self.blocking(move |s| transact(s, true, f)).await
+        self.blocking(move |s| transact(s, Mode::Write, f)).await
+    }
+
+    /// [`Inner::tx`] for a step that can be redone if a power loss undoes it (see
+    /// [`Store::transaction_relaxed`]).
+    pub(crate) async fn tx_relaxed<R, F>(&self, f: F) -> Result<R, SyncError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn StoreTx) -> Result<R, SyncError> + Send + 'static,
+    {
+        self.blocking(move |s| transact(s, Mode::Relaxed, f)).await
     }
 
     /// Runs an engine read on the blocking pool.
@@ -201,7 +211,7 @@ impl<S: Store, T: Transport> Inner<S, T> {
         R: Send + 'static,
         F: FnOnce(&mut dyn StoreTx) -> Result<R, SyncError> + Send + 'static,
     {
-        self.blocking(move |s| transact(s, false, f)).await
+        self.blocking(move |s| transact(s, Mode::Read, f)).await
     }
 
     async fn blocking<R, F>(&self, f: F) -> Result<R, SyncError>
@@ -350,9 +360,16 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
 
 /// Runs `f` in a store transaction (or read), carrying the engine's own errors out
 /// through the rollback.
+/// Which kind of store transaction an engine step runs in.
+enum Mode {
+    Read,
+    Write,
+    Relaxed,
+}
+
 fn transact<S: Store, R>(
     store: &S,
-    write: bool,
+    mode: Mode,
     f: impl FnOnce(&mut dyn StoreTx) -> Result<R, SyncError>,
 ) -> Result<R, SyncError> {
     let mut failure = None;
@@ -365,10 +382,10 @@ fn transact<S: Store, R>(
             }
         })
     };
-    let result = if write {
-        store.transaction(body)
-    } else {
-        store.read(body)
+    let result = match mode {
+        Mode::Read => store.read(body),
+        Mode::Write => store.transaction(body),
+        Mode::Relaxed => store.transaction_relaxed(body),
     };
     match (result, failure) {
         (Ok(r), _) => Ok(r),

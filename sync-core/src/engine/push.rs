@@ -492,8 +492,11 @@ impl Finisher {
                     .drain(..)
                     .map(|j| (j.op, j.copy, j.outcome, j._room))
                     .collect();
+                // Relaxed: a power loss that undoes it means these operations are sent
+                // again, and the server's replies to the re-sends are recognized (an
+                // item edited meanwhile may come back as a conflict; nothing is lost).
                 let result = inner
-                    .tx(move |tx| {
+                    .tx_relaxed(move |tx| {
                         for (op, copy, _, _) in &work {
                             finish_success(tx, op, copy.as_ref())?;
                         }

@@ -72,6 +72,28 @@ pub trait Store: Send + Sync + 'static {
     fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>;
+
+    /// [`transaction`](Store::transaction) for a change its caller can redo if it is
+    /// lost. It is as atomic, and a crash of the app never loses it once committed, but
+    /// a store may commit it without waiting for the disk: a power loss or OS crash may
+    /// then undo it, until a later ordinary transaction commits. Never use it for the
+    /// app's own writes. A push stores the server's answers this way: an answer lost
+    /// only means the operation is sent again, and the server's reply to that re-send
+    /// is recognized. The default is an ordinary transaction.
+    ///
+    /// ```
+    /// use sync_core::store::{MemoryStore, Store, StoreTx};
+    /// let store = MemoryStore::new();
+    /// store.transaction_relaxed(|tx| tx.ensure_table(&sync_core::TableSchema::new("T")))?;
+    /// assert!(store.read(|tx| tx.table_schema("T"))?.is_some());
+    /// # Ok::<(), sync_core::store::StoreError>(())
+    /// ```
+    fn transaction_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>,
+    {
+        self.transaction(f)
+    }
 }
 
 /// Runs a store call on tokio's blocking pool, so that SQLite or file I/O never blocks
