@@ -16,6 +16,7 @@
 //! a certain "no" into a "maybe", which costs the query the index is there to save.
 //! The answer is never "no" for a queued item.
 
+use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
 
 use foldhash::HashMap;
@@ -61,16 +62,31 @@ impl QueueIndex {
     }
 
     /// Publishes a committed transaction's changes.
+    /// Costs the size of the changes, not of the index: a push commits a few answers at
+    /// a time into a queue of thousands.
     pub(crate) fn apply(&mut self, changes: QueueChanges) {
+        let mut deltas = changes.deltas;
         if self.counts.is_empty() {
             // A batch queued into an empty queue moves in whole.
-            self.counts = changes.deltas;
-        } else {
-            for (h, d) in changes.deltas {
-                *self.counts.entry(h).or_default() += d;
+            deltas.retain(|_, d| *d > 0);
+            self.counts = deltas;
+            return;
+        }
+        for (h, d) in deltas {
+            match self.counts.entry(h) {
+                Entry::Occupied(mut e) => {
+                    *e.get_mut() += d;
+                    if *e.get() <= 0 {
+                        e.remove();
+                    }
+                }
+                Entry::Vacant(e) => {
+                    if d > 0 {
+                        e.insert(d);
+                    }
+                }
             }
         }
-        self.counts.retain(|_, n| *n > 0);
     }
 }
 
@@ -125,6 +141,15 @@ mod tests {
         assert!(!index.maybe_contains(&none, todo_a));
         assert!(index.maybe_contains(&none, todo_b) && index.maybe_contains(&none, note_b));
         assert!(!index.maybe_contains(&none, note_a));
+        // Never a count of zero kept: todo/a left the index.
+        assert_eq!(index.counts.len(), 2);
+        let mut changes = QueueChanges::default();
+        changes.removed(todo_b);
+        changes.added(note_a);
+        changes.removed(note_a);
+        index.apply(changes);
+        assert_eq!(index.counts.len(), 1);
+        assert!(index.maybe_contains(&none, note_b));
     }
 
     #[test]
