@@ -206,7 +206,7 @@ pub(crate) struct Sql {
     pub op_update: String,
     /// table_key, item_id
     pub op_delete: String,
-    /// attempts, table_key, item_id
+    /// attempts, seq
     pub op_set_attempts: String,
     /// table_key, item_id, seq, revision
     pub op_delete_at: String,
@@ -311,10 +311,11 @@ fn build_sql() -> Sql {
             )
             .and_where(item())),
         op_delete: delete_where(OPS, item()),
+        // By position: a rowid lookup, where the item's key goes through the index.
         op_set_attempts: q(Query::update()
             .table(OPS)
             .value("attempts", p())
-            .and_where(item())),
+            .and_where(key_is("seq"))),
         op_delete_at: delete_where(OPS, item().and(key_is("seq")).and(key_is("revision"))),
         conflict_get: q(conflicts_select().and_where(item())),
         conflict_any: q(Query::select()
@@ -385,7 +386,7 @@ mod tests {
         );
         assert_eq!(
             s.op_set_attempts,
-            r#"UPDATE "__tablesync_ops" SET "attempts" = ? WHERE "table_key" = ? AND "item_id" = ?"#
+            r#"UPDATE "__tablesync_ops" SET "attempts" = ? WHERE "seq" = ?"#
         );
         assert_eq!(
             s.op_delete_at,

@@ -878,10 +878,11 @@ impl StoreTx for SqliteTx<'_> {
             return Ok(None);
         };
         op.attempts = op.attempts.saturating_add(1);
+        // The entry just read is at `op.seq` (stored from an i64, see `decode_op`).
         self.exec(
             &self.sql.op_set_attempts,
             Lives::Static,
-            &[&i64::from(op.attempts), &&*self.key(table), &id],
+            &[&i64::from(op.attempts), &(op.seq as i64)],
             on_id("counting an attempt of the queued operation of", table, id),
         )?;
         Ok(Some(op))
