@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::model::{Record, SystemColumn};
+use crate::model::{Record, SystemColumn, TableSchema};
 use crate::store::{
     ConflictKind, OpError, OpKind, Operation, Store, StoreError, StoreTx, StoredConflict, normalize,
 };
 use crate::transport::{Transport, TransportError};
 
-use super::resolve::{self, RecordDecision, fit, settle};
+use super::resolve::{self, RecordDecision, fit, settle, settle_with, stored_schema};
 use super::{Inner, SyncError, SyncEvent, outgoing};
 
 /// How a push ended.
@@ -497,8 +497,9 @@ impl Finisher {
                 // item edited meanwhile may come back as a conflict; nothing is lost).
                 let result = inner
                     .tx_relaxed(move |tx| {
+                        let mut schemas = Schemas::default();
                         for (op, copy, _, _) in &work {
-                            finish_success(tx, op, copy.as_ref())?;
+                            finish_success_with(tx, &mut schemas, op, copy.as_ref())?;
                         }
                         Ok(work)
                     })
@@ -795,13 +796,44 @@ pub(crate) fn finish_success(
     sent: &Operation,
     server_copy: Option<&Record>,
 ) -> Result<(), SyncError> {
+    finish_success_with(tx, &mut Schemas::default(), sent, server_copy)
+}
+
+/// The stored schemas of the tables a transaction has settled items of, each read once.
+#[derive(Default)]
+struct Schemas(Vec<(String, TableSchema)>);
+
+impl Schemas {
+    fn of(&mut self, tx: &mut dyn StoreTx, table: &str) -> Result<&TableSchema, SyncError> {
+        let at = match self.0.iter().position(|(t, _)| t == table) {
+            Some(at) => at,
+            None => {
+                self.0.push((table.to_owned(), stored_schema(tx, table)?));
+                self.0.len() - 1
+            }
+        };
+        Ok(&self.0[at].1)
+    }
+}
+
+/// [`finish_success`], with the schemas the caller's transaction has read so far.
+fn finish_success_with(
+    tx: &mut dyn StoreTx,
+    schemas: &mut Schemas,
+    sent: &Operation,
+    server_copy: Option<&Record>,
+) -> Result<(), SyncError> {
     let (table, id) = (sent.table.as_str(), sent.item_id.as_str());
     // An accepted delete leaves nothing, whatever row the answer carries (a server that
     // deletes hard may answer with the row as it was).
     let copy = server_copy.filter(|r| sent.kind != OpKind::Delete && !r.is_deleted());
     // The entry as it was sent: done.
     if tx.remove_op_at(table, id, sent.seq, sent.revision)? {
-        settle(tx, table, id, copy)?;
+        let schema = match copy {
+            Some(_) => Some(schemas.of(tx, table)?),
+            None => None,
+        };
+        settle_with(tx, schema, table, id, copy)?;
         return Ok(());
     }
     match tx.op(table, id)? {

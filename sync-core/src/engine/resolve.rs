@@ -153,12 +153,25 @@ pub(crate) fn settle(
     id: &str,
     remote: Option<&Record>,
 ) -> Result<(), SyncError> {
-    match remote.filter(|r| !r.is_deleted()) {
-        Some(r) => {
+    settle_with(tx, None, table, id, remote)
+}
+
+/// [`settle`], given the table's stored schema when the caller already has it (a group
+/// commit of push answers fetches it once per table, not once per answer).
+pub(crate) fn settle_with(
+    tx: &mut dyn StoreTx,
+    schema: Option<&TableSchema>,
+    table: &str,
+    id: &str,
+    remote: Option<&Record>,
+) -> Result<(), SyncError> {
+    match (remote.filter(|r| !r.is_deleted()), schema) {
+        (Some(r), Some(schema)) => apply_server_copy(tx, schema, table, id, Some(r))?,
+        (Some(r), None) => {
             let schema = stored_schema(tx, table)?;
             apply_server_copy(tx, &schema, table, id, Some(r))?;
         }
-        None => {
+        (None, _) => {
             tx.delete(table, id)?;
         }
     }
