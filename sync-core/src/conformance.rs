@@ -48,6 +48,7 @@ macro_rules! store_conformance_tests {
             queue_attempts_errors_and_replace_persist,
             queue_add_op_refuses_a_second_entry_for_an_item,
             queue_count_attempt_returns_the_entry_as_it_stands,
+            queue_count_attempt_at_answers_as_count_attempt_whatever_the_position,
             queue_remove_op_at_removes_only_that_entry_at_that_revision,
             transaction_rolls_back_row_and_op_together_on_error,
             transaction_rolls_back_on_panic_and_store_stays_usable,
@@ -448,6 +449,50 @@ pub fn queue_count_attempt_returns_the_entry_as_it_stands(store: &impl Store) {
     store.transaction(|tx| tx.replace_op(&worn)).unwrap();
     let counted = store.transaction(|tx| tx.count_attempt(T, "b")).unwrap();
     assert_eq!(counted.map(|o| o.attempts), Some(u32::MAX));
+}
+
+/// count_attempt_at answers and changes exactly what count_attempt does, whether the
+/// position given is the entry's, another item's entry, a position no entry holds, or
+/// the entry's old position before it was removed and queued anew.
+pub fn queue_count_attempt_at_answers_as_count_attempt_whatever_the_position(store: &impl Store) {
+    setup(store);
+    enqueue(store, "a", OpKind::Update, Some("v1")).unwrap();
+    enqueue(store, "b", OpKind::Insert, None).unwrap();
+    let seq_of = |id: &str| store.read(|tx| tx.op(T, id)).unwrap().unwrap().seq;
+    let (a, b) = (seq_of("a"), seq_of("b"));
+    let count = |table: &str, id: &str, seq: u64| {
+        store
+            .transaction(|tx| tx.count_attempt_at(table, id, seq))
+            .unwrap()
+    };
+    // Its own position, in any case of the table's name.
+    let counted = count(T, "a", a).unwrap();
+    assert_eq!((counted.item_id.as_str(), counted.attempts), ("a", 1));
+    assert_eq!(count("TODO", "a", a).unwrap().attempts, 2);
+    // Another item's position, a position nobody holds, the largest there is.
+    assert_eq!(count(T, "a", b).unwrap().attempts, 3);
+    assert_eq!(count(T, "a", b + 100).unwrap().attempts, 4);
+    assert_eq!(count(T, "a", u64::MAX).unwrap().attempts, 5);
+    // b was never counted by those guesses.
+    assert_eq!(store.read(|tx| tx.op(T, "b")).unwrap().unwrap().attempts, 0);
+    // Removed and queued anew: the old position is only a guess, the new entry counts.
+    store.transaction(|tx| tx.remove_op(T, "b")).unwrap();
+    enqueue(store, "b", OpKind::Update, Some("v2")).unwrap();
+    let anew = count(T, "b", b).unwrap();
+    assert_ne!(anew.seq, b);
+    assert_eq!((anew.attempts, anew.kind), (1, OpKind::Update));
+    assert_eq!(store.read(|tx| tx.op(T, "b")).unwrap(), Some(anew));
+    // Nothing queued for the item: nothing changes, wherever the guess points.
+    assert_eq!(count(T, "zz", a), None);
+    assert_eq!(count("Other", "a", a), None);
+    let queued = ops(store);
+    assert_eq!(
+        queued
+            .iter()
+            .map(|o| (o.item_id.as_str(), o.attempts))
+            .collect::<Vec<_>>(),
+        [("a", 5), ("b", 1)]
+    );
 }
 
 /// remove_op_at removes the entry only when both its position and its revision are the

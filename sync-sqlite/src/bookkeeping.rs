@@ -191,6 +191,9 @@ pub(crate) struct Sql {
     pub columns_insert: String,
     /// table_key, item_id → [`OP_COLUMNS`]
     pub op_get: String,
+    /// seq, table_key, item_id → [`OP_COLUMNS`]: the item's entry if it is at `seq`
+    /// (a rowid lookup)
+    pub op_get_at: String,
     /// (none) → table_key, item_id of every queued operation
     pub op_keys: String,
     /// (none) → [`OP_COLUMNS`], in queue order
@@ -286,6 +289,7 @@ fn build_sql() -> Sql {
             .columns(COLUMN_COLUMNS)
             .values_panic(COLUMN_COLUMNS.map(|_| p()))),
         op_get: q(ops_select().and_where(item())),
+        op_get_at: q(ops_select().and_where(key_is("seq")).and_where(item())),
         op_keys: q(Query::select().columns([TABLE_KEY, ITEM_ID]).from(OPS)),
         ops_all: q(&ops_select()),
         ops_of_table: q(ops_select().and_where(key_is(TABLE_KEY))),
@@ -373,6 +377,10 @@ mod tests {
         assert_eq!(
             s.op_get,
             r#"SELECT "seq", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error" FROM "__tablesync_ops" WHERE "table_key" = ? AND "item_id" = ? ORDER BY "seq" ASC"#
+        );
+        assert_eq!(
+            s.op_get_at,
+            r#"SELECT "seq", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error" FROM "__tablesync_ops" WHERE "seq" = ? AND ("table_key" = ? AND "item_id" = ?) ORDER BY "seq" ASC"#
         );
         assert_eq!(s.op_insert.matches('?').count(), 9);
         assert_eq!(

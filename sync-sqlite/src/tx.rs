@@ -182,6 +182,24 @@ impl<'a> SqliteTx<'a> {
         (self.changed, self.queue_changes)
     }
 
+    /// Counts one more attempt of `op`, the entry just read in this transaction: an
+    /// update of the one column, found by position.
+    fn count_on(&self, mut op: Operation) -> Result<Operation, StoreError> {
+        op.attempts = op.attempts.saturating_add(1);
+        // `op.seq` was read from its i64 (see `decode_op`).
+        self.exec(
+            &self.sql.op_set_attempts,
+            Lives::Static,
+            &[&i64::from(op.attempts), &(op.seq as i64)],
+            on_id(
+                "counting an attempt of the queued operation of",
+                &op.table,
+                &op.item_id,
+            ),
+        )?;
+        Ok(op)
+    }
+
     /// False when the item certainly has no queued operation.
     fn maybe_queued(&self, key: &str, id: &str) -> bool {
         let h = self.queued.hash(key, id);
@@ -874,18 +892,35 @@ impl StoreTx for SqliteTx<'_> {
     fn count_attempt(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
         // A read, then an update of the one column: cheaper in SQLite than rewriting
         // the entry, or than `UPDATE … RETURNING` (which goes through a temporary table).
-        let Some(mut op) = self.op(table, id)? else {
+        let Some(op) = self.op(table, id)? else {
             return Ok(None);
         };
-        op.attempts = op.attempts.saturating_add(1);
-        // The entry just read is at `op.seq` (stored from an i64, see `decode_op`).
-        self.exec(
-            &self.sql.op_set_attempts,
-            Lives::Static,
-            &[&i64::from(op.attempts), &(op.seq as i64)],
-            on_id("counting an attempt of the queued operation of", table, id),
-        )?;
-        Ok(Some(op))
+        self.count_on(op).map(Some)
+    }
+
+    /// Reads the entry by position (a rowid lookup, where the item's key goes through
+    /// the index) when it is still there; anywhere else, as `count_attempt`.
+    fn count_attempt_at(
+        &mut self,
+        table: &str,
+        id: &str,
+        seq: u64,
+    ) -> Result<Option<Operation>, StoreError> {
+        let key = self.key(table);
+        let at = match i64::try_from(seq) {
+            Ok(seq) if self.maybe_queued(&key, id) => self.first(
+                &self.sql.op_get_at,
+                Lives::Static,
+                &[&seq, &&*key, &id],
+                on_id("reading the queued operation of", table, id),
+                decode_op,
+            )?,
+            _ => None,
+        };
+        match at {
+            Some(op) => self.count_on(op).map(Some),
+            None => self.count_attempt(table, id),
+        }
     }
 
     fn remove_op_at(

@@ -407,7 +407,7 @@ fn prepare_batch(
 ) -> Result<Window, SyncError> {
     let mut out = Vec::with_capacity(batch.len());
     for (op, gate) in batch {
-        let p = prepare_one(tx, &op.table, &op.item_id, gate.as_ref())?;
+        let p = prepare_one(tx, &op.table, &op.item_id, Some(op.seq), gate.as_ref())?;
         let abort = matches!(p, Prepared::Abort);
         out.push((op, p));
         if abort {
@@ -550,11 +550,13 @@ impl Finisher {
 
 /// The prepare step of one operation, in the caller's transaction: the queue may have
 /// changed since the push listed it; the app's handler sees the operation before it is
-/// counted as sent; then the attempt is counted and the row read as it is now.
+/// counted as sent; then the attempt is counted and the row read as it is now. `seq` is
+/// where the entry was listed, a hint for the store.
 fn prepare_one(
     tx: &mut dyn StoreTx,
     table: &str,
     id: &str,
+    seq: Option<u64>,
     gate: Option<&resolve::Gate>,
 ) -> Result<Prepared, SyncError> {
     if tx.conflict(table, id)?.is_some() {
@@ -562,7 +564,11 @@ fn prepare_one(
     }
     let Some(gate) = gate else {
         // No handler to ask first: count the attempt and read the entry in one step.
-        let Some(op) = tx.count_attempt(table, id)? else {
+        let counted = match seq {
+            Some(seq) => tx.count_attempt_at(table, id, seq)?,
+            None => tx.count_attempt(table, id)?,
+        };
+        let Some(op) = counted else {
             return Ok(Prepared::Gone);
         };
         let row = current_row(tx, &op)?;
@@ -629,7 +635,7 @@ async fn push_one<S: Store, T: Transport>(
                 let (t, i) = (table.clone(), id.clone());
                 let gate = entry.as_ref().and_then(|e| e.gate.clone());
                 inner
-                    .tx(move |tx| prepare_one(tx, &t, &i, gate.as_ref()))
+                    .tx(move |tx| prepare_one(tx, &t, &i, None, gate.as_ref()))
                     .await?
             }
         };

@@ -253,6 +253,34 @@ pub trait StoreTx {
         Ok(Some(op))
     }
 
+    /// [`count_attempt`](StoreTx::count_attempt), told where the caller last saw the
+    /// entry: `seq`, from [`ops`](StoreTx::ops). A store may look there first (a lookup
+    /// by position can be cheaper than one by item). The answer and the change are
+    /// count_attempt's whatever `seq` is: a position that now holds another item's
+    /// entry, or none, is only a wrong guess.
+    ///
+    /// ```
+    /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
+    /// let store = MemoryStore::new();
+    /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
+    /// store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap();
+    /// let seq = store.read(|tx| tx.ops(None)).unwrap()[0].seq;
+    /// let op = store.transaction(|tx| tx.count_attempt_at("Todo", "a", seq)).unwrap();
+    /// assert_eq!(op.unwrap().attempts, 1);
+    /// // A wrong position changes nothing in the answer.
+    /// let op = store.transaction(|tx| tx.count_attempt_at("Todo", "a", seq + 9)).unwrap();
+    /// assert_eq!(op.unwrap().attempts, 2);
+    /// ```
+    fn count_attempt_at(
+        &mut self,
+        table: &str,
+        id: &str,
+        seq: u64,
+    ) -> Result<Option<Operation>, StoreError> {
+        let _ = seq;
+        self.count_attempt(table, id)
+    }
+
     /// Removes an item's operation only if it is still the entry `seq` at `revision`
     /// (not edited, nor removed and queued anew, since it was read); false, and nothing
     /// changed, otherwise.
