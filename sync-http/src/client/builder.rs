@@ -190,6 +190,8 @@ impl HttpTransportBuilder {
     /// Checks the configuration and creates the transport (and its connection pool).
     pub fn build(self) -> Result<HttpTransport, BuildError> {
         let base = base_url(&self.base_url)?;
+        let mut tables = base.clone();
+        tables.set_path(&format!("{}tables", base.path()));
         let mut headers = HeaderMap::new();
         let (n, v) = header(API_VERSION_HEADER, API_VERSION)?;
         headers.insert(n, v);
@@ -222,6 +224,7 @@ impl HttpTransportBuilder {
             inner: Arc::new(Inner {
                 client,
                 base,
+                tables,
                 headers,
                 api_key,
                 token: RwLock::new(self.token),

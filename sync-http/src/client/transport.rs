@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub client: reqwest::Client,
     /// Ends in `/`.
     pub base: Url,
+    /// `{base}tables`, which every table's URL extends.
+    pub tables: Url,
     /// Sent with every request: the API version and the app's extra headers.
     pub headers: HeaderMap,
     pub api_key: Option<(HeaderName, HeaderValue)>,
@@ -148,7 +150,6 @@ impl Inner {
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, TransportError> {
-        let mut path = format!("{}tables", self.base.path());
         for segment in segments {
             // An empty segment would address the collection; `.` and `..` are removed by
             // every URL parser, even percent-encoded (`%2E%2E`): none can be sent.
@@ -159,6 +160,21 @@ impl Inner {
                     ),
                 });
             }
+        }
+        // Most names and ids need no encoding: url's own segment push then writes exactly
+        // what `encode_segment` would (it encodes no unreserved character), without
+        // building the path text and parsing all of it again.
+        if segments.iter().all(|s| s.bytes().all(unreserved)) {
+            let mut url = self.tables.clone();
+            let pushed = url.path_segments_mut().map(|mut path| {
+                path.extend(segments);
+            });
+            if pushed.is_ok() {
+                return Ok(url);
+            }
+        }
+        let mut path = self.tables.path().to_owned();
+        for segment in segments {
             path.push('/');
             path.push_str(&encode_segment(segment));
         }
@@ -168,13 +184,18 @@ impl Inner {
     }
 }
 
+/// RFC 3986's unreserved characters: the only ones a path segment sends as they are.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters, so ids with `/`,
 /// `?`, `#`, `%`, `;`, `'`, spaces or non-ASCII text reach the server intact whatever
 /// its router makes of reserved characters.
 fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if unreserved(b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -361,6 +382,47 @@ mod tests {
         assert_eq!(encode_segment("Az09-._~"), "Az09-._~");
     }
 
+    /// The URL the general way makes: the whole path encoded, then parsed.
+    fn general_url(base: &str, segments: &[&str]) -> String {
+        let mut url = Url::parse(base).unwrap();
+        let mut path = format!("{}tables", url.path());
+        for segment in segments {
+            path.push('/');
+            path.push_str(&encode_segment(segment));
+        }
+        url.set_path(&path);
+        url.to_string()
+    }
+
+    #[test]
+    fn every_url_is_the_one_the_whole_path_encoded_makes() {
+        let ids = [
+            "a1", "Az09-._~", "a.b", "...", "~", "a/b", "a?b", "a#b", "a%2Fb", "a;b", "it's",
+            "a b", "é", "日本", "a\tb", "a+b", "a@b:c",
+        ];
+        for base in [
+            "https://h:8443/app/",
+            "http://127.0.0.1:3000/",
+            "http://h/a%20b/",
+        ] {
+            let t = HttpTransport::new(base).unwrap();
+            for table in ["Todo", "to do", "T~1"] {
+                assert_eq!(
+                    t.inner.table_url(table).unwrap().as_str(),
+                    general_url(base, &[table]),
+                    "{base} {table}"
+                );
+                for id in ids {
+                    assert_eq!(
+                        t.inner.item_url(table, id).unwrap().as_str(),
+                        general_url(base, &[table, id]),
+                        "{base} {table} {id}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn urls_join_under_the_base_path() {
         let t = HttpTransport::new("https://h:8443/app").unwrap();
@@ -368,7 +430,17 @@ mod tests {
             t.inner.item_url("Todo", "a/b").unwrap().as_str(),
             "https://h:8443/app/tables/Todo/a%2Fb"
         );
+        assert_eq!(
+            t.inner.item_url("Todo", "a1").unwrap().as_str(),
+            "https://h:8443/app/tables/Todo/a1"
+        );
+        assert_eq!(
+            t.inner.table_url("Todo").unwrap().as_str(),
+            "https://h:8443/app/tables/Todo"
+        );
         assert!(t.inner.item_url("Todo", "..").is_err());
+        assert!(t.inner.item_url("Todo", ".").is_err());
+        assert!(t.inner.item_url("..", "a").is_err());
         assert!(t.inner.item_url("Todo", "").is_err());
     }
 }
