@@ -199,11 +199,14 @@ impl HttpTransportBuilder {
             let (n, v) = header(name, value)?;
             headers.append(n, v);
         }
-        let api_key = self
-            .api_key
-            .as_ref()
-            .map(|(name, value)| header(name, value))
-            .transpose()?;
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some((name, value)) = &self.api_key {
+            let (n, v) = header(name, value)?;
+            headers.insert(n, v);
+        }
         if let Some(token) = &self.token {
             token_value(token).map_err(|reason| BuildError::InvalidHeader {
                 name: "bearer token".into(),
@@ -226,7 +229,6 @@ impl HttpTransportBuilder {
                 base,
                 tables,
                 headers,
-                api_key,
                 token: RwLock::new(self.token),
                 token_header: self.token_header,
                 refresher: self.refresher,

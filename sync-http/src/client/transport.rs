@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use sync_core::transport::{PullPage, PullRequest, Transport, TransportError};
 use sync_core::{Record, TableSchema};
@@ -50,9 +50,9 @@ pub(crate) struct Inner {
     pub base: Url,
     /// `{base}tables`, which every table's URL extends.
     pub tables: Url,
-    /// Sent with every request: the API version and the app's extra headers.
+    /// Sent with every request: the API version, the app's extra headers, `Accept`
+    /// and the API key.
     pub headers: HeaderMap,
-    pub api_key: Option<(HeaderName, HeaderValue)>,
     pub token: RwLock<Option<String>>,
     pub token_header: TokenHeader,
     pub refresher: Option<TokenRefresher>,
