@@ -14,7 +14,7 @@ use super::pull::TablePaging;
 use super::retry::RetryPolicy;
 use super::send::Call;
 use crate::wire::etag::if_match;
-use crate::wire::json::record_to_json;
+use crate::wire::json::record_to_vec;
 
 /// The engine's [`Transport`] over HTTP, speaking the Azure Mobile Apps table protocol
 /// to a tablesync server or to Microsoft's reference server.
@@ -206,10 +206,7 @@ fn encode_segment(segment: &str) -> String {
 
 /// A record as the JSON body of a request.
 fn body(table: &str, item: &Record, what: &str) -> Result<Vec<u8>, TransportError> {
-    let obj = record_to_json(table, item).map_err(|e| TransportError::Malformed {
-        message: format!("{what}: the item cannot be sent: {e}"),
-    })?;
-    serde_json::to_vec(&obj).map_err(|e| TransportError::Malformed {
+    record_to_vec(table, item).map_err(|e| TransportError::Malformed {
         message: format!("{what}: the item cannot be sent: {e}"),
     })
 }
