@@ -28,7 +28,24 @@ impl Call {
 
     /// `PATCH /app/tables/Todo/a1`, for messages.
     pub fn describe(&self) -> String {
-        format!("{} {}", self.method, self.url.path())
+        self.described().to_string()
+    }
+
+    /// What [`describe`](Self::describe) says, written only when a message is: most
+    /// answers need none.
+    pub fn described(&self) -> Described<'_> {
+        Described { call: self }
+    }
+}
+
+/// A [`Call`] as messages name it.
+pub(crate) struct Described<'a> {
+    call: &'a Call,
+}
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.call.method, self.call.url.path())
     }
 }
 

@@ -12,7 +12,7 @@ use super::answer;
 use super::builder::{BuildError, HttpTransportBuilder, TokenHeader, TokenRefresher};
 use super::pull::TablePaging;
 use super::retry::RetryPolicy;
-use super::send::Call;
+use super::send::{Call, Described};
 use crate::wire::etag::if_match;
 use crate::wire::json::record_to_vec;
 
@@ -136,6 +136,18 @@ impl Inner {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // A short ASCII name is lowercased on the stack (for ASCII text `to_lowercase`
+        // is `to_ascii_lowercase`), not in a new String for every answer.
+        let mut buf = [0u8; 64];
+        if table.is_ascii()
+            && let Some(key) = buf.get_mut(..table.len())
+        {
+            key.copy_from_slice(table.as_bytes());
+            key.make_ascii_lowercase();
+            if let Ok(key) = std::str::from_utf8(key) {
+                return schemas.get(key).cloned();
+            }
+        }
         schemas.get(&table.to_lowercase()).cloned()
     }
 
@@ -204,27 +216,30 @@ fn encode_segment(segment: &str) -> String {
     out
 }
 
-/// A record as the JSON body of a request.
-fn body(table: &str, item: &Record, what: &str) -> Result<Vec<u8>, TransportError> {
+/// A record as the JSON body of `call`.
+fn body(call: &Call, table: &str, item: &Record) -> Result<Vec<u8>, TransportError> {
     record_to_vec(table, item).map_err(|e| TransportError::Malformed {
-        message: format!("{what}: the item cannot be sent: {e}"),
+        message: format!("{}: the item cannot be sent: {e}", call.described()),
     })
 }
 
 fn if_match_header(version: Option<String>) -> Result<Option<HeaderValue>, TransportError> {
-    version
-        .map(|v| {
-            HeaderValue::from_str(&if_match(&v)).map_err(|_| TransportError::Malformed {
-                message: format!("version {v:?} cannot be sent in an If-Match header"),
-            })
-        })
-        .transpose()
+    let Some(v) = version else {
+        return Ok(None);
+    };
+    // From the String itself: the value is checked as `from_str` checks it, not copied.
+    match HeaderValue::try_from(if_match(&v)) {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Err(TransportError::Malformed {
+            message: format!("version {v:?} cannot be sent in an If-Match header"),
+        }),
+    }
 }
 
 /// A single-row answer must be about the row asked for. A row with another id (from a
 /// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
 /// as the server's copy of an item it is not, and the operation dropped as done.
-fn of_item(row: Record, id: Option<&str>, what: &str) -> Result<Record, TransportError> {
+fn of_item(row: Record, id: Option<&str>, what: &Described) -> Result<Record, TransportError> {
     match id {
         Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
             message: format!(
@@ -242,7 +257,7 @@ fn refused(
     reply: &super::send::Reply,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &Described,
     id: Option<&str>,
 ) -> TransportError {
     let mut e = answer::refusal(reply, table, schema, what);
@@ -268,9 +283,9 @@ impl Transport for HttpTransport {
     async fn insert(&self, table: &str, item: Record) -> Result<Record, TransportError> {
         let inner = &self.inner;
         let mut call = Call::new(Method::POST, inner.table_url(table)?);
-        let what = call.describe();
-        call.body = Some(body(table, &item, &what)?);
+        call.body = Some(body(&call, table, &item)?);
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         // Without an id the server chooses one; with one, the answer must carry it.
         let id = item.id().filter(|i| !i.is_empty());
@@ -296,10 +311,10 @@ impl Transport for HttpTransport {
             message: format!("an update of table `{table}` without a text `id` cannot be sent"),
         })?;
         let mut call = Call::new(Method::PATCH, inner.item_url(table, id)?);
-        let what = call.describe();
-        call.body = Some(body(table, &item, &what)?);
+        call.body = Some(body(&call, table, &item)?);
         call.if_match = if_match_header(expected_version)?;
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         if reply.status.is_success() {
             of_item(
@@ -320,9 +335,9 @@ impl Transport for HttpTransport {
     ) -> Result<Option<Record>, TransportError> {
         let inner = &self.inner;
         let mut call = Call::new(Method::DELETE, inner.item_url(table, id)?);
-        let what = call.describe();
         call.if_match = if_match_header(expected_version)?;
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         if !reply.status.is_success() {
             return Err(refused(&reply, table, schema.as_deref(), &what, Some(id)));
@@ -343,8 +358,8 @@ impl Transport for HttpTransport {
     async fn get(&self, table: &str, id: &str) -> Result<Option<Record>, TransportError> {
         let inner = &self.inner;
         let call = Call::new(Method::GET, inner.item_url(table, id)?);
-        let what = call.describe();
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         if reply.status.is_success() {
             of_item(
@@ -418,6 +433,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn schemas_are_found_whatever_the_case_of_the_table_name() {
+        let t = HttpTransport::new("https://h/").unwrap();
+        let long = "T".repeat(70);
+        for name in ["Todo", "ÄPFEL", long.as_str()] {
+            t.register_schema(&TableSchema::new(name));
+        }
+        for (asked, found) in [
+            ("Todo", Some("Todo")),
+            ("todo", Some("Todo")),
+            ("TODO", Some("Todo")),
+            ("äpfel", Some("ÄPFEL")),
+            ("Äpfel", Some("ÄPFEL")),
+            (&"t".repeat(70), Some(long.as_str())),
+            ("Todos", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                t.inner.schema(asked).map(|s| s.name.clone()).as_deref(),
+                found,
+                "{asked}"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_become_if_match_headers_or_name_why_not() {
+        assert_eq!(if_match_header(None).unwrap(), None);
+        assert_eq!(
+            if_match_header(Some("MQ==".into())).unwrap().unwrap(),
+            "\"MQ==\""
+        );
+        let e = if_match_header(Some("a\nb".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed response: version \"a\\nb\" cannot be sent in an If-Match header"
+        );
+    }
+
+    #[test]
+    fn a_call_is_described_by_its_method_and_path() {
+        let t = HttpTransport::new("https://h:8443/app").unwrap();
+        let call = Call::new(Method::PATCH, t.inner.item_url("Todo", "a/b").unwrap());
+        assert_eq!(call.describe(), "PATCH /app/tables/Todo/a%2Fb");
+        assert_eq!(call.described().to_string(), call.describe());
     }
 
     #[test]
