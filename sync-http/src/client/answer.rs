@@ -1,6 +1,8 @@
 //! Answers as the engine needs them: a row checked against its ETag, a page of rows, or
 //! a [`TransportError`] in the category the engine acts on.
 
+use std::fmt::Display;
+
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 use serde_json::Value as Json;
@@ -9,7 +11,7 @@ use sync_core::{Record, TableSchema, Value};
 
 use super::send::Reply;
 use crate::wire::ErrorBody;
-use crate::wire::etag::from_etag;
+use crate::wire::etag::etag_version;
 use crate::wire::json::{Object, record_from_json};
 
 fn malformed(message: String) -> TransportError {
@@ -43,7 +45,7 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 /// The body as JSON.
-pub(crate) fn json(body: &[u8], what: &str) -> Result<Json, TransportError> {
+pub(crate) fn json(body: &[u8], what: &(impl Display + ?Sized)) -> Result<Json, TransportError> {
     serde_json::from_slice(body).map_err(|e| {
         malformed(format!(
             "{what}: the body is not JSON ({e}): {}",
@@ -57,7 +59,7 @@ pub(crate) fn row_from_object(
     table: &str,
     obj: Object,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &(impl Display + ?Sized),
 ) -> Result<Record, TransportError> {
     let record =
         record_from_json(table, obj, schema).map_err(|e| malformed(format!("{what}: {e}")))?;
@@ -66,7 +68,10 @@ pub(crate) fn row_from_object(
 }
 
 /// A row must have a non-empty text `id`.
-pub(crate) fn check_id(record: &Record, what: &str) -> Result<(), TransportError> {
+pub(crate) fn check_id(
+    record: &Record,
+    what: &(impl Display + ?Sized),
+) -> Result<(), TransportError> {
     if record.id().is_none_or(str::is_empty) {
         return Err(malformed(format!("{what}: the row has no text `id`")));
     }
@@ -82,7 +87,7 @@ pub(crate) fn row(
     reply: &Reply,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &(impl Display + ?Sized),
 ) -> Result<Record, TransportError> {
     // A well-formed row straight into a record; anything else the general way, which
     // says what was wrong.
@@ -106,7 +111,7 @@ fn row_with_etag(
     headers: &HeaderMap,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &(impl Display + ?Sized),
 ) -> Result<Record, TransportError> {
     let obj = match body {
         Json::Object(obj) => obj,
@@ -124,12 +129,12 @@ fn row_with_etag(
 fn with_etag(
     mut record: Record,
     headers: &HeaderMap,
-    what: &str,
+    what: &(impl Display + ?Sized),
 ) -> Result<Record, TransportError> {
     let etag = headers
         .get(header::ETAG)
         .and_then(|v| v.to_str().ok())
-        .and_then(from_etag);
+        .and_then(etag_version);
     if let Some(etag) = etag {
         match record.version() {
             Some(v) if v == etag => {}
@@ -157,7 +162,7 @@ pub(crate) fn refusal(
     reply: &Reply,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &(impl Display + ?Sized),
 ) -> TransportError {
     let status = reply.status;
     match status {
@@ -184,7 +189,7 @@ fn server_row(
     reply: &Reply,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &(impl Display + ?Sized),
 ) -> Option<Record> {
     match serde_json::from_slice(&reply.body).ok()? {
         Json::Object(obj) if obj.get("updatedAt").is_some_and(|v| !v.is_null()) => {
@@ -223,7 +228,7 @@ pub(crate) struct List {
 
 /// A list body: a bare array, or `{"results": [...], "count": N}` (with `$inlinecount`),
 /// perhaps with `nextLink` / `@odata.nextLink`.
-pub(crate) fn list(body: &[u8], what: &str) -> Result<List, TransportError> {
+pub(crate) fn list(body: &[u8], what: &(impl Display + ?Sized)) -> Result<List, TransportError> {
     let shape = "expected a JSON array or {results: [...]}";
     let (items, next_link) = match json(body, what)? {
         Json::Array(items) => (items, None),

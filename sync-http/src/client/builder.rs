@@ -190,6 +190,8 @@ impl HttpTransportBuilder {
     /// Checks the configuration and creates the transport (and its connection pool).
     pub fn build(self) -> Result<HttpTransport, BuildError> {
         let base = base_url(&self.base_url)?;
+        let mut tables = base.clone();
+        tables.set_path(&format!("{}tables", base.path()));
         let mut headers = HeaderMap::new();
         let (n, v) = header(API_VERSION_HEADER, API_VERSION)?;
         headers.insert(n, v);
@@ -197,11 +199,14 @@ impl HttpTransportBuilder {
             let (n, v) = header(name, value)?;
             headers.append(n, v);
         }
-        let api_key = self
-            .api_key
-            .as_ref()
-            .map(|(name, value)| header(name, value))
-            .transpose()?;
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some((name, value)) = &self.api_key {
+            let (n, v) = header(name, value)?;
+            headers.insert(n, v);
+        }
         if let Some(token) = &self.token {
             token_value(token).map_err(|reason| BuildError::InvalidHeader {
                 name: "bearer token".into(),
@@ -222,8 +227,8 @@ impl HttpTransportBuilder {
             inner: Arc::new(Inner {
                 client,
                 base,
+                tables,
                 headers,
-                api_key,
                 token: RwLock::new(self.token),
                 token_header: self.token_header,
                 refresher: self.refresher,

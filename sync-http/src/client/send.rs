@@ -28,7 +28,24 @@ impl Call {
 
     /// `PATCH /app/tables/Todo/a1`, for messages.
     pub fn describe(&self) -> String {
-        format!("{} {}", self.method, self.url.path())
+        self.described().to_string()
+    }
+
+    /// What [`describe`](Self::describe) says, written only when a message is: most
+    /// answers need none.
+    pub fn described(&self) -> Described<'_> {
+        Described { call: self }
+    }
+}
+
+/// A [`Call`] as messages name it.
+pub(crate) struct Described<'a> {
+    call: &'a Call,
+}
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.call.method, self.call.url.path())
     }
 }
 
@@ -57,13 +74,13 @@ impl Inner {
             let last_try = retry + 1 >= self.retry.attempts;
             let request = self.request(call, token.as_deref())?;
             let outcome = match self.client.execute(request).await {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
-                    let headers = response.headers().clone();
+                    let headers = std::mem::take(response.headers_mut());
                     response.bytes().await.map(|body| Reply {
                         status,
                         headers,
-                        body: body.to_vec(),
+                        body: body.into(),
                     })
                 }
                 Err(e) => Err(e),
@@ -114,10 +131,6 @@ impl Inner {
         token: Option<&str>,
     ) -> Result<reqwest::Request, TransportError> {
         let mut headers = self.headers.clone();
-        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some((name, value)) = &self.api_key {
-            headers.insert(name.clone(), value.clone());
-        }
         if let Some(token) = token {
             let unauthorized = |reason: String| TransportError::Unauthorized {
                 status: 401,
@@ -138,18 +151,28 @@ impl Inner {
         if let Some(v) = &call.if_match {
             headers.insert(header::IF_MATCH, v.clone());
         }
-        let mut builder = self
+        if call.body.is_some() {
+            // Appended, as reqwest's `RequestBuilder::header` does after the others.
+            headers.append(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        let mut request = self
             .client
             .request(call.method.clone(), call.url.clone())
-            .headers(headers);
+            .build()
+            .map_err(|e| TransportError::Malformed {
+                message: format!("{}: the request cannot be built: {e}", call.describe()),
+            })?;
+        // The map replaces the request's own, which is empty (the base URL has no
+        // credentials to become a basic `Authorization`): the same headers in the same
+        // order as `RequestBuilder::headers` would copy them in, without the copying.
+        *request.headers_mut() = headers;
         if let Some(body) = &call.body {
-            builder = builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            *request.body_mut() = Some(body.clone().into());
         }
-        builder.build().map_err(|e| TransportError::Malformed {
-            message: format!("{}: the request cannot be built: {e}", call.describe()),
-        })
+        Ok(request)
     }
 
     /// Asks the refresher for a new token, unless another request already replaced

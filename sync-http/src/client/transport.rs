@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use sync_core::transport::{PullPage, PullRequest, Transport, TransportError};
 use sync_core::{Record, TableSchema};
@@ -12,9 +12,9 @@ use super::answer;
 use super::builder::{BuildError, HttpTransportBuilder, TokenHeader, TokenRefresher};
 use super::pull::TablePaging;
 use super::retry::RetryPolicy;
-use super::send::Call;
+use super::send::{Call, Described};
 use crate::wire::etag::if_match;
-use crate::wire::json::record_to_json;
+use crate::wire::json::record_to_vec;
 
 /// The engine's [`Transport`] over HTTP, speaking the Azure Mobile Apps table protocol
 /// to a tablesync server or to Microsoft's reference server.
@@ -48,9 +48,11 @@ pub(crate) struct Inner {
     pub client: reqwest::Client,
     /// Ends in `/`.
     pub base: Url,
-    /// Sent with every request: the API version and the app's extra headers.
+    /// `{base}tables`, which every table's URL extends.
+    pub tables: Url,
+    /// Sent with every request: the API version, the app's extra headers, `Accept`
+    /// and the API key.
     pub headers: HeaderMap,
-    pub api_key: Option<(HeaderName, HeaderValue)>,
     pub token: RwLock<Option<String>>,
     pub token_header: TokenHeader,
     pub refresher: Option<TokenRefresher>,
@@ -134,6 +136,18 @@ impl Inner {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // A short ASCII name is lowercased on the stack (for ASCII text `to_lowercase`
+        // is `to_ascii_lowercase`), not in a new String for every answer.
+        let mut buf = [0u8; 64];
+        if table.is_ascii()
+            && let Some(key) = buf.get_mut(..table.len())
+        {
+            key.copy_from_slice(table.as_bytes());
+            key.make_ascii_lowercase();
+            if let Ok(key) = std::str::from_utf8(key) {
+                return schemas.get(key).cloned();
+            }
+        }
         schemas.get(&table.to_lowercase()).cloned()
     }
 
@@ -148,7 +162,6 @@ impl Inner {
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, TransportError> {
-        let mut path = format!("{}tables", self.base.path());
         for segment in segments {
             // An empty segment would address the collection; `.` and `..` are removed by
             // every URL parser, even percent-encoded (`%2E%2E`): none can be sent.
@@ -159,6 +172,21 @@ impl Inner {
                     ),
                 });
             }
+        }
+        // Most names and ids need no encoding: url's own segment push then writes exactly
+        // what `encode_segment` would (it encodes no unreserved character), without
+        // building the path text and parsing all of it again.
+        if segments.iter().all(|s| s.bytes().all(unreserved)) {
+            let mut url = self.tables.clone();
+            let pushed = url.path_segments_mut().map(|mut path| {
+                path.extend(segments);
+            });
+            if pushed.is_ok() {
+                return Ok(url);
+            }
+        }
+        let mut path = self.tables.path().to_owned();
+        for segment in segments {
             path.push('/');
             path.push_str(&encode_segment(segment));
         }
@@ -168,13 +196,18 @@ impl Inner {
     }
 }
 
+/// RFC 3986's unreserved characters: the only ones a path segment sends as they are.
+fn unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
 /// Percent-encodes everything but RFC 3986's unreserved characters, so ids with `/`,
 /// `?`, `#`, `%`, `;`, `'`, spaces or non-ASCII text reach the server intact whatever
 /// its router makes of reserved characters.
 fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if unreserved(b) {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -183,30 +216,30 @@ fn encode_segment(segment: &str) -> String {
     out
 }
 
-/// A record as the JSON body of a request.
-fn body(table: &str, item: &Record, what: &str) -> Result<Vec<u8>, TransportError> {
-    let obj = record_to_json(table, item).map_err(|e| TransportError::Malformed {
-        message: format!("{what}: the item cannot be sent: {e}"),
-    })?;
-    serde_json::to_vec(&obj).map_err(|e| TransportError::Malformed {
-        message: format!("{what}: the item cannot be sent: {e}"),
+/// A record as the JSON body of `call`.
+fn body(call: &Call, table: &str, item: &Record) -> Result<Vec<u8>, TransportError> {
+    record_to_vec(table, item).map_err(|e| TransportError::Malformed {
+        message: format!("{}: the item cannot be sent: {e}", call.described()),
     })
 }
 
 fn if_match_header(version: Option<String>) -> Result<Option<HeaderValue>, TransportError> {
-    version
-        .map(|v| {
-            HeaderValue::from_str(&if_match(&v)).map_err(|_| TransportError::Malformed {
-                message: format!("version {v:?} cannot be sent in an If-Match header"),
-            })
-        })
-        .transpose()
+    let Some(v) = version else {
+        return Ok(None);
+    };
+    // From the String itself: the value is checked as `from_str` checks it, not copied.
+    match HeaderValue::try_from(if_match(&v)) {
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Err(TransportError::Malformed {
+            message: format!("version {v:?} cannot be sent in an If-Match header"),
+        }),
+    }
 }
 
 /// A single-row answer must be about the row asked for. A row with another id (from a
 /// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
 /// as the server's copy of an item it is not, and the operation dropped as done.
-fn of_item(row: Record, id: Option<&str>, what: &str) -> Result<Record, TransportError> {
+fn of_item(row: Record, id: Option<&str>, what: &Described) -> Result<Record, TransportError> {
     match id {
         Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
             message: format!(
@@ -224,7 +257,7 @@ fn refused(
     reply: &super::send::Reply,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &str,
+    what: &Described,
     id: Option<&str>,
 ) -> TransportError {
     let mut e = answer::refusal(reply, table, schema, what);
@@ -250,9 +283,9 @@ impl Transport for HttpTransport {
     async fn insert(&self, table: &str, item: Record) -> Result<Record, TransportError> {
         let inner = &self.inner;
         let mut call = Call::new(Method::POST, inner.table_url(table)?);
-        let what = call.describe();
-        call.body = Some(body(table, &item, &what)?);
+        call.body = Some(body(&call, table, &item)?);
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         // Without an id the server chooses one; with one, the answer must carry it.
         let id = item.id().filter(|i| !i.is_empty());
@@ -278,10 +311,10 @@ impl Transport for HttpTransport {
             message: format!("an update of table `{table}` without a text `id` cannot be sent"),
         })?;
         let mut call = Call::new(Method::PATCH, inner.item_url(table, id)?);
-        let what = call.describe();
-        call.body = Some(body(table, &item, &what)?);
+        call.body = Some(body(&call, table, &item)?);
         call.if_match = if_match_header(expected_version)?;
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         if reply.status.is_success() {
             of_item(
@@ -302,9 +335,9 @@ impl Transport for HttpTransport {
     ) -> Result<Option<Record>, TransportError> {
         let inner = &self.inner;
         let mut call = Call::new(Method::DELETE, inner.item_url(table, id)?);
-        let what = call.describe();
         call.if_match = if_match_header(expected_version)?;
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         if !reply.status.is_success() {
             return Err(refused(&reply, table, schema.as_deref(), &what, Some(id)));
@@ -325,8 +358,8 @@ impl Transport for HttpTransport {
     async fn get(&self, table: &str, id: &str) -> Result<Option<Record>, TransportError> {
         let inner = &self.inner;
         let call = Call::new(Method::GET, inner.item_url(table, id)?);
-        let what = call.describe();
         let reply = inner.send(&call).await?;
+        let what = call.described();
         let schema = inner.schema(table);
         if reply.status.is_success() {
             of_item(
@@ -361,6 +394,94 @@ mod tests {
         assert_eq!(encode_segment("Az09-._~"), "Az09-._~");
     }
 
+    /// The URL the general way makes: the whole path encoded, then parsed.
+    fn general_url(base: &str, segments: &[&str]) -> String {
+        let mut url = Url::parse(base).unwrap();
+        let mut path = format!("{}tables", url.path());
+        for segment in segments {
+            path.push('/');
+            path.push_str(&encode_segment(segment));
+        }
+        url.set_path(&path);
+        url.to_string()
+    }
+
+    #[test]
+    fn every_url_is_the_one_the_whole_path_encoded_makes() {
+        let ids = [
+            "a1", "Az09-._~", "a.b", "...", "~", "a/b", "a?b", "a#b", "a%2Fb", "a;b", "it's",
+            "a b", "é", "日本", "a\tb", "a+b", "a@b:c",
+        ];
+        for base in [
+            "https://h:8443/app/",
+            "http://127.0.0.1:3000/",
+            "http://h/a%20b/",
+        ] {
+            let t = HttpTransport::new(base).unwrap();
+            for table in ["Todo", "to do", "T~1"] {
+                assert_eq!(
+                    t.inner.table_url(table).unwrap().as_str(),
+                    general_url(base, &[table]),
+                    "{base} {table}"
+                );
+                for id in ids {
+                    assert_eq!(
+                        t.inner.item_url(table, id).unwrap().as_str(),
+                        general_url(base, &[table, id]),
+                        "{base} {table} {id}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn schemas_are_found_whatever_the_case_of_the_table_name() {
+        let t = HttpTransport::new("https://h/").unwrap();
+        let long = "T".repeat(70);
+        for name in ["Todo", "ÄPFEL", long.as_str()] {
+            t.register_schema(&TableSchema::new(name));
+        }
+        for (asked, found) in [
+            ("Todo", Some("Todo")),
+            ("todo", Some("Todo")),
+            ("TODO", Some("Todo")),
+            ("äpfel", Some("ÄPFEL")),
+            ("Äpfel", Some("ÄPFEL")),
+            (&"t".repeat(70), Some(long.as_str())),
+            ("Todos", None),
+            ("", None),
+        ] {
+            assert_eq!(
+                t.inner.schema(asked).map(|s| s.name.clone()).as_deref(),
+                found,
+                "{asked}"
+            );
+        }
+    }
+
+    #[test]
+    fn versions_become_if_match_headers_or_name_why_not() {
+        assert_eq!(if_match_header(None).unwrap(), None);
+        assert_eq!(
+            if_match_header(Some("MQ==".into())).unwrap().unwrap(),
+            "\"MQ==\""
+        );
+        let e = if_match_header(Some("a\nb".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "malformed response: version \"a\\nb\" cannot be sent in an If-Match header"
+        );
+    }
+
+    #[test]
+    fn a_call_is_described_by_its_method_and_path() {
+        let t = HttpTransport::new("https://h:8443/app").unwrap();
+        let call = Call::new(Method::PATCH, t.inner.item_url("Todo", "a/b").unwrap());
+        assert_eq!(call.describe(), "PATCH /app/tables/Todo/a%2Fb");
+        assert_eq!(call.described().to_string(), call.describe());
+    }
+
     #[test]
     fn urls_join_under_the_base_path() {
         let t = HttpTransport::new("https://h:8443/app").unwrap();
@@ -368,7 +489,17 @@ mod tests {
             t.inner.item_url("Todo", "a/b").unwrap().as_str(),
             "https://h:8443/app/tables/Todo/a%2Fb"
         );
+        assert_eq!(
+            t.inner.item_url("Todo", "a1").unwrap().as_str(),
+            "https://h:8443/app/tables/Todo/a1"
+        );
+        assert_eq!(
+            t.inner.table_url("Todo").unwrap().as_str(),
+            "https://h:8443/app/tables/Todo"
+        );
         assert!(t.inner.item_url("Todo", "..").is_err());
+        assert!(t.inner.item_url("Todo", ".").is_err());
+        assert!(t.inner.item_url("..", "a").is_err());
         assert!(t.inner.item_url("Todo", "").is_err());
     }
 }

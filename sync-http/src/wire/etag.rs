@@ -9,7 +9,11 @@
 /// assert_eq!(sync_http::wire::etag::to_etag("MQ=="), "\"MQ==\"");
 /// ```
 pub fn to_etag(version: &str) -> String {
-    format!("\"{version}\"")
+    let mut etag = String::with_capacity(version.len() + 2);
+    etag.push('"');
+    etag.push_str(version);
+    etag.push('"');
+    etag
 }
 
 /// The version in an `ETag` header; `None` for a weak or malformed one.
@@ -22,8 +26,13 @@ pub fn to_etag(version: &str) -> String {
 /// assert_eq!(from_etag("unquoted"), None);
 /// ```
 pub fn from_etag(header: &str) -> Option<String> {
+    etag_version(header).map(str::to_owned)
+}
+
+/// [`from_etag`], borrowed from the header.
+pub(crate) fn etag_version(header: &str) -> Option<&str> {
     let inner = header.trim().strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.is_empty() && !inner.contains('"')).then(|| inner.to_owned())
+    (!inner.is_empty() && !inner.contains('"')).then_some(inner)
 }
 
 /// The `If-Match` header value for a version.

@@ -81,6 +81,87 @@ pub fn record_to_json(table: &str, record: &Record) -> Result<Object, WireError>
     Ok(obj)
 }
 
+/// A record as the bytes of its JSON object: exactly what `serde_json::to_vec` writes
+/// for [`record_to_json`]'s object, or its error.
+///
+/// A record whose values all map directly is written straight from its columns, without
+/// building the object (an ordered map of owned names and values) only to write it and
+/// drop it. One with a repeated column name (the object keeps one of them) or a real
+/// that JSON cannot carry goes the general way, which decides or names what is wrong.
+pub(crate) fn record_to_vec(table: &str, record: &Record) -> Result<Vec<u8>, WireError> {
+    if let Some(bytes) = direct_bytes(table, record) {
+        return Ok(bytes);
+    }
+    let obj = record_to_json(table, record)?;
+    serde_json::to_vec(&obj).map_err(|e| WireError::new(e.to_string()))
+}
+
+/// Columns compared pairwise for repeats: beyond this many, the general way.
+const DIRECT_COLUMNS: usize = 64;
+
+fn direct_bytes(table: &str, record: &Record) -> Option<Vec<u8>> {
+    if record.len() > DIRECT_COLUMNS {
+        return None;
+    }
+    for (i, (column, value)) in record.iter().enumerate() {
+        if matches!(value, Value::Real(f) if !f.is_finite()) {
+            return None;
+        }
+        if record.iter().take(i).any(|(c, _)| c == column) {
+            return None;
+        }
+    }
+    serde_json::to_vec(&DirectRow { table, record }).ok()
+}
+
+/// A record whose columns are distinct and whose values can all be sent.
+struct DirectRow<'a> {
+    table: &'a str,
+    record: &'a Record,
+}
+
+impl serde::Serialize for DirectRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.record.len()))?;
+        for (column, value) in self.record.iter() {
+            map.serialize_entry(
+                column,
+                &DirectValue {
+                    table: self.table,
+                    column,
+                    value,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// One value, written as [`value_to_json`]'s JSON value would be.
+struct DirectValue<'a> {
+    table: &'a str,
+    column: &'a str,
+    value: &'a Value,
+}
+
+impl serde::Serialize for DirectValue<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.value {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            // serde_json writes a number held as u64 or i64 with the same digits.
+            Value::Integer(i) => serializer.serialize_i64(*i),
+            // Finite (checked before): written as `Number::from_f64` would be.
+            Value::Real(f) => serializer.serialize_f64(*f),
+            Value::Text(t) => serializer.serialize_str(t),
+            other => value_to_json(self.table, self.column, other)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
+    }
+}
+
 fn kind(json: &Json) -> &'static str {
     match json {
         Json::Null => "null",
@@ -251,4 +332,73 @@ pub(crate) fn column_from_json(
             value_from_json(table, column, json, ty)?
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the general way writes: the object, then its bytes.
+    fn general(record: &Record) -> Result<Vec<u8>, String> {
+        let obj = record_to_json("T", record).map_err(|e| e.to_string())?;
+        serde_json::to_vec(&obj).map_err(|e| e.to_string())
+    }
+
+    fn both(record: &Record) -> Result<Vec<u8>, String> {
+        let direct = record_to_vec("T", record).map_err(|e| e.to_string());
+        assert_eq!(direct, general(record), "{record:?}");
+        direct
+    }
+
+    #[test]
+    fn a_record_written_directly_is_the_bytes_of_its_json_object() {
+        let mut r = Record::new();
+        r.push("id", "a \"quoted\" \\ é 日本 \u{1} \n");
+        r.push("null", Value::Null);
+        r.push("yes", true);
+        r.push("no", false);
+        for (i, n) in [0, 1, -1, i64::MIN, i64::MAX].into_iter().enumerate() {
+            r.push(format!("i{i}"), n);
+        }
+        for (i, f) in [0.0, -0.0, 0.1, -2.5, 1e300, 5e-324, 3.0, f64::MAX]
+            .into_iter()
+            .enumerate()
+        {
+            r.push(format!("r{i}"), Value::Real(f));
+        }
+        r.push("blob", Value::Blob(vec![0, 1, 255]));
+        r.push("date", Value::Date("2026-12-01".parse().unwrap()));
+        r.push(
+            "at",
+            Value::DateTime("2026-11-21T12:50:52.847123Z".parse().unwrap()),
+        );
+        r.push("json", Value::Json(serde_json::json!({"a": [1, "x"]})));
+        r.push("a \"name\"\t", "x");
+        assert!(direct_bytes("T", &r).is_some());
+        let bytes = both(&r).unwrap();
+        assert!(bytes.starts_with(br#"{"id":"a \"quoted\" \\ "#));
+        assert_eq!(both(&Record::new()).unwrap(), b"{}");
+    }
+
+    #[test]
+    fn repeats_and_unsendable_reals_take_the_general_way() {
+        let mut r = Record::new();
+        r.push("id", "a");
+        r.push("text", "first");
+        r.push("text", "second");
+        assert!(direct_bytes("T", &r).is_none());
+        assert_eq!(both(&r).unwrap(), br#"{"id":"a","text":"second"}"#);
+        for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut r = Record::new();
+            r.push("id", "a");
+            r.push("r", Value::Real(f));
+            let e = both(&r).unwrap_err();
+            assert!(e.starts_with("table `T`, column `r`: "), "{e}");
+        }
+        let wide: Record = (0..=DIRECT_COLUMNS)
+            .map(|i| (format!("c{i}"), Value::Integer(i as i64)))
+            .collect();
+        assert!(direct_bytes("T", &wide).is_none());
+        both(&wide).unwrap();
+    }
 }

@@ -197,3 +197,57 @@ async fn ids_that_no_url_can_carry_are_refused_before_sending() {
     }
     assert_eq!(fake.requests(), 0);
 }
+
+#[tokio::test]
+async fn a_write_sends_its_headers_in_one_order_and_a_retry_sends_it_again_unchanged() {
+    let fake = Fake::scripted().await;
+    fake.push(Canned::text(503, "busy"));
+    fake.push(Canned::row(200, server_row("a1", "Mg==")));
+    let t = fake
+        .builder()
+        .bearer_token("tok")
+        .token_header(TokenHeader::Both)
+        .header("X-ZUMO-INSTALLATION-ID", "inst-1")
+        .header("X-Extra", "one")
+        .header("X-Extra", "two")
+        .api_key("x-api-key", "k-123")
+        .retry(crate::fake::fast_retries(2))
+        .build()
+        .unwrap();
+    t.register_schema(&schema());
+    t.update("Todo", item("a1"), Some("MQ==".into()))
+        .await
+        .unwrap();
+
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2);
+    for s in &seen {
+        let headers: Vec<(&str, &str)> = s
+            .headers
+            .iter()
+            // Added by reqwest and hyper, not by the transport.
+            .filter(|(n, _)| !matches!(n.as_str(), "host" | "content-length"))
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("zumo-api-version", "2.0.0"),
+                ("x-zumo-installation-id", "inst-1"),
+                ("x-extra", "one"),
+                ("x-extra", "two"),
+                ("accept", "application/json"),
+                ("x-api-key", "k-123"),
+                ("authorization", "Bearer tok"),
+                ("x-zumo-auth", "tok"),
+                ("if-match", "\"MQ==\""),
+                ("content-type", "application/json"),
+            ]
+        );
+    }
+    assert_eq!(seen[0].body, seen[1].body);
+    assert_eq!(
+        seen[0].body,
+        r#"{"id":"a1","text":"milk","due":"2026-12-01T00:00:00.000Z"}"#
+    );
+}
