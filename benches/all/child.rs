@@ -22,7 +22,7 @@ use tablesync::transport::PullRequest;
 
 use crate::rows::{PULL_TABLE, PullRow};
 
-const CHILD: &str = "TABLESYNC_BENCH_CHILD";
+pub const CHILD: &str = "TABLESYNC_BENCH_CHILD";
 
 pub fn is_child() -> bool {
     std::env::var_os(CHILD).is_some()
@@ -71,6 +71,10 @@ pub fn spawn(kind: &str, url: &str, db: &Path, page: u32) -> Result<Measured, St
 
 pub fn run() {
     let kind = std::env::var(CHILD).unwrap_or_default();
+    if kind == crate::push::SERVER_CHILD {
+        crate::push::serve_child();
+        return;
+    }
     let url = std::env::var("TABLESYNC_BENCH_URL").expect("TABLESYNC_BENCH_URL");
     let db = PathBuf::from(std::env::var_os("TABLESYNC_BENCH_DB").expect("TABLESYNC_BENCH_DB"));
     let page: u32 = std::env::var("TABLESYNC_BENCH_PAGE")

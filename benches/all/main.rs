@@ -9,7 +9,7 @@
 //! | benchmark | tablesync | ceiling |
 //! |---|---|---|
 //! | `local` | `SqliteStore` transactions; `SyncTable::insert` | bare rusqlite, same SQL shape and pragmas |
-//! | `push` | `SyncContext::push` over `HttpTransport` | bare reqwest PATCH loop, same requests, same server |
+//! | `push` | `SyncContext::push` over `HttpTransport`, to a server process | bare reqwest PATCH loop, same requests, same kind of server |
 //! | `pull` | `SyncTable::pull` into a store file (child process) | bare reqwest GETs + rusqlite inserts (child process) |
 //! | `load` | 32 clients on the tablesync server (SQLite, PostgreSQL) | the same clients on a trivial in-memory axum server |
 //! | `reference` | the tablesync server | Microsoft's `azure-mobile-apps` Node server, same client |
@@ -18,7 +18,7 @@
 //! - `TABLESYNC_BENCH_SCALE` multiplies every item count (default 1; `0.1` for a
 //!   quick try);
 //! - `TABLESYNC_BENCH_LOAD_SECS`: seconds per load case (default 20);
-//! - `TABLESYNC_BENCH_SERVER_DIR`: where in-process servers keep their SQLite files
+//! - `TABLESYNC_BENCH_SERVER_DIR`: where the servers keep their SQLite files
 //!   (default `/dev/shm` when it exists, so that the server's fsyncs do not hide the
 //!   client's costs; client stores always live in a temp dir on disk);
 //! - `TABLESYNC_TEST_POSTGRES`: a PostgreSQL URL for the load benchmark;
@@ -41,7 +41,8 @@ use report::Report;
 use settings::Settings;
 
 fn main() {
-    // A re-executed copy of this binary is a pull client whose memory is measured.
+    // A re-executed copy of this binary is a pull client whose memory is measured, or
+    // the push benchmark's server.
     if child::is_child() {
         child::run();
         return;

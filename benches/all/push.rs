@@ -1,6 +1,8 @@
 //! Push: N pending updates from one client (a `SqliteStore` file on disk,
-//! `HttpTransport`) to a fresh tablesync server on loopback (in-process, on its own
-//! runtime, SQLite file in the server dir), at `max_in_flight` 1 and 4.
+//! `HttpTransport`) to a fresh tablesync server on loopback, at `max_in_flight` 1 and 4.
+//! The server runs in a process of its own (this binary, re-executed as the
+//! `push-server` child; SQLite file in the server dir), as it does in any deployment:
+//! its threads, allocator and CPU time are not the client's.
 //!
 //! The ceiling is a bare reqwest client sending the same N conditional PATCH requests
 //! (`If-Match`, `ZUMO-API-VERSION: 2.0.0`, the same JSON bodies) to an identically
@@ -9,6 +11,9 @@
 //! updates in one store transaction) is not timed. Each case runs three interleaved
 //! rounds per side and keeps each side's best.
 
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +23,7 @@ use tablesync::SqliteStore;
 use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
 use tablesync::store::{OpKind, Store};
 
+use crate::child;
 use crate::link::Link;
 use crate::report::{Report, Row};
 use crate::rows::{PUSH_TABLE, PushRow, id, push_seed_columns, push_update};
@@ -28,10 +34,71 @@ fn push_id(i: usize) -> String {
     id("p", i)
 }
 
-fn seeded_server(dir: &tempfile::TempDir, name: &str, n: usize) -> Server {
-    let server = Server::sqlite(Some(&dir.path().join(format!("{name}.db"))));
+fn seeded_server(dir: &tempfile::TempDir, name: &str, n: usize) -> ServerProcess {
+    ServerProcess::start(&dir.path().join(format!("{name}.db")), n)
+}
+
+/// The child kind that serves the pushed table.
+pub const SERVER_CHILD: &str = "push-server";
+
+/// A seeded tablesync server in a child process, stopped (and waited for) by `stop`.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    /// Starts the child over a fresh SQLite file at `db`, seeded with `n` rows, and
+    /// waits for the URL it prints once it answers.
+    fn start(db: &Path, n: usize) -> ServerProcess {
+        let exe = std::env::current_exe().expect("this binary's path");
+        let mut child = Command::new(exe)
+            .env(child::CHILD, SERVER_CHILD)
+            .env("TABLESYNC_BENCH_DB", db)
+            .env("TABLESYNC_BENCH_N", n.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the server child");
+        let stdout = child.stdout.take().expect("the child's stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the server child's URL");
+        let Some(url) = line.trim().strip_prefix("URL ") else {
+            let _ = child.kill();
+            panic!("the server child printed `{}`, not its URL", line.trim());
+        };
+        ServerProcess {
+            url: url.to_owned(),
+            child,
+        }
+    }
+
+    /// Closes the child's stdin, its signal to shut down, and waits for it.
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let status = self.child.wait().expect("waiting for the server child");
+        assert!(status.success(), "the server child ended with {status}");
+    }
+}
+
+/// The `push-server` child: a server over `TABLESYNC_BENCH_DB` seeded with
+/// `TABLESYNC_BENCH_N` rows, printing `URL <url>` once it answers and stopping when its
+/// stdin closes.
+pub fn serve_child() {
+    let db = std::env::var_os("TABLESYNC_BENCH_DB").expect("TABLESYNC_BENCH_DB");
+    let n: usize = std::env::var("TABLESYNC_BENCH_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .expect("TABLESYNC_BENCH_N");
+    let server = Server::sqlite(Some(Path::new(&db)));
     server.seed(PUSH_TABLE, n, push_id, push_seed_columns);
-    server
+    println!("URL {}", server.url);
+    std::io::stdout().flush().expect("the URL line");
+    // Until the parent closes our stdin (or exits).
+    std::io::copy(&mut std::io::stdin(), &mut std::io::sink()).expect("reading stdin");
+    server.stop();
 }
 
 /// The engine: pull the rows, queue an update of each, then time the push.
@@ -133,7 +200,7 @@ const ROUNDS: usize = 3;
 pub fn run(settings: &Settings) -> Report {
     let n = settings.n(10_000);
     let mut report = Report::new(&format!(
-        "push: {n} updates, client store on disk, in-process server (SQLite in {}), \
+        "push: {n} updates, client store on disk, server in its own process (SQLite in {}), \
          best of {ROUNDS} interleaved rounds",
         settings.server_dir.display()
     ));
