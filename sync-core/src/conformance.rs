@@ -138,6 +138,14 @@ fn ops(store: &impl Store) -> Vec<crate::store::Operation> {
     store.read(|tx| tx.ops(None)).expect("ops")
 }
 
+/// Each queued item and its attempts, in queue order.
+fn attempts(store: &impl Store) -> Vec<(String, u32)> {
+    ops(store)
+        .into_iter()
+        .map(|o| (o.item_id, o.attempts))
+        .collect()
+}
+
 fn ids(rows: &[Record]) -> Vec<String> {
     rows.iter()
         .map(|r| r.id().unwrap_or("?").to_owned())
@@ -425,14 +433,7 @@ pub fn queue_count_attempt_returns_the_entry_as_it_stands(store: &impl Store) {
     assert_eq!(again.attempts, 2);
     assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), Some(again));
     // Queue order and the other entry are untouched.
-    let queued = ops(store);
-    assert_eq!(
-        queued
-            .iter()
-            .map(|o| (o.item_id.as_str(), o.attempts))
-            .collect::<Vec<_>>(),
-        [("a", 2), ("b", 0)]
-    );
+    assert_eq!(attempts(store), [("a".to_owned(), 2), ("b".to_owned(), 0)]);
     assert_eq!(
         store.transaction(|tx| tx.count_attempt(T, "zz")).unwrap(),
         None
@@ -485,14 +486,7 @@ pub fn queue_count_attempt_at_answers_as_count_attempt_whatever_the_position(sto
     // Nothing queued for the item: nothing changes, wherever the guess points.
     assert_eq!(count(T, "zz", a), None);
     assert_eq!(count("Other", "a", a), None);
-    let queued = ops(store);
-    assert_eq!(
-        queued
-            .iter()
-            .map(|o| (o.item_id.as_str(), o.attempts))
-            .collect::<Vec<_>>(),
-        [("a", 5), ("b", 1)]
-    );
+    assert_eq!(attempts(store), [("a".to_owned(), 5), ("b".to_owned(), 1)]);
 }
 
 /// remove_op_at removes the entry only when both its position and its revision are the
