@@ -1402,3 +1402,47 @@ pub fn clear_table_drops_rows_bases_watermarks_conflicts_but_not_ops(store: &imp
         })
         .unwrap();
 }
+
+/// Repeatable test input for the instant parsers' property tests (sync-core's wire
+/// text, sync-sqlite's stored text): a xorshift64 stream, and one-byte damage of a
+/// valid instant's text.
+///
+/// ```
+/// let mut a = sync_core::conformance::Scramble::new();
+/// let mut b = sync_core::conformance::Scramble::new();
+/// assert_eq!(a.number(), b.number());
+/// let damaged = a.damage("2026-11-21T12:50:52Z".to_owned());
+/// assert_eq!(damaged.len(), "2026-11-21T12:50:52Z".len());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scramble(u64);
+
+impl Default for Scramble {
+    fn default() -> Self {
+        Scramble::new()
+    }
+}
+
+impl Scramble {
+    /// The stream every property test starts from.
+    pub fn new() -> Scramble {
+        Scramble(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// The next number.
+    pub fn number(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `text` (ASCII) with one byte replaced by a digit, a separator, or a byte no
+    /// instant has there.
+    pub fn damage(&mut self, text: String) -> String {
+        let mut bytes = text.into_bytes();
+        let at = self.number() as usize % bytes.len();
+        bytes[at] = b"0123456789-:.TZ x+"[self.number() as usize % 18];
+        String::from_utf8(bytes).expect("ascii")
+    }
+}
