@@ -23,8 +23,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::model::{ColumnType, Record, SchemaError, TableSchema, Value};
 use crate::store::{
-    ConflictKind, Filter, OpError, OpKind, Order, Query, Store, StoreError, StoredConflict,
-    Watermark,
+    ConflictKind, Filter, OpError, OpKind, Operation, Order, Query, Store, StoreError,
+    StoredConflict, Watermark,
 };
 
 /// Stamps out one `#[test]` per conformance case for a store built by `$make`
@@ -48,7 +48,7 @@ macro_rules! store_conformance_tests {
             queue_attempts_errors_and_replace_persist,
             queue_add_op_refuses_a_second_entry_for_an_item,
             queue_count_attempt_returns_the_entry_as_it_stands,
-            queue_count_attempt_at_answers_as_count_attempt_whatever_the_position,
+            queue_count_attempt_listed_answers_as_count_attempt_whatever_the_listing,
             queue_remove_op_at_removes_only_that_entry_at_that_revision,
             transaction_rolls_back_row_and_op_together_on_error,
             transaction_rolls_back_on_panic_and_store_stays_usable,
@@ -452,41 +452,162 @@ pub fn queue_count_attempt_returns_the_entry_as_it_stands(store: &impl Store) {
     assert_eq!(counted.map(|o| o.attempts), Some(u32::MAX));
 }
 
-/// count_attempt_at answers and changes exactly what count_attempt does, whether the
-/// position given is the entry's, another item's entry, a position no entry holds, or
-/// the entry's old position before it was removed and queued anew.
-pub fn queue_count_attempt_at_answers_as_count_attempt_whatever_the_position(store: &impl Store) {
+/// count_attempt_listed answers and changes exactly what count_attempt does, whether
+/// the listing given is the entry as it is, or out of date in any one of its fields
+/// (attempts, version, kind, error, item, revision, position, table name), or points at
+/// another item's entry, at a position no entry holds, or at nothing queued.
+pub fn queue_count_attempt_listed_answers_as_count_attempt_whatever_the_listing(
+    store: &impl Store,
+) {
     setup(store);
     enqueue(store, "a", OpKind::Update, Some("v1")).unwrap();
     enqueue(store, "b", OpKind::Insert, None).unwrap();
-    let seq_of = |id: &str| store.read(|tx| tx.op(T, id)).unwrap().unwrap().seq;
-    let (a, b) = (seq_of("a"), seq_of("b"));
-    let count = |table: &str, id: &str, seq: u64| {
-        store
-            .transaction(|tx| tx.count_attempt_at(table, id, seq))
-            .unwrap()
+    let now = |id: &str| store.read(|tx| tx.op(T, id)).unwrap();
+    // Counts from `listed`, and checks the answer is the entry as it now is.
+    let count = |listed: &Operation| {
+        let counted = store
+            .transaction(|tx| tx.count_attempt_listed(listed))
+            .unwrap();
+        let stored = store.read(|tx| tx.op(&listed.table, &listed.item_id));
+        assert_eq!(counted, stored.unwrap(), "listed as {listed:?}");
+        counted
     };
-    // Its own position, in any case of the table's name.
-    let counted = count(T, "a", a).unwrap();
+    // As it is.
+    let listed = now("a").unwrap();
+    let counted = count(&listed).unwrap();
     assert_eq!((counted.item_id.as_str(), counted.attempts), ("a", 1));
-    assert_eq!(count("TODO", "a", a).unwrap().attempts, 2);
+    // Out of date: one attempt behind.
+    assert_eq!(count(&listed).unwrap().attempts, 2);
+    // Out of date in what it sends, with the same revision and attempts: a new version,
+    // then an error recorded.
+    let mut changed = now("a").unwrap();
+    changed.version = Some("v2".into());
+    store.transaction(|tx| tx.replace_op(&changed)).unwrap();
+    let stale = Operation {
+        version: Some("v1".into()),
+        ..changed.clone()
+    };
+    assert_eq!(count(&stale).unwrap().version.as_deref(), Some("v2"));
+    let listed = now("a").unwrap();
+    let error = OpError {
+        status: Some(400),
+        message: "refused".into(),
+        server_copy: None,
+    };
+    store
+        .transaction(|tx| tx.set_op_error(T, "a", Some(error.clone())))
+        .unwrap();
+    assert_eq!(count(&listed).unwrap().error, Some(error));
+    // ... and, each on its own, a new kind and an item, revision and attempts unchanged.
+    let listed = now("a").unwrap();
+    let other_kind = Operation {
+        kind: OpKind::Insert,
+        error: None,
+        ..listed.clone()
+    };
+    store.transaction(|tx| tx.replace_op(&other_kind)).unwrap();
+    let stale = Operation {
+        kind: OpKind::Update,
+        ..now("a").unwrap()
+    };
+    assert_eq!(count(&stale).unwrap().kind, OpKind::Insert);
+    let with_item = Operation {
+        item: Some(todo("a", "kept")),
+        ..now("a").unwrap()
+    };
+    store.transaction(|tx| tx.replace_op(&with_item)).unwrap();
+    let stale = Operation {
+        item: None,
+        ..now("a").unwrap()
+    };
+    assert!(count(&stale).unwrap().item.is_some());
+    let back = Operation {
+        kind: OpKind::Update,
+        item: None,
+        ..now("a").unwrap()
+    };
+    store.transaction(|tx| tx.replace_op(&back)).unwrap();
+    // A listing that says an error is there, or an item, when none is.
+    let listed = now("b").unwrap();
+    let with_error = Operation {
+        error: Some(OpError {
+            status: None,
+            message: "old".into(),
+            server_copy: None,
+        }),
+        ..listed.clone()
+    };
+    assert_eq!(count(&with_error).unwrap().error, None);
+    let with_item = Operation {
+        item: Some(todo("b", "old")),
+        ..now("b").unwrap()
+    };
+    assert_eq!(count(&with_item).unwrap().item, None);
+    // Edited since (a new revision and kind), and listed with the table's name in
+    // another case.
+    let listed = now("b").unwrap();
+    enqueue(store, "b", OpKind::Update, None).unwrap();
+    let counted = count(&listed).unwrap();
+    assert_ne!(counted.revision, listed.revision);
+    let upper = Operation {
+        table: "TODO".into(),
+        ..now("b").unwrap()
+    };
+    assert_eq!(count(&upper).unwrap().table, T);
     // Another item's position, a position nobody holds, the largest there is.
-    assert_eq!(count(T, "a", b).unwrap().attempts, 3);
-    assert_eq!(count(T, "a", b + 100).unwrap().attempts, 4);
-    assert_eq!(count(T, "a", u64::MAX).unwrap().attempts, 5);
-    // b was never counted by those guesses.
-    assert_eq!(store.read(|tx| tx.op(T, "b")).unwrap().unwrap().attempts, 0);
-    // Removed and queued anew: the old position is only a guess, the new entry counts.
+    let b_seq = now("b").unwrap().seq;
+    let a_now = now("a").unwrap();
+    for seq in [b_seq, b_seq + 100, u64::MAX] {
+        let guess = Operation {
+            seq,
+            ..a_now.clone()
+        };
+        count(&guess).unwrap();
+    }
+    let before_b = now("b").unwrap().attempts;
+    // Removed and queued anew: the old listing is only a guess, the new entry counts.
+    let old_b = now("b").unwrap();
     store.transaction(|tx| tx.remove_op(T, "b")).unwrap();
-    enqueue(store, "b", OpKind::Update, Some("v2")).unwrap();
-    let anew = count(T, "b", b).unwrap();
-    assert_ne!(anew.seq, b);
+    enqueue(store, "b", OpKind::Update, Some("v3")).unwrap();
+    let anew = count(&old_b).unwrap();
+    assert_ne!(anew.seq, old_b.seq);
     assert_eq!((anew.attempts, anew.kind), (1, OpKind::Update));
-    assert_eq!(store.read(|tx| tx.op(T, "b")).unwrap(), Some(anew));
-    // Nothing queued for the item: nothing changes, wherever the guess points.
-    assert_eq!(count(T, "zz", a), None);
-    assert_eq!(count("Other", "a", a), None);
-    assert_eq!(attempts(store), [("a".to_owned(), 5), ("b".to_owned(), 1)]);
+    // A delete carries its item: counted all the same.
+    enqueue(store, "c", OpKind::Insert, None).unwrap();
+    enqueue(store, "c", OpKind::Update, None).unwrap();
+    store.transaction(|tx| tx.remove_op(T, "c")).unwrap();
+    enqueue(store, "c", OpKind::Delete, Some("v9")).unwrap();
+    let listed = now("c").unwrap();
+    assert!(listed.item.is_some());
+    assert_eq!(count(&listed).unwrap().attempts, 1);
+    // Nothing queued for the item, or another table: nothing changes, wherever the
+    // listing points.
+    let nobody = Operation {
+        item_id: "zz".into(),
+        ..a_now.clone()
+    };
+    assert_eq!(count(&nobody), None);
+    let elsewhere = Operation {
+        table: "Other".into(),
+        ..a_now.clone()
+    };
+    assert_eq!(count(&elsewhere), None);
+    assert!(before_b > 0);
+    assert_eq!(
+        attempts(store),
+        [
+            ("a".to_owned(), 9),
+            ("b".to_owned(), 1),
+            ("c".to_owned(), 1)
+        ]
+    );
+    // Rolled back with its transaction.
+    let listed = now("a").unwrap();
+    let _ = store.transaction(|tx| {
+        tx.count_attempt_listed(&listed)?;
+        Err::<(), _>(StoreError::Backend("rolled back".into()))
+    });
+    assert_eq!(now("a"), Some(listed));
 }
 
 /// remove_op_at removes the entry only when both its position and its revision are the

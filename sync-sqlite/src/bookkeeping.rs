@@ -213,6 +213,10 @@ pub(crate) struct Sql {
     pub op_set_attempts: String,
     /// table_key, item_id, seq, revision
     pub op_delete_at: String,
+    /// attempts (new), seq, table_key, item_id, table_name, kind, version, attempts
+    /// (as listed), revision: counts an attempt of the entry only if it is exactly as
+    /// listed (no item, no error; a rowid lookup)
+    pub op_count_listed: String,
     /// table_key, item_id → [`CONFLICT_COLUMNS`]
     pub conflict_get: String,
     /// (none) → one row when any conflict is stored
@@ -321,6 +325,18 @@ fn build_sql() -> Sql {
             .value("attempts", p())
             .and_where(key_is("seq"))),
         op_delete_at: delete_where(OPS, item().and(key_is("seq")).and(key_is("revision"))),
+        op_count_listed: q(Query::update()
+            .table(OPS)
+            .value("attempts", p())
+            .and_where(key_is("seq"))
+            .and_where(item())
+            .and_where(key_is(TABLE_NAME))
+            .and_where(key_is(KIND))
+            .and_where(Expr::col("version").is(p()))
+            .and_where(Expr::col("item").is_null())
+            .and_where(key_is("attempts"))
+            .and_where(key_is("revision"))
+            .and_where(Expr::col("error").is_null())),
         conflict_get: q(conflicts_select().and_where(item())),
         conflict_any: q(Query::select()
             .expr(Expr::cust("1"))
@@ -399,6 +415,10 @@ mod tests {
         assert_eq!(
             s.op_delete_at,
             r#"DELETE FROM "__tablesync_ops" WHERE "table_key" = ? AND "item_id" = ? AND "seq" = ? AND "revision" = ?"#
+        );
+        assert_eq!(
+            s.op_count_listed,
+            r#"UPDATE "__tablesync_ops" SET "attempts" = ? WHERE "seq" = ? AND ("table_key" = ? AND "item_id" = ?) AND "table_name" = ? AND "kind" = ? AND "version" IS ? AND "item" IS NULL AND "attempts" = ? AND "revision" = ? AND "error" IS NULL"#
         );
         assert_eq!(s.conflict_insert.matches('?').count(), 8);
         assert_eq!(s.columns_insert.matches('?').count(), 7);

@@ -898,25 +898,56 @@ impl StoreTx for SqliteTx<'_> {
         self.count_on(op).map(Some)
     }
 
-    /// Reads the entry by position (a rowid lookup, where the item's key goes through
-    /// the index) when it is still there; anywhere else, as `count_attempt`.
-    fn count_attempt_at(
+    /// When the entry is still exactly as listed, one UPDATE by position (a rowid
+    /// lookup, where the item's key goes through the index) that compares every column
+    /// with the listing counts the attempt, and the listing is the answer. Otherwise it
+    /// reads the entry by position, and, moved or gone, as `count_attempt`.
+    fn count_attempt_listed(
         &mut self,
-        table: &str,
-        id: &str,
-        seq: u64,
+        listed: &Operation,
     ) -> Result<Option<Operation>, StoreError> {
+        let (table, id) = (listed.table.as_str(), listed.item_id.as_str());
         let key = self.key(table);
-        let at = match i64::try_from(seq) {
-            Ok(seq) if self.maybe_queued(&key, id) => self.first(
-                &self.sql.op_get_at,
-                Lives::Static,
-                &[&seq, &&*key, &id],
-                on_id("reading the queued operation of", table, id),
-                decode_op,
-            )?,
-            _ => None,
+        let Ok(seq) = i64::try_from(listed.seq) else {
+            return self.count_attempt(table, id); // no stored position is that large
         };
+        if !self.maybe_queued(&key, id) {
+            return Ok(None);
+        }
+        // Entries that carry an item or an error are compared by reading them.
+        if listed.item.is_none() && listed.error.is_none() {
+            let attempts = listed.attempts.saturating_add(1);
+            let n = self.exec(
+                &self.sql.op_count_listed,
+                Lives::Static,
+                &[
+                    &i64::from(attempts),
+                    &seq,
+                    &&*key,
+                    &id,
+                    &table,
+                    &listed.kind.name(),
+                    &listed.version,
+                    &i64::from(listed.attempts),
+                    // The revision is stored as the i64 with the same bits (see `add_op`).
+                    &(listed.revision as i64),
+                ],
+                on_id("counting an attempt of the queued operation of", table, id),
+            )?;
+            if n > 0 {
+                return Ok(Some(Operation {
+                    attempts,
+                    ..listed.clone()
+                }));
+            }
+        }
+        let at = self.first(
+            &self.sql.op_get_at,
+            Lives::Static,
+            &[&seq, &&*key, &id],
+            on_id("reading the queued operation of", table, id),
+            decode_op,
+        )?;
         match at {
             Some(op) => self.count_on(op).map(Some),
             None => self.count_attempt(table, id),

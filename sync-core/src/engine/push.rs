@@ -407,7 +407,7 @@ fn prepare_batch(
 ) -> Result<Window, SyncError> {
     let mut out = Vec::with_capacity(batch.len());
     for (op, gate) in batch {
-        let p = prepare_one(tx, &op.table, &op.item_id, Some(op.seq), gate.as_ref())?;
+        let p = prepare_one(tx, &op.table, &op.item_id, Some(&op), gate.as_ref())?;
         let abort = matches!(p, Prepared::Abort);
         out.push((op, p));
         if abort {
@@ -550,13 +550,13 @@ impl Finisher {
 
 /// The prepare step of one operation, in the caller's transaction: the queue may have
 /// changed since the push listed it; the app's handler sees the operation before it is
-/// counted as sent; then the attempt is counted and the row read as it is now. `seq` is
-/// where the entry was listed, a hint for the store.
+/// counted as sent; then the attempt is counted and the row read as it is now. `listed`
+/// is the entry as the push listed it, a hint for the store.
 fn prepare_one(
     tx: &mut dyn StoreTx,
     table: &str,
     id: &str,
-    seq: Option<u64>,
+    listed: Option<&Operation>,
     gate: Option<&resolve::Gate>,
 ) -> Result<Prepared, SyncError> {
     if tx.conflict(table, id)?.is_some() {
@@ -564,8 +564,8 @@ fn prepare_one(
     }
     let Some(gate) = gate else {
         // No handler to ask first: count the attempt and read the entry in one step.
-        let counted = match seq {
-            Some(seq) => tx.count_attempt_at(table, id, seq)?,
+        let counted = match listed {
+            Some(listed) => tx.count_attempt_listed(listed)?,
             None => tx.count_attempt(table, id)?,
         };
         let Some(op) = counted else {

@@ -253,32 +253,30 @@ pub trait StoreTx {
         Ok(Some(op))
     }
 
-    /// [`count_attempt`](StoreTx::count_attempt), told where the caller last saw the
-    /// entry: `seq`, from [`ops`](StoreTx::ops). A store may look there first (a lookup
-    /// by position can be cheaper than one by item). The answer and the change are
-    /// count_attempt's whatever `seq` is: a position that now holds another item's
-    /// entry, or none, is only a wrong guess.
+    /// [`count_attempt`](StoreTx::count_attempt) of `listed`'s item, given the entry as
+    /// the caller last saw it in [`ops`](StoreTx::ops). A store may use the listing as a
+    /// hint: when the entry is still exactly as listed (same position and content), it
+    /// can count the attempt without reading the entry. The answer and the change are
+    /// count_attempt's whatever `listed` holds: an entry changed, moved or removed since,
+    /// or a listing that was never true, is only a wrong guess.
     ///
     /// ```
     /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
     /// let store = MemoryStore::new();
     /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
     /// store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap();
-    /// let seq = store.read(|tx| tx.ops(None)).unwrap()[0].seq;
-    /// let op = store.transaction(|tx| tx.count_attempt_at("Todo", "a", seq)).unwrap();
+    /// let listed = store.read(|tx| tx.ops(None)).unwrap().remove(0);
+    /// let op = store.transaction(|tx| tx.count_attempt_listed(&listed)).unwrap();
     /// assert_eq!(op.unwrap().attempts, 1);
-    /// // A wrong position changes nothing in the answer.
-    /// let op = store.transaction(|tx| tx.count_attempt_at("Todo", "a", seq + 9)).unwrap();
+    /// // The listing is out of date now (it says 0 attempts): the answer is still right.
+    /// let op = store.transaction(|tx| tx.count_attempt_listed(&listed)).unwrap();
     /// assert_eq!(op.unwrap().attempts, 2);
     /// ```
-    fn count_attempt_at(
+    fn count_attempt_listed(
         &mut self,
-        table: &str,
-        id: &str,
-        seq: u64,
+        listed: &Operation,
     ) -> Result<Option<Operation>, StoreError> {
-        let _ = seq;
-        self.count_attempt(table, id)
+        self.count_attempt(&listed.table, &listed.item_id)
     }
 
     /// Removes an item's operation only if it is still the entry `seq` at `revision`
