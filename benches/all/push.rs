@@ -10,6 +10,10 @@
 //! status; it keeps no local state. The client's setup (pulling the rows, queueing the
 //! updates in one store transaction) is not timed. Each case runs three interleaved
 //! rounds per side and keeps each side's best.
+//!
+//! Two diagnostic rows tell where the engine's time goes: the same push with the
+//! client store in the server dir (tmpfs by default, where fsync costs nothing), and
+//! with a `MemoryStore` (the engine's own work, without SQLite's).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 use sync_http::HttpTransport;
 use tablesync::SqliteStore;
 use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
-use tablesync::store::{OpKind, Store};
+use tablesync::store::{MemoryStore, OpKind, Store};
 
 use crate::child;
 use crate::link::Link;
@@ -103,8 +107,14 @@ pub fn serve_child() {
 
 /// The engine: pull the rows, queue an update of each, then time the push.
 pub fn engine(url: &str, client_db: &std::path::Path, n: usize, in_flight: usize) -> Duration {
-    let rt = runtime(2);
     let store = SqliteStore::open(client_db).expect("client store");
+    engine_with(url, store, n, in_flight)
+}
+
+/// [`engine`] over any store: with a `MemoryStore`, what the engine costs without
+/// SQLite's (a diagnostic).
+fn engine_with<S: Store>(url: &str, store: S, n: usize, in_flight: usize) -> Duration {
+    let rt = runtime(2);
     let options = SyncOptions {
         max_in_flight: in_flight,
         page_size: 1000,
@@ -211,7 +221,7 @@ pub fn run(settings: &Settings) -> Report {
     let scratch = settings.server_tempdir();
     let mut rates = Vec::new();
     for in_flight in [1, 4] {
-        let (mut ours, mut ours_scratch, mut ceiling) = (0f64, 0f64, 0f64);
+        let (mut ours, mut ours_scratch, mut ours_memory, mut ceiling) = (0f64, 0f64, 0f64, 0f64);
         for round in 0..ROUNDS {
             let rate = |d: Duration| n as f64 / d.as_secs_f64();
             let name = format!("{in_flight}-{round}");
@@ -225,6 +235,10 @@ pub fn run(settings: &Settings) -> Report {
             let server = seeded_server(&server_dir, &format!("scratch-{name}"), n);
             let db = scratch.path().join(format!("client-{name}.db"));
             ours_scratch = ours_scratch.max(rate(engine(&server.url, &db, n, in_flight)));
+            server.stop();
+            let server = seeded_server(&server_dir, &format!("memory-{name}"), n);
+            let store = MemoryStore::new();
+            ours_memory = ours_memory.max(rate(engine_with(&server.url, store, n, in_flight)));
             server.stop();
         }
         report.row(Row::rate(
@@ -242,6 +256,14 @@ pub fn run(settings: &Settings) -> Report {
                 settings.server_dir.display()
             ),
             ours_scratch,
+            ceiling,
+            "op/s",
+            None,
+        ));
+        report.row(Row::rate(
+            "push",
+            &format!("max_in_flight {in_flight}, client store MemoryStore (diagnostic)"),
+            ours_memory,
             ceiling,
             "op/s",
             None,
