@@ -14,6 +14,13 @@
 //! Anything else is a [`FilterError`] naming the 1-based character position, e.g.
 //! ``$filter: unexpected `foo` at position 12``. Column names are checked for their
 //! form only: what a name means is the backend's business.
+//!
+//! A filter comes from a client, so its size is bounded ([`FilterLimits`]): at most
+//! so many terms (comparisons, function calls, `true`/`false`) and so deep a nesting of
+//! parentheses and `not`. Chains of `and`/`or` are kept flat (one node with many
+//! parts), never folded into a tree as deep as the chain, and the parser only recurses
+//! per nesting level, which the depth limit bounds: nothing here, nor in the backends
+//! that compile the tree, recurses on anything the client can make long.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sync_core::Value;
@@ -144,7 +151,46 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, FilterError> {
     Ok(out)
 }
 
-/// Parses `$filter` text into a [`Filter`].
+/// How large a `$filter` may be. Every field is a server option (`--max-filter-terms`,
+/// `--max-filter-depth`).
+///
+/// ```
+/// use sync_server::query::{FilterLimits, parse_filter_with};
+/// let limits = FilterLimits { max_terms: 2, max_depth: 1 };
+/// assert!(parse_filter_with("a eq 1 or b eq 2", &limits).is_ok());
+/// assert_eq!(
+///     parse_filter_with("a eq 1 or b eq 2 or c eq 3", &limits).unwrap_err().to_string(),
+///     "$filter: more than 2 terms, the server's limit (max-filter-terms) at position 21"
+/// );
+/// assert_eq!(
+///     parse_filter_with("((a eq 1))", &limits).unwrap_err().to_string(),
+///     "$filter: nested deeper than 1 level, the server's limit (max-filter-depth) at position 3"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterLimits {
+    /// The most terms: comparisons, text functions and `true`/`false` constants.
+    pub max_terms: usize,
+    /// The deepest nesting of parentheses and `not`.
+    pub max_depth: usize,
+}
+
+/// Default `--max-filter-terms`: far more than any sync client sends (a keyset pull
+/// filter has three), and few enough that every backend compiles it comfortably.
+pub const DEFAULT_MAX_FILTER_TERMS: usize = 1000;
+/// Default `--max-filter-depth`.
+pub const DEFAULT_MAX_FILTER_DEPTH: usize = 64;
+
+impl Default for FilterLimits {
+    fn default() -> FilterLimits {
+        FilterLimits {
+            max_terms: DEFAULT_MAX_FILTER_TERMS,
+            max_depth: DEFAULT_MAX_FILTER_DEPTH,
+        }
+    }
+}
+
+/// Parses `$filter` text into a [`Filter`], within the default [`FilterLimits`].
 ///
 /// ```
 /// use sync_core::store::Filter;
@@ -157,11 +203,18 @@ fn lex(text: &str) -> Result<Vec<(Tok, usize)>, FilterError> {
 /// );
 /// ```
 pub fn parse_filter(text: &str) -> Result<Filter, FilterError> {
+    parse_filter_with(text, &FilterLimits::default())
+}
+
+/// Parses `$filter` text into a [`Filter`] within `limits`; see [`FilterLimits`].
+pub fn parse_filter_with(text: &str, limits: &FilterLimits) -> Result<Filter, FilterError> {
     let tokens = lex(text)?;
     let mut p = Parser {
         tokens,
         at: 0,
         depth: 0,
+        terms: 0,
+        limits: *limits,
     };
     let f = p.or()?;
     match p.peek() {
@@ -174,6 +227,8 @@ struct Parser {
     tokens: Vec<(Tok, usize)>,
     at: usize,
     depth: usize,
+    terms: usize,
+    limits: FilterLimits,
 }
 
 /// One side of a comparison.
@@ -183,8 +238,6 @@ enum Operand {
     /// A boolean-valued function call (a text function), already a filter.
     Call(Filter),
 }
-
-const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> &Tok {
@@ -257,26 +310,53 @@ impl Parser {
         })
     }
 
-    fn unary(&mut self) -> Result<Filter, FilterError> {
-        // Deep nesting is bounded so that a hostile filter cannot overflow the stack.
-        if self.depth > MAX_DEPTH {
-            return Err(self.error(format!("nesting deeper than {MAX_DEPTH}")));
+    /// Enters one nesting level (a parenthesis or a `not`), the only place the parser
+    /// recurses: bounded so that a hostile filter cannot overflow the stack.
+    fn deeper(&mut self) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            let max = self.limits.max_depth;
+            return Err(self.error(format!(
+                "nested deeper than {max} level{}, the server's limit (max-filter-depth)",
+                if max == 1 { "" } else { "s" }
+            )));
         }
+        Ok(())
+    }
+
+    /// Counts one term (a comparison, a function call, a constant).
+    fn term(&mut self, pos: usize) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms > self.limits.max_terms {
+            return Err(FilterError {
+                message: format!(
+                    "more than {} terms, the server's limit (max-filter-terms)",
+                    self.limits.max_terms
+                ),
+                position: pos,
+            });
+        }
+        Ok(())
+    }
+
+    fn unary(&mut self) -> Result<Filter, FilterError> {
         if self.keyword("not") {
             self.next();
-            self.depth += 1;
+            self.deeper()?;
             let f = self.unary()?;
             self.depth -= 1;
             return Ok(!f);
         }
         if *self.peek() == Tok::LParen {
             self.next();
-            self.depth += 1;
+            self.deeper()?;
             let f = self.or()?;
             self.depth -= 1;
             self.expect(Tok::RParen)?;
             return self.maybe_compared(Operand::Call(f));
         }
+        let pos = self.pos();
+        self.term(pos)?;
         let left = self.operand()?;
         self.maybe_compared(left)
     }
@@ -327,7 +407,20 @@ impl Parser {
             position: pos,
         };
         Ok(match tok {
+            Tok::Str(s) if s.contains('\0') => {
+                return Err(bad(
+                    "a string cannot contain the NUL character (U+0000)".into()
+                ));
+            }
             Tok::Str(s) => Operand::Literal(Value::Text(s)),
+            Tok::Num(n)
+                if is_integer_text(&n)
+                    && number(&n).is_none_or(|v| matches!(v, Value::Real(_))) =>
+            {
+                return Err(bad(format!(
+                    "the integer `{n}` is too large: integers must fit in 64 bits"
+                )));
+            }
             Tok::Num(n) => {
                 Operand::Literal(number(&n).ok_or_else(|| bad(format!("bad number `{n}`")))?)
             }
@@ -435,6 +528,14 @@ fn column_cmp(column: String, op: CmpOp, value: Value) -> Filter {
         (CmpOp::Ne, Value::Null) => !Filter::IsNull(column),
         (op, v) => Filter::cmp(column, op, v),
     }
+}
+
+/// Digits only, with an optional sign or `L` suffix: an integer literal, which must
+/// not be taken as a rounded float.
+fn is_integer_text(text: &str) -> bool {
+    let t = text.strip_suffix(['L', 'l']).unwrap_or(text);
+    let t = t.strip_prefix('-').unwrap_or(t);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An OData number: an integer (optionally `L`), else a decimal (optionally `M`, `D`,
@@ -621,6 +722,55 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(parse_filter(text).unwrap_err().to_string(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn long_chains_are_refused_by_name_and_never_folded_deep() {
+        // The filters that used to overflow the server's stack.
+        let ors = vec!["n eq 0"; 5000].join(" or ");
+        let e = parse_filter(&ors).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "$filter: more than 1000 terms, the server's limit (max-filter-terms) at position 10001"
+        );
+        let ands = vec!["true"; 7000].join(" and ");
+        assert!(
+            parse_filter(&ands)
+                .unwrap_err()
+                .message
+                .contains("more than 1000 terms")
+        );
+        // At the limit, one flat node.
+        let at_limit = vec!["n eq 0"; 1000].join(" or ");
+        match parse_filter(&at_limit).unwrap() {
+            Filter::Or(parts) => assert_eq!(parts.len(), 1000),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_and_nul_are_refused() {
+        for (text, want) in [
+            (
+                "n eq 18446744073709551617",
+                "$filter: the integer `18446744073709551617` is too large: integers must fit in 64 bits at position 6",
+            ),
+            (
+                "n eq -9223372036854775809",
+                "$filter: the integer `-9223372036854775809` is too large: integers must fit in 64 bits at position 6",
+            ),
+            (
+                "s eq 'a\u{0}'",
+                "$filter: a string cannot contain the NUL character (U+0000) at position 6",
+            ),
+        ] {
+            assert_eq!(parse_filter(text).unwrap_err().to_string(), want, "{text}");
+        }
+        assert_eq!(
+            parse_filter("n eq -9223372036854775808").unwrap(),
+            Filter::eq("n", i64::MIN)
+        );
+        assert_eq!(parse_filter("n eq 1e30").unwrap(), Filter::eq("n", 1e30));
     }
 
     #[test]

@@ -10,7 +10,10 @@
 
 mod filter;
 
-pub use filter::{FilterError, parse_filter};
+pub use filter::{
+    DEFAULT_MAX_FILTER_DEPTH, DEFAULT_MAX_FILTER_TERMS, FilterError, FilterLimits, parse_filter,
+    parse_filter_with,
+};
 
 use sync_core::store::{Filter, Order};
 use sync_http::wire::{DEFAULT_PAGE_SIZE, INCLUDE_DELETED};
@@ -66,9 +69,26 @@ fn is_column_name(s: &str) -> bool {
 }
 
 impl TableQuery {
-    /// Reads the options of a raw (still percent-encoded) query string. Unknown
-    /// parameters are ignored, as the reference server does.
+    /// Reads the options of a raw (still percent-encoded) query string, with the
+    /// default [`FilterLimits`]. Unknown parameters are ignored, as the reference server
+    /// does.
     pub fn parse(raw_query: &str, max_page_size: u64) -> Result<TableQuery, QueryError> {
+        TableQuery::parse_with(raw_query, max_page_size, &FilterLimits::default())
+    }
+
+    /// [`TableQuery::parse`] with a `$filter` bounded by `limits`.
+    ///
+    /// ```
+    /// use sync_server::query::{FilterLimits, TableQuery};
+    /// let limits = FilterLimits { max_terms: 1, max_depth: 8 };
+    /// assert!(TableQuery::parse_with("$filter=a eq 1", 50, &limits).is_ok());
+    /// assert!(TableQuery::parse_with("$filter=a eq 1 and b eq 2", 50, &limits).is_err());
+    /// ```
+    pub fn parse_with(
+        raw_query: &str,
+        max_page_size: u64,
+        limits: &FilterLimits,
+    ) -> Result<TableQuery, QueryError> {
         let mut q = TableQuery {
             filter: None,
             order_by: Vec::new(),
@@ -81,7 +101,7 @@ impl TableQuery {
         let invalid = |s: String| QueryError::Invalid(s);
         for (name, value) in form_urlencoded::parse(raw_query.as_bytes()) {
             match name.as_ref() {
-                "$filter" => q.filter = Some(parse_filter(&value)?),
+                "$filter" => q.filter = Some(parse_filter_with(&value, limits)?),
                 "$orderby" => q.order_by = parse_order_by(&value)?,
                 "$top" => {
                     let top: u64 = value.trim().parse().map_err(|_| {

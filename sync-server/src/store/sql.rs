@@ -517,21 +517,26 @@ fn unknown() -> Expr {
 }
 
 /// A filter as a SQL condition over `meta`'s physical columns.
+///
+/// This recurses once per nesting level of the filter, which the `$filter` parser
+/// bounds ([`crate::query::FilterLimits`]); the parts of one `and`/`or` become a
+/// balanced tree ([`balanced`]), so a long chain costs only its logarithm in depth here,
+/// in sea-query's writer and in the database's own parser.
 pub(crate) fn compile(flavor: Flavor, meta: &TableMeta, f: &Filter) -> Result<Expr, StoreError> {
     Ok(match f {
         Filter::And(parts) => {
-            let mut parts = parts.iter().map(|p| compile(flavor, meta, p));
-            match parts.next() {
-                None => Expr::val(true),
-                Some(first) => parts.try_fold(first?, |e, p| Ok::<_, StoreError>(e.and(p?)))?,
-            }
+            let parts = parts
+                .iter()
+                .map(|p| compile(flavor, meta, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            balanced(parts, |l, r| l.and(r)).unwrap_or_else(|| Expr::val(true))
         }
         Filter::Or(parts) => {
-            let mut parts = parts.iter().map(|p| compile(flavor, meta, p));
-            match parts.next() {
-                None => Expr::val(false),
-                Some(first) => parts.try_fold(first?, |e, p| Ok::<_, StoreError>(e.or(p?)))?,
-            }
+            let parts = parts
+                .iter()
+                .map(|p| compile(flavor, meta, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            balanced(parts, |l, r| l.or(r)).unwrap_or_else(|| Expr::val(false))
         }
         Filter::Not(inner) => compile(flavor, meta, inner)?.not(),
         Filter::IsNull(c) => match resolve(meta, c) {
@@ -543,6 +548,29 @@ pub(crate) fn compile(flavor: Flavor, meta: &TableMeta, f: &Filter) -> Result<Ex
             Some((phys, kind)) => compare(flavor, column, &phys, kind, *op, value)?,
         },
     })
+}
+
+/// Joins `parts` with `join` into a balanced tree, each inner pair in parentheses, so
+/// that `a or b or c or d` is `(a OR b) OR (c OR d)`: its depth is the logarithm of the
+/// number of parts, not their number. Without the parentheses sea-query would write a
+/// flat chain, which SQLite's parser folds into a left-deep tree again (and refuses
+/// past 1000 levels). `None` for no parts.
+fn balanced(parts: Vec<Expr>, join: fn(Expr, Expr) -> Expr) -> Option<Expr> {
+    // Each part with whether it is a join of this chain (and so needs parentheses).
+    let mut level: Vec<(Expr, bool)> = parts.into_iter().map(|p| (p, false)).collect();
+    let wrap = |(e, joined): (Expr, bool)| if joined { Expr::tuple([e]) } else { e };
+    while level.len() > 1 {
+        let mut next = Vec::with_capacity(level.len().div_ceil(2));
+        let mut it = level.into_iter();
+        while let Some(left) = it.next() {
+            next.push(match it.next() {
+                Some(right) => (join(wrap(left), wrap(right)), true),
+                None => left,
+            });
+        }
+        level = next;
+    }
+    level.pop().map(|(e, _)| e)
 }
 
 fn compare(
@@ -780,6 +808,31 @@ mod tests {
             r#"SELECT * FROM "t" WHERE "c1_text" = ? AND "c2_n" > ?"#
         );
         assert_eq!(values.0.len(), 2);
+    }
+
+    #[test]
+    fn chains_compile_to_balanced_parenthesized_trees() {
+        let f = Filter::Or((1..=5).map(|i| Filter::eq("n", i as i64)).collect());
+        let e = compile(Flavor::Sqlite, &meta(), &f).unwrap();
+        let q = Query::select()
+            .column(Asterisk)
+            .from(a("t"))
+            .and_where(e)
+            .to_owned();
+        assert_eq!(
+            q.build(SqliteQueryBuilder).0,
+            r#"SELECT * FROM "t" WHERE (("c2_n" = ? OR "c2_n" = ?) OR ("c2_n" = ? OR "c2_n" = ?)) OR "c2_n" = ?"#
+        );
+        // Far more parts than the parser lets through: building, writing and dropping
+        // the expression recurses only as deep as the tree's logarithm.
+        let wide = Filter::And((0..200_000).map(|i| Filter::gt("n", i as i64)).collect());
+        let e = compile(Flavor::Postgres, &meta(), &wide).unwrap();
+        let q = Query::select()
+            .column(Asterisk)
+            .from(a("t"))
+            .and_where(e)
+            .to_owned();
+        assert_eq!(q.build(PostgresQueryBuilder).1.0.len(), 200_000);
     }
 
     #[test]
