@@ -44,6 +44,24 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The longest `sub` accepted in per-user mode (in characters), as for ids.
+pub const MAX_SUB_LEN: usize = 255;
+
+/// A `sub` is the owner key of every row its user writes: non-empty, bounded, and free
+/// of control characters (PostgreSQL cannot store a NUL in text).
+fn check_sub(sub: &str) -> Result<(), ApiError> {
+    let reason = if sub.is_empty() {
+        "is empty"
+    } else if sub.chars().count() > MAX_SUB_LEN {
+        "is longer than 255 characters"
+    } else if sub.chars().any(char::is_control) {
+        "contains control characters"
+    } else {
+        return Ok(());
+    };
+    Err(unauthorized(&format!("invalid token: its `sub` {reason}")))
+}
+
 /// The owner key of an authenticated request.
 ///
 /// ```
@@ -58,6 +76,10 @@ pub fn authenticate(auth: &Auth, headers: &HeaderMap) -> Result<String, ApiError
     match auth {
         Auth::None => Ok(String::new()),
         Auth::ApiKey(key) => {
+            if key.is_empty() {
+                // An empty key would let in every request that sends an empty one.
+                return Err(unauthorized("the server has no API key configured"));
+            }
             let given = header(headers, API_KEY_HEADER)
                 .or_else(|| bearer(headers))
                 .ok_or_else(|| unauthorized("an API key is required (X-API-KEY)"))?;
@@ -71,11 +93,17 @@ pub fn authenticate(auth: &Auth, headers: &HeaderMap) -> Result<String, ApiError
             let token = header(headers, AUTH_HEADER)
                 .or_else(|| bearer(headers))
                 .ok_or_else(|| unauthorized("a token is required (X-ZUMO-AUTH)"))?;
+            if secret.is_empty() {
+                // Anyone could sign a token with an empty secret: accept none.
+                return Err(unauthorized("the server has no JWT secret configured"));
+            }
             let mut validation = Validation::new(Algorithm::HS256);
             // The reference's audience and issuer are not checked: any token signed
-            // with the secret and not expired is accepted.
+            // with the secret, not expired and already valid is accepted.
             validation.validate_aud = false;
             validation.set_required_spec_claims(&["exp"]);
+            // `nbf`, when present, is checked with the same (zero) leeway as `exp`.
+            validation.validate_nbf = true;
             validation.leeway = 0;
             let data = jsonwebtoken::decode::<Claims>(
                 token,
@@ -87,8 +115,8 @@ pub fn authenticate(auth: &Auth, headers: &HeaderMap) -> Result<String, ApiError
                 return Ok(String::new());
             }
             match data.claims.sub {
-                Some(sub) if !sub.is_empty() => Ok(sub),
-                _ => Err(unauthorized("the token has no `sub`")),
+                None => Err(unauthorized("the token has no `sub`")),
+                Some(sub) => check_sub(&sub).map(|()| sub),
             }
         }
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::query::FilterLimits;
 use crate::store::{self, Backend, StoreError};
 
 /// How requests are authenticated.
@@ -24,6 +25,60 @@ pub enum Auth {
         /// Each row belongs to the token's `sub`; users see only their own rows.
         per_user: bool,
     },
+}
+
+/// The shortest `--api-key` the server starts with.
+pub const MIN_API_KEY_LEN: usize = 16;
+/// The shortest `--jwt-secret` the server starts with: 256 bits, the HMAC-SHA256 key
+/// size RFC 7518 (section 3.2) requires.
+pub const MIN_JWT_SECRET_LEN: usize = 32;
+
+impl Auth {
+    /// Checks that a credential is strong enough to start a server with: an API key of
+    /// at least [`MIN_API_KEY_LEN`] characters, a JWT secret of at least
+    /// [`MIN_JWT_SECRET_LEN`] bytes. The error names the setting (`--api-key`,
+    /// `--jwt-secret`). (Whatever this says, an empty key or secret lets no request in.)
+    ///
+    /// ```
+    /// use sync_server::Auth;
+    /// assert!(Auth::None.check().is_ok());
+    /// assert!(Auth::ApiKey("0123456789abcdef".into()).check().is_ok());
+    /// assert_eq!(
+    ///     Auth::ApiKey(String::new()).check().unwrap_err(),
+    ///     "--api-key (TABLESYNC_API_KEY) is empty: give a key of at least 16 characters"
+    /// );
+    /// let short = Auth::Jwt { secret: b"s3cret".to_vec(), per_user: false };
+    /// assert!(short.check().unwrap_err().starts_with("--jwt-secret (TABLESYNC_JWT_SECRET) is 6 bytes"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        let (flag, len, min, unit) = match self {
+            Auth::None => return Ok(()),
+            Auth::ApiKey(key) => (
+                "--api-key (TABLESYNC_API_KEY)",
+                key.chars().count(),
+                MIN_API_KEY_LEN,
+                "characters",
+            ),
+            Auth::Jwt { secret, .. } => (
+                "--jwt-secret (TABLESYNC_JWT_SECRET)",
+                secret.len(),
+                MIN_JWT_SECRET_LEN,
+                "bytes",
+            ),
+        };
+        if len == 0 {
+            let what = if unit == "bytes" { "secret" } else { "key" };
+            return Err(format!(
+                "{flag} is empty: give a {what} of at least {min} {unit}"
+            ));
+        }
+        if len < min {
+            return Err(format!(
+                "{flag} is {len} {unit}: it must be at least {min} {unit}"
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Auth {
@@ -56,6 +111,8 @@ pub struct Config {
     pub(crate) auth: Auth,
     pub(crate) max_page_size: u64,
     pub(crate) max_body: usize,
+    pub(crate) max_url: usize,
+    pub(crate) filter_limits: FilterLimits,
     pub(crate) tables: Option<Vec<String>>,
 }
 
@@ -63,6 +120,9 @@ pub struct Config {
 pub const DEFAULT_MAX_PAGE_SIZE: u64 = 1000;
 /// Default `--max-body`: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Default `--max-url`: 32 KiB of path and query, room for any filter within the
+/// default [`FilterLimits`] of a sync client.
+pub const DEFAULT_MAX_URL: usize = 32 << 10;
 
 impl Config {
     /// A configuration over an open backend: no auth, default limits, any table.
@@ -78,6 +138,8 @@ impl Config {
             auth: Auth::None,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_body: DEFAULT_MAX_BODY,
+            max_url: DEFAULT_MAX_URL,
+            filter_limits: FilterLimits::default(),
             tables: None,
         }
     }
@@ -103,6 +165,42 @@ impl Config {
     /// The largest request body in bytes (more is a 413).
     pub fn max_body(mut self, bytes: usize) -> Config {
         self.max_body = bytes;
+        self
+    }
+
+    /// The longest URL (path and query, in bytes) accepted: more is a 414.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = sync_server::Config::open("sqlite::memory:").await.unwrap().max_url(4096);
+    /// # drop(config);
+    /// # });
+    /// ```
+    pub fn max_url(mut self, bytes: usize) -> Config {
+        self.max_url = bytes;
+        self
+    }
+
+    /// The most terms a `$filter` may have (comparisons, text functions, constants):
+    /// more is a 400 naming the limit.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = sync_server::Config::open("sqlite::memory:").await.unwrap()
+    ///     .max_filter_terms(100)
+    ///     .max_filter_depth(8);
+    /// # drop(config);
+    /// # });
+    /// ```
+    pub fn max_filter_terms(mut self, n: usize) -> Config {
+        self.filter_limits.max_terms = n;
+        self
+    }
+
+    /// The deepest nesting of parentheses and `not` in a `$filter`: deeper is a 400
+    /// naming the limit.
+    pub fn max_filter_depth(mut self, n: usize) -> Config {
+        self.filter_limits.max_depth = n;
         self
     }
 

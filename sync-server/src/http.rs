@@ -36,6 +36,7 @@ fn state(config: Config) -> Arc<Config> {
 }
 
 pub(crate) fn router(config: Config) -> Router {
+    let max_url = config.max_url;
     let st = state(config);
     let tables = Router::new()
         .route("/tables/{table}", get(list).post(insert))
@@ -55,6 +56,20 @@ pub(crate) fn router(config: Config) -> Router {
     Router::new()
         .merge(tables)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(middleware::from_fn_with_state(max_url, url_layer))
+}
+
+/// A URL longer than the limit is a 414 before anything reads it.
+async fn url_layer(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if len > max {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("the URL is longer than {max} bytes, the server's limit (max-url)"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn api_version_layer(req: Request, next: Next) -> Response {
@@ -140,6 +155,15 @@ async fn json_object(body: Body, max: usize) -> Result<Map<String, Json>, ApiErr
     })?;
     let json: Json = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    // Valid JSON is UTF-8 text.
+    if let Some(n) = std::str::from_utf8(&bytes).ok().and_then(oversized_integer) {
+        return Err(ApiError::bad_request(format!(
+            "{}the integer {n} cannot be stored exactly: integers must fit in 64 bits",
+            column_holding(&bytes, n)
+                .map(|c| format!("column `{c}`: "))
+                .unwrap_or_default()
+        )));
+    }
     match json {
         Json::Object(o) => Ok(o),
         other => Err(ApiError::bad_request(format!(
@@ -153,6 +177,59 @@ async fn json_object(body: Body, max: usize) -> Result<Map<String, Json>, ApiErr
             }
         ))),
     }
+}
+
+/// The first integer literal in valid JSON text that no 64-bit integer holds.
+///
+/// The JSON parser reads such a literal as the nearest float, silently rounded
+/// (`18446744073709551617` becomes `18446744073709551616`), so the text itself is looked
+/// at: one pass, outside strings.
+fn oversized_integer(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => i += 1,
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                let mut integral = true;
+                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+                {
+                    integral &= b[i].is_ascii_digit();
+                    i += 1;
+                }
+                let n = &text[start..i];
+                if integral && n.parse::<i64>().is_err() && n.parse::<u64>().is_err() {
+                    return Some(n);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The top-level key of a JSON object whose value holds the integer literal `n`, for
+/// an error that names the column.
+fn column_holding(body: &[u8], n: &str) -> Option<String> {
+    let map: std::collections::BTreeMap<String, &serde_json::value::RawValue> =
+        serde_json::from_slice(body).ok()?;
+    map.into_iter()
+        .find(|(_, raw)| oversized_integer(raw.get()) == Some(n))
+        .map(|(k, _)| k)
 }
 
 /// A body split into its `id`, `version` and app columns; reserved fields are a 400.
@@ -234,6 +311,15 @@ fn answer(outcome: Outcome, ok: StatusCode) -> Response {
     }
 }
 
+fn query_options(config: &Config, raw: Option<&str>) -> Result<TableQuery, ApiError> {
+    TableQuery::parse_with(
+        raw.unwrap_or(""),
+        config.max_page_size,
+        &config.filter_limits,
+    )
+    .map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
 type TablePath = Result<Path<String>, axum::extract::rejection::PathRejection>;
 type ItemPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
 
@@ -256,8 +342,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let Path(table) = path.map_err(path_error)?;
     let table = table_name(&config, &table)?;
-    let q = TableQuery::parse(raw.as_deref().unwrap_or(""), config.max_page_size)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let q = query_options(&config, raw.as_deref())?;
     let page = config.backend.query(&table, &owner(o), &q).await?;
     let rows: Vec<RowJson<'_>> = page
         .rows
@@ -283,8 +368,7 @@ async fn get_one(
     let Path((table, id)) = path.map_err(path_error)?;
     let table = table_name(&config, &table)?;
     validate_id(&id)?;
-    let q = TableQuery::parse(raw.as_deref().unwrap_or(""), config.max_page_size)
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let q = query_options(&config, raw.as_deref())?;
     match config.backend.get(&table, &owner(o), &id).await? {
         Some(row) => Ok(row_response(StatusCode::OK, &row, q.select.as_deref())),
         None => Err(ApiError::item_not_found()),
@@ -369,4 +453,40 @@ async fn undelete(
     };
     let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
     Ok(answer(outcome, StatusCode::CREATED))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_beyond_64_bits_are_found_outside_strings() {
+        assert_eq!(
+            oversized_integer(r#"{"a": 18446744073709551617}"#),
+            Some("18446744073709551617")
+        );
+        assert_eq!(
+            oversized_integer(r#"{"a": [1, {"b": -9223372036854775809}]}"#),
+            Some("-9223372036854775809")
+        );
+        assert_eq!(
+            oversized_integer(r#"{"a": 100000000000000000001, "b": 1}"#),
+            Some("100000000000000000001")
+        );
+        for fine in [
+            r#"{"a": 18446744073709551615, "b": -9223372036854775808}"#,
+            r#"{"a": "18446744073709551617", "b\"c": "\"99999999999999999999"}"#,
+            r#"{"a": 1.8446744073709552e19, "b": 100000000000000000001.5}"#,
+            r#"{"a": -0, "b": 0, "c": 1e3}"#,
+        ] {
+            assert_eq!(oversized_integer(fine), None, "{fine}");
+        }
+        assert_eq!(
+            column_holding(
+                br#"{"x": 1, "n": 18446744073709551617}"#,
+                "18446744073709551617"
+            ),
+            Some("n".to_owned())
+        );
+    }
 }

@@ -44,6 +44,15 @@ struct Args {
     /// Largest request body, in bytes.
     #[arg(long, env = "TABLESYNC_MAX_BODY", default_value_t = sync_server::DEFAULT_MAX_BODY)]
     max_body: usize,
+    /// Longest URL (path and query), in bytes.
+    #[arg(long, env = "TABLESYNC_MAX_URL", default_value_t = sync_server::DEFAULT_MAX_URL)]
+    max_url: usize,
+    /// Most terms in a `$filter` (comparisons, functions, constants).
+    #[arg(long, env = "TABLESYNC_MAX_FILTER_TERMS", default_value_t = sync_server::query::DEFAULT_MAX_FILTER_TERMS)]
+    max_filter_terms: usize,
+    /// Deepest nesting of parentheses and `not` in a `$filter`.
+    #[arg(long, env = "TABLESYNC_MAX_FILTER_DEPTH", default_value_t = sync_server::query::DEFAULT_MAX_FILTER_DEPTH)]
+    max_filter_depth: usize,
     /// Serve only these tables (comma-separated); by default any valid name.
     #[arg(long, env = "TABLESYNC_TABLES", value_delimiter = ',')]
     tables: Option<Vec<String>>,
@@ -87,6 +96,10 @@ async fn main() -> std::process::ExitCode {
         },
         (None, None) => Auth::None,
     };
+    if let Err(e) = auth.check() {
+        tracing::error!("refusing to start: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let mut config = match Config::open(&args.database).await {
         Ok(c) => c,
         Err(e) => {
@@ -97,7 +110,10 @@ async fn main() -> std::process::ExitCode {
     config = config
         .auth(auth)
         .max_page_size(args.max_page_size)
-        .max_body(args.max_body);
+        .max_body(args.max_body)
+        .max_url(args.max_url)
+        .max_filter_terms(args.max_filter_terms)
+        .max_filter_depth(args.max_filter_depth);
     if let Some(tables) = args.tables {
         config = config.tables(tables);
     }

@@ -267,6 +267,11 @@ pub fn to_sql(table: &str, column: &ColumnMeta, value: &Json) -> Result<Sql, Sto
     };
     Ok(match (column.kind, value) {
         (kind, Json::Null) => kind.null(),
+        (Kind::Text, Json::String(s)) if s.contains('\0') => {
+            return Err(bad(
+                "text cannot contain the NUL character (U+0000); PostgreSQL cannot store it".into(),
+            ));
+        }
         (Kind::Text, Json::String(s)) => Sql::String(Some(s.clone())),
         (Kind::Number, Json::Number(n)) => Sql::Double(Some(exact_f64(n).ok_or_else(|| {
             bad(format!(
@@ -357,6 +362,17 @@ mod tests {
             to_sql("T", &col(Kind::Number), &json!(1.25)).unwrap(),
             Sql::Double(Some(1.25))
         );
+    }
+
+    #[test]
+    fn text_with_a_nul_is_refused_naming_the_column() {
+        let e = to_sql("T", &col(Kind::Text), &json!("a\u{0}b")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "table `T`, column `c`: text cannot contain the NUL character (U+0000); \
+             PostgreSQL cannot store it"
+        );
+        assert!(to_sql("T", &col(Kind::Json), &json!(["a\u{0}b"])).is_ok());
     }
 
     #[test]
