@@ -234,26 +234,22 @@ impl Inner {
         }
     }
 
-    /// Creates the table and the columns a write needs, in one transaction under the
-    /// schema lock (so two instances never add the same column twice).
-    async fn ensure(
+    /// Creates the table and the columns a write needs inside the caller's transaction,
+    /// under the schema lock (so two instances never add the same column twice), and
+    /// returns the table as it will be once that commits. Nothing is cached here: a
+    /// write that is refused rolls the schema change back with it.
+    async fn add_schema(
         &self,
-        client: &mut deadpool_postgres::Client,
+        tx: &deadpool_postgres::Transaction<'_>,
         table: &str,
         key: &str,
         data: &[(String, serde_json::Value)],
-    ) -> Result<Arc<TableMeta>, StoreError> {
-        if let Some(m) = self.meta(&*client, key).await?
-            && missing_columns(Some(&m), data).is_empty()
-        {
-            return Ok(m);
-        }
-        let tx = client.transaction().await?;
-        execute(&tx, &lock_schema()).await?;
-        let mut meta = match self.load(&tx, key).await? {
+    ) -> Result<TableMeta, StoreError> {
+        execute(tx, &lock_schema()).await?;
+        let mut meta = match self.load(tx, key).await? {
             Some(m) => (*m).clone(),
             None => {
-                let n: i64 = query(&tx, &sql::count_tables()).await?[0].try_get(0)?;
+                let n: i64 = query(tx, &sql::count_tables()).await?[0].try_get(0)?;
                 let n = n + 1;
                 let phys = phys_name('t', n, key);
                 tx.batch_execute(
@@ -262,7 +258,7 @@ impl Inner {
                 .await?;
                 tx.batch_execute(&sql::create_pull_index(&phys, n).build(PostgresQueryBuilder))
                     .await?;
-                execute(&tx, &sql::insert_table(key, table, &phys)).await?;
+                execute(tx, &sql::insert_table(key, table, &phys)).await?;
                 TableMeta {
                     key: key.to_owned(),
                     phys,
@@ -283,11 +279,10 @@ impl Inner {
                 &sql::add_column(FLAVOR, &meta.phys, &col).build(PostgresQueryBuilder),
             )
             .await?;
-            execute(&tx, &sql::insert_column(key, &col, ord)).await?;
+            execute(tx, &sql::insert_column(key, &col, ord)).await?;
             meta.columns.push(col);
         }
-        tx.commit().await?;
-        Ok(self.catalog.put(meta))
+        Ok(meta)
     }
 
     /// Rows of a `SELECT *` or `… RETURNING *`, reloading the catalog once if a column
@@ -322,7 +317,9 @@ impl Inner {
     /// table's clock and write the row in one statement, and commit. Writes to one row
     /// queue on the row's lock; writes to one table hold its clock only from their last
     /// statement to commit (see the `store` module docs for why that keeps the pull
-    /// guarantee).
+    /// guarantee). A write that needs a new table or new columns makes that schema
+    /// change in its own transaction, so that a refused write changes nothing, the
+    /// schema included.
     async fn write(
         &self,
         table: &str,
@@ -336,18 +333,30 @@ impl Inner {
             WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
             _ => &[],
         };
-        let mut meta = match &op {
-            WriteOp::Insert { .. } => self.ensure(&mut client, table, &key, data).await?,
-            _ => match self.meta(&client, &key).await? {
-                None => return Ok(Outcome::NotFound),
-                Some(_) => self.ensure(&mut client, table, &key, data).await?,
-            },
+        let known = match self.meta(&client, &key).await? {
+            Some(m) if missing_columns(Some(&m), data).is_empty() => Some(m),
+            Some(_) => None,
+            None if matches!(op, WriteOp::Insert { .. }) => None,
+            // Nothing to change in a table that does not exist.
+            None => return Ok(Outcome::NotFound),
         };
-        let values = bind_data(table, &meta, data)?;
+        let values = match &known {
+            Some(meta) => Some(bind_data(table, meta, data)?),
+            None => None,
+        };
         // An insert that loses the race for its id to another one inserts nothing; the
         // next round reads the winner's row and answers 409.
         for _ in 0..INSERT_ROUNDS {
             let tx = client.transaction().await?;
+            let fresh;
+            let (mut meta, values, schema) = match (&known, &values) {
+                (Some(m), Some(v)) => (Arc::clone(m), v.as_slice(), false),
+                _ => {
+                    let meta = Arc::new(self.add_schema(&tx, table, &key, data).await?);
+                    fresh = bind_data(table, &meta, data)?;
+                    (meta, fresh.as_slice(), true)
+                }
+            };
             let select = sql::select_row_locked(&meta, owner, id);
             let current = self.rows(&tx, &mut meta, &select).await?.pop();
             let write: SubQueryStatement = match plan(&op, current.as_ref()) {
@@ -356,14 +365,14 @@ impl Inner {
                     return Ok(outcome);
                 }
                 Ok(Plan::Insert) => {
-                    sql::insert_row(&meta, owner, id, sql::clock_value(), &values).into()
+                    sql::insert_row(&meta, owner, id, sql::clock_value(), values).into()
                 }
                 Ok(Plan::Update {
                     expected,
                     deleted,
                     with_data,
                 }) => {
-                    let data = if with_data { values.as_slice() } else { &[] };
+                    let data = if with_data { values } else { &[] };
                     sql::update_row(
                         &meta,
                         owner,
@@ -381,6 +390,9 @@ impl Inner {
             match <[Row; 1]>::try_from(written) {
                 Ok([row]) => {
                     tx.commit().await?;
+                    if schema {
+                        self.catalog.put((*meta).clone());
+                    }
                     return Ok(Outcome::Done(row));
                 }
                 Err(none) if none.is_empty() && current.is_none() => tx.rollback().await?,

@@ -24,8 +24,8 @@ use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, TransactionBehavior};
 use sea_query::{Expr, SqliteQueryBuilder, Value as Sql};
 use sea_query_rusqlite::{RusqliteBinder, RusqliteValue, RusqliteValues};
 use tokio::sync::{mpsc, oneshot};
@@ -89,6 +89,16 @@ struct Ready {
     key: String,
     meta: Arc<TableMeta>,
     values: Vec<(String, Sql)>,
+}
+
+/// What [`Inner::prepare`] made of a write.
+enum Prepared {
+    /// Ready for a group transaction.
+    Ready(Ready),
+    /// Already answered: a table that does not exist, a value of the wrong kind.
+    Answered,
+    /// It needs a new table or new columns first: see [`Inner::write_with_schema`].
+    NeedsSchema(WriteJob),
 }
 
 /// The storage thread's state besides the connection.
@@ -229,36 +239,31 @@ impl Inner {
         }
     }
 
-    /// Creates the table and the columns a write needs, in one transaction.
-    fn ensure(
+    /// Creates the table and the columns a write needs, inside the caller's
+    /// transaction, and returns the table as it will be once that commits. Nothing is
+    /// cached here: a write that is refused rolls the schema change back with it.
+    fn add_schema(
         &self,
-        conn: &mut Connection,
+        conn: &Connection,
         table: &str,
         key: &str,
         data: &[(String, serde_json::Value)],
-    ) -> Result<Arc<TableMeta>, StoreError> {
-        let cached = self.meta(conn, key)?;
-        if let Some(m) = &cached
-            && missing_columns(Some(m), data).is_empty()
-        {
-            return Ok(Arc::clone(m));
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    ) -> Result<TableMeta, StoreError> {
         let exec = |q: String| -> Result<(), StoreError> {
-            tx.execute(&q, [])?;
+            conn.execute(&q, [])?;
             Ok(())
         };
         // Re-read under the lock: another process may have changed the schema.
-        let mut meta = match self.load(&tx, key)? {
+        let mut meta = match self.load(conn, key)? {
             Some(m) => (*m).clone(),
             None => {
-                let n = count(&tx, sql::count_tables())? + 1;
+                let n = count(conn, sql::count_tables())? + 1;
                 let phys = phys_name('t', n, key);
                 exec(sql::create_data_table(FLAVOR, &phys).build(SqliteQueryBuilder))?;
                 exec(sql::create_pull_index(&phys, n).build(SqliteQueryBuilder))?;
                 let (q, v) =
                     sql::insert_table(key, table, &phys).build_rusqlite(SqliteQueryBuilder);
-                tx.execute(&q, &*v.as_params())?;
+                conn.execute(&q, &*v.as_params())?;
                 TableMeta {
                     key: key.to_owned(),
                     phys,
@@ -277,11 +282,44 @@ impl Inner {
             };
             exec(sql::add_column(FLAVOR, &meta.phys, &col).build(SqliteQueryBuilder))?;
             let (q, v) = sql::insert_column(key, &col, ord).build_rusqlite(SqliteQueryBuilder);
-            tx.execute(&q, &*v.as_params())?;
+            conn.execute(&q, &*v.as_params())?;
             meta.columns.push(col);
         }
-        tx.commit()?;
-        Ok(self.catalog.put(meta))
+        Ok(meta)
+    }
+
+    /// A write that needs a new table or new columns, alone in one transaction with
+    /// its schema change: committed together when the write is done, rolled back
+    /// together when it is refused (404, 409, 412, a bad value), so that a refused
+    /// write changes nothing, the schema included. Schema changes are rare; the writes
+    /// of a known schema go through [`Inner::write_group`]'s group commit.
+    fn write_with_schema(&self, conn: &mut Connection, job: WriteJob) {
+        let key = job.table.to_ascii_lowercase();
+        let data = job_data(&job.op);
+        let result = (|| {
+            exec(conn, "BEGIN IMMEDIATE")?;
+            let written = (|| {
+                let meta = Arc::new(self.add_schema(conn, &job.table, &key, data)?);
+                let values = bind_data(&job.table, &meta, data)?;
+                let outcome = self.apply(conn, &key, Arc::clone(&meta), &values, &job)?;
+                Ok::<_, StoreError>((meta, outcome))
+            })();
+            match written {
+                Ok((meta, outcome @ Outcome::Done(_))) => {
+                    if let Err(e) = exec(conn, "COMMIT") {
+                        rollback(conn);
+                        return Err(e);
+                    }
+                    self.catalog.put((*meta).clone());
+                    Ok(outcome)
+                }
+                refused => {
+                    rollback(conn);
+                    refused.map(|(_, outcome)| outcome)
+                }
+            }
+        })();
+        let _ = job.reply.send(result);
     }
 
     /// The text of a statement shape, built by `build` the first time.
@@ -353,53 +391,60 @@ impl Inner {
             .pop())
     }
 
-    /// What a write needs before its transaction: its table and columns (created if
-    /// needed, in their own transaction) and its values. `None` when it is already
-    /// answered (a table that does not exist, a value of the wrong kind).
-    fn prepare(&self, conn: &mut Connection, job: WriteJob) -> Option<Ready> {
+    /// What a write needs before its transaction: its table and columns, and its
+    /// values.
+    fn prepare(&self, conn: &mut Connection, job: WriteJob) -> Prepared {
         let key = job.table.to_ascii_lowercase();
-        let data = match &job.op {
-            WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
-            _ => &[],
-        };
-        let prepared = (|| {
-            let exists = match &job.op {
-                WriteOp::Insert { .. } => true,
-                // Nothing to change in a table that does not exist.
-                _ => self.meta(conn, &key)?.is_some(),
-            };
-            if !exists {
-                return Ok(None);
+        let data = job_data(&job.op);
+        let meta = match self.meta(conn, &key) {
+            Ok(meta) => meta,
+            Err(e) => {
+                let _ = job.reply.send(Err(e));
+                return Prepared::Answered;
             }
-            let meta = self.ensure(conn, &job.table, &key, data)?;
-            let values = bind_data(&job.table, &meta, data)?;
-            Ok(Some((meta, values)))
-        })();
-        match prepared {
-            Ok(Some((meta, values))) => Some(Ready {
+        };
+        let meta = match meta {
+            Some(m) if missing_columns(Some(&m), data).is_empty() => m,
+            Some(_) => return Prepared::NeedsSchema(job),
+            None if matches!(job.op, WriteOp::Insert { .. }) => return Prepared::NeedsSchema(job),
+            None => {
+                // Nothing to change in a table that does not exist.
+                let _ = job.reply.send(Ok(Outcome::NotFound));
+                return Prepared::Answered;
+            }
+        };
+        match bind_data(&job.table, &meta, data) {
+            Ok(values) => Prepared::Ready(Ready {
                 job,
                 key,
                 meta,
                 values,
             }),
-            Ok(None) => {
-                let _ = job.reply.send(Ok(Outcome::NotFound));
-                None
-            }
             Err(e) => {
                 let _ = job.reply.send(Err(e));
-                None
+                Prepared::Answered
             }
         }
     }
 
-    /// Runs a group of writes, in as few transactions as it takes (one, unless SQLite
-    /// itself rolls a transaction back), then answers each.
+    /// Runs a group of writes in arrival order, in as few transactions as it takes
+    /// (one, unless SQLite itself rolls a transaction back, or a write needs a schema
+    /// change and runs alone), then answers each.
     fn write_group(&self, conn: &mut Connection, group: Vec<WriteJob>) {
-        let mut ready: VecDeque<Ready> = group
-            .into_iter()
-            .filter_map(|job| self.prepare(conn, job))
-            .collect();
+        let mut ready: VecDeque<Ready> = VecDeque::with_capacity(group.len());
+        for job in group {
+            match self.prepare(conn, job) {
+                Prepared::Ready(r) => ready.push_back(r),
+                Prepared::Answered => {}
+                Prepared::NeedsSchema(job) => {
+                    // The writes before it commit first, so that order is kept.
+                    while !ready.is_empty() {
+                        self.commit_some(conn, &mut ready);
+                    }
+                    self.write_with_schema(conn, job);
+                }
+            }
+        }
         while !ready.is_empty() {
             self.commit_some(conn, &mut ready);
         }
@@ -535,6 +580,14 @@ impl Inner {
             ))
         })?;
         Ok(Outcome::Done(row))
+    }
+}
+
+/// The app columns a write sets.
+fn job_data(op: &WriteOp) -> &[(String, serde_json::Value)] {
+    match op {
+        WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
+        _ => &[],
     }
 }
 
