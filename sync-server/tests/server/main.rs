@@ -5,4 +5,5 @@ mod auth;
 mod bad_input;
 mod common;
 mod conformance;
+mod hostile;
 mod multi_instance;
