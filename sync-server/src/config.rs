@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::query::FilterLimits;
+use crate::schema::{Schema, TableDecl};
 use crate::store::{self, Backend, StoreError};
 
 /// How requests are authenticated.
@@ -114,6 +115,15 @@ pub struct Config {
     pub(crate) max_url: usize,
     pub(crate) filter_limits: FilterLimits,
     pub(crate) tables: Option<Vec<String>>,
+    /// The declared tables, each declared to the backend once, before its first use.
+    pub(crate) declared: Arc<Vec<Declared>>,
+    pub(crate) dynamic_schema: Option<bool>,
+}
+
+/// A declared table and whether the backend has it yet.
+pub(crate) struct Declared {
+    pub(crate) decl: TableDecl,
+    done: tokio::sync::OnceCell<()>,
 }
 
 /// Default `--max-page-size`: the reference server's cap.
@@ -141,6 +151,8 @@ impl Config {
             max_url: DEFAULT_MAX_URL,
             filter_limits: FilterLimits::default(),
             tables: None,
+            declared: Arc::new(Vec::new()),
+            dynamic_schema: None,
         }
     }
 
@@ -213,6 +225,85 @@ impl Config {
     {
         self.tables = Some(names.into_iter().map(Into::into).collect());
         self
+    }
+
+    /// Declares the schema: these tables, with these columns of these kinds, are
+    /// created before the server answers its first request to them (see
+    /// [`crate::schema`]). Other tables are served only while the schema is dynamic
+    /// ([`Config::dynamic_schema`]).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use sync_server::schema::{Schema, TableDecl};
+    /// use sync_server::store::Kind;
+    /// let config = sync_server::Config::open("sqlite::memory:").await.unwrap()
+    ///     .schema(Schema::new([TableDecl::new("TodoItem").column("text", Kind::Text)]))
+    ///     .dynamic_schema(false);
+    /// config.apply_schema().await.unwrap();
+    /// assert!(!config.dynamic_schema_value());
+    /// # });
+    /// ```
+    pub fn schema(mut self, schema: Schema) -> Config {
+        self.declared = Arc::new(
+            schema
+                .tables
+                .into_iter()
+                .map(|decl| Declared {
+                    decl,
+                    done: tokio::sync::OnceCell::new(),
+                })
+                .collect(),
+        );
+        self
+    }
+
+    /// Whether writes may add tables and columns the schema does not declare, each
+    /// column taking the kind of its first value. Default: yes, except in per-user
+    /// mode, where one user's writes would otherwise shape every user's tables.
+    pub fn dynamic_schema(mut self, dynamic: bool) -> Config {
+        self.dynamic_schema = Some(dynamic);
+        self
+    }
+
+    /// Whether the schema is dynamic, defaults applied; see [`Config::dynamic_schema`].
+    pub fn dynamic_schema_value(&self) -> bool {
+        let per_user = matches!(self.auth, Auth::Jwt { per_user: true, .. });
+        self.dynamic_schema.unwrap_or(!per_user)
+    }
+
+    /// Declares every table of the schema to the backend now (otherwise each is
+    /// declared before its first request), so that a schema the database contradicts
+    /// fails at startup; see [`Config::schema`].
+    pub async fn apply_schema(&self) -> Result<(), StoreError> {
+        for d in self.declared.iter() {
+            self.declare(d).await?;
+        }
+        Ok(())
+    }
+
+    /// The declared table of this name, declared to the backend if it was not yet.
+    pub(crate) async fn declared_table(
+        &self,
+        name: &str,
+    ) -> Result<Option<&TableDecl>, StoreError> {
+        match self
+            .declared
+            .iter()
+            .find(|d| d.decl.name.eq_ignore_ascii_case(name))
+        {
+            Some(d) => {
+                self.declare(d).await?;
+                Ok(Some(&d.decl))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn declare(&self, d: &Declared) -> Result<(), StoreError> {
+        d.done
+            .get_or_try_init(|| self.backend.declare(&d.decl))
+            .await
+            .map(|_| ())
     }
 
     /// The configured maximum page size.

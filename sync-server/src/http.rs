@@ -17,6 +17,7 @@ use crate::auth::authenticate;
 use crate::config::Config;
 use crate::error::{ApiError, row_response};
 use crate::query::TableQuery;
+use crate::schema::TableDecl;
 use crate::store::{Outcome, RowJson, WriteOp};
 
 /// The longest id accepted (in characters).
@@ -106,23 +107,56 @@ fn owner(req_owner: Option<axum::Extension<Owner>>) -> String {
     req_owner.map(|o| o.0.0).unwrap_or_default()
 }
 
-/// Checks a table name; an invalid or unserved one is a 404 (it cannot be a table).
-fn table_name(config: &Config, name: &str) -> Result<String, ApiError> {
+/// Checks a table name; an invalid or unserved one is a 404 (it cannot be a table). A
+/// declared table is declared to the backend before its first use; with a declared
+/// schema that is not dynamic, only the declared tables are served.
+async fn table_name<'c>(
+    config: &'c Config,
+    name: &str,
+) -> Result<(String, Option<&'c TableDecl>), ApiError> {
     if let Err(e) = sync_core::validate_table_name(name) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no such table: {e}"),
         ));
     }
-    if let Some(allowed) = &config.tables
-        && !allowed.iter().any(|t| t.eq_ignore_ascii_case(name))
-    {
+    let decl = config.declared_table(name).await?;
+    let listed = config
+        .tables
+        .as_ref()
+        .is_none_or(|allowed| allowed.iter().any(|t| t.eq_ignore_ascii_case(name)));
+    let fixed = !config.declared.is_empty() && !config.dynamic_schema_value();
+    if decl.is_none() && (!listed || fixed) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("table `{name}` does not exist"),
         ));
     }
-    Ok(name.to_owned())
+    Ok((name.to_owned(), decl))
+}
+
+/// Unless the schema is dynamic, a write names only declared columns: the 400 names
+/// the column and nothing else, so that it tells a client nothing about what others
+/// wrote.
+fn check_columns(
+    config: &Config,
+    table: &str,
+    decl: Option<&TableDecl>,
+    data: &[(String, Json)],
+) -> Result<(), ApiError> {
+    if config.dynamic_schema_value() {
+        return Ok(());
+    }
+    match data
+        .iter()
+        .find(|(c, _)| decl.and_then(|d| d.find(c)).is_none())
+    {
+        Some((c, _)) => Err(ApiError::bad_request(format!(
+            "table `{table}` has no column `{c}`: this server's schema is declared \
+             (--schema) and writes cannot add columns (--dynamic-schema)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks an id: non-empty, at most 255 characters, no control characters.
@@ -341,7 +375,7 @@ async fn list(
     o: Option<axum::Extension<Owner>>,
 ) -> Result<Response, ApiError> {
     let Path(table) = path.map_err(path_error)?;
-    let table = table_name(&config, &table)?;
+    let (table, _) = table_name(&config, &table).await?;
     let q = query_options(&config, raw.as_deref())?;
     let page = config.backend.query(&table, &owner(o), &q).await?;
     let rows: Vec<RowJson<'_>> = page
@@ -366,7 +400,7 @@ async fn get_one(
     o: Option<axum::Extension<Owner>>,
 ) -> Result<Response, ApiError> {
     let Path((table, id)) = path.map_err(path_error)?;
-    let table = table_name(&config, &table)?;
+    let (table, _) = table_name(&config, &table).await?;
     validate_id(&id)?;
     let q = query_options(&config, raw.as_deref())?;
     match config.backend.get(&table, &owner(o), &id).await? {
@@ -382,8 +416,9 @@ async fn insert(
     req: Request,
 ) -> Result<Response, ApiError> {
     let Path(table) = path.map_err(path_error)?;
-    let table = table_name(&config, &table)?;
+    let (table, decl) = table_name(&config, &table).await?;
     let item = split_item(&table, json_object(req.into_body(), config.max_body).await?)?;
+    check_columns(&config, &table, decl, &item.data)?;
     let id = match item.id {
         Some(id) => {
             validate_id(&id)?;
@@ -403,10 +438,11 @@ async fn update(
     req: Request,
 ) -> Result<Response, ApiError> {
     let Path((table, id)) = path.map_err(path_error)?;
-    let table = table_name(&config, &table)?;
+    let (table, decl) = table_name(&config, &table).await?;
     validate_id(&id)?;
     let if_match = if_match(req.headers())?;
     let item = split_item(&table, json_object(req.into_body(), config.max_body).await?)?;
+    check_columns(&config, &table, decl, &item.data)?;
     if let Some(body_id) = &item.id
         && *body_id != id
     {
@@ -430,7 +466,7 @@ async fn delete(
     o: Option<axum::Extension<Owner>>,
 ) -> Result<Response, ApiError> {
     let Path((table, id)) = path.map_err(path_error)?;
-    let table = table_name(&config, &table)?;
+    let (table, _) = table_name(&config, &table).await?;
     validate_id(&id)?;
     let op = WriteOp::Delete {
         if_match: if_match(&headers)?,
@@ -446,7 +482,7 @@ async fn undelete(
     o: Option<axum::Extension<Owner>>,
 ) -> Result<Response, ApiError> {
     let Path((table, id)) = path.map_err(path_error)?;
-    let table = table_name(&config, &table)?;
+    let (table, _) = table_name(&config, &table).await?;
     validate_id(&id)?;
     let op = WriteOp::Undelete {
         if_match: if_match(&headers)?,

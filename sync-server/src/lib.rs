@@ -36,6 +36,7 @@ mod config;
 mod error;
 mod http;
 pub mod query;
+pub mod schema;
 pub mod store;
 
 pub use config::{

@@ -53,6 +53,14 @@ struct Args {
     /// Deepest nesting of parentheses and `not` in a `$filter`.
     #[arg(long, env = "TABLESYNC_MAX_FILTER_DEPTH", default_value_t = sync_server::query::DEFAULT_MAX_FILTER_DEPTH)]
     max_filter_depth: usize,
+    /// A JSON file declaring the tables and their columns' kinds, e.g.
+    /// `{"TodoItem": {"text": "text", "complete": "bool"}}`.
+    #[arg(long, env = "TABLESYNC_SCHEMA")]
+    schema: Option<std::path::PathBuf>,
+    /// Whether writes may add tables and columns the schema does not declare (default:
+    /// true, except with --per-user).
+    #[arg(long, env = "TABLESYNC_DYNAMIC_SCHEMA")]
+    dynamic_schema: Option<bool>,
     /// Serve only these tables (comma-separated); by default any valid name.
     #[arg(long, env = "TABLESYNC_TABLES", value_delimiter = ',')]
     tables: Option<Vec<String>>,
@@ -116,6 +124,25 @@ async fn main() -> std::process::ExitCode {
         .max_filter_depth(args.max_filter_depth);
     if let Some(tables) = args.tables {
         config = config.tables(tables);
+    }
+    if let Some(path) = &args.schema {
+        let schema = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| sync_server::schema::Schema::from_json(&text));
+        match schema {
+            Ok(s) => config = config.schema(s),
+            Err(e) => {
+                tracing::error!("refusing to start: --schema {}: {e}", path.display());
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    if let Some(dynamic) = args.dynamic_schema {
+        config = config.dynamic_schema(dynamic);
+    }
+    if let Err(e) = config.apply_schema().await {
+        tracing::error!("refusing to start: the declared schema: {e}");
+        return std::process::ExitCode::FAILURE;
     }
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,

@@ -431,6 +431,44 @@ pub trait Backend: Send + Sync + 'static {
         id: &'a str,
         op: WriteOp,
     ) -> BoxFuture<'a, Result<Outcome, StoreError>>;
+
+    /// Creates a declared table and its columns with their declared kinds, where they
+    /// are missing (see [`crate::schema`]). A column that exists with another kind is
+    /// an error naming it. A backend that cannot declare says so.
+    fn declare<'a>(
+        &'a self,
+        table: &'a crate::schema::TableDecl,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            Err(StoreError::Database(format!(
+                "this backend cannot declare table `{}`",
+                table.name
+            )))
+        })
+    }
+}
+
+/// The declared columns `meta` lacks, or an error when one it has is of another kind.
+pub(crate) fn declared_missing(
+    decl: &crate::schema::TableDecl,
+    meta: &catalog::TableMeta,
+) -> Result<Vec<(String, Kind)>, StoreError> {
+    let mut missing = Vec::new();
+    for (name, kind) in &decl.columns {
+        match meta.column(name) {
+            Some(c) if c.kind == *kind => {}
+            Some(c) => {
+                return Err(StoreError::Database(format!(
+                    "table `{}`, column `{name}`: the schema declares it {} but the database holds it as {}",
+                    decl.name,
+                    kind.as_str(),
+                    c.kind.as_str()
+                )));
+            }
+            None => missing.push((name.clone(), *kind)),
+        }
+    }
+    Ok(missing)
 }
 
 /// Opens the backend a database URL names: `sqlite://path`, `sqlite::memory:`, or

@@ -245,6 +245,20 @@ impl Inner {
         key: &str,
         data: &[(String, serde_json::Value)],
     ) -> Result<TableMeta, StoreError> {
+        self.add_columns(tx, table, key, |meta| Ok(missing_columns(Some(meta), data)))
+            .await
+    }
+
+    /// Creates the table if needed and the columns `wanted` names (given the table as
+    /// it is under the lock), inside the caller's transaction; see
+    /// [`Inner::add_schema`].
+    async fn add_columns(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        table: &str,
+        key: &str,
+        wanted: impl FnOnce(&TableMeta) -> Result<Vec<(String, Kind)>, StoreError>,
+    ) -> Result<TableMeta, StoreError> {
         execute(tx, &lock_schema()).await?;
         let mut meta = match self.load(tx, key).await? {
             Some(m) => (*m).clone(),
@@ -266,7 +280,7 @@ impl Inner {
                 }
             }
         };
-        let missing = missing_columns(Some(&meta), data);
+        let missing = wanted(&meta)?;
         check_column_cap(table, &meta, missing.len())?;
         for (name, kind) in missing {
             let ord = meta.columns.len() as i64 + 1;
@@ -411,6 +425,26 @@ impl Inner {
 }
 
 impl Backend for PostgresBackend {
+    fn declare<'a>(
+        &'a self,
+        table: &'a crate::schema::TableDecl,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let key = table.name.to_ascii_lowercase();
+            let mut client = inner.pool.get().await?;
+            let tx = client.transaction().await?;
+            let meta = inner
+                .add_columns(&tx, &table.name, &key, |m| {
+                    super::declared_missing(table, m)
+                })
+                .await?;
+            tx.commit().await?;
+            inner.catalog.put(meta);
+            Ok(())
+        })
+    }
+
     fn get<'a>(
         &'a self,
         table: &'a str,

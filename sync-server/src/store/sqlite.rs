@@ -249,6 +249,20 @@ impl Inner {
         key: &str,
         data: &[(String, serde_json::Value)],
     ) -> Result<TableMeta, StoreError> {
+        self.add_columns(conn, table, key, |meta| {
+            Ok(missing_columns(Some(meta), data))
+        })
+    }
+
+    /// Creates the table if needed and the columns `wanted` names (given the table as
+    /// it is under the lock), inside the caller's transaction; see [`Inner::add_schema`].
+    fn add_columns(
+        &self,
+        conn: &Connection,
+        table: &str,
+        key: &str,
+        wanted: impl FnOnce(&TableMeta) -> Result<Vec<(String, Kind)>, StoreError>,
+    ) -> Result<TableMeta, StoreError> {
         let exec = |q: String| -> Result<(), StoreError> {
             conn.execute(&q, [])?;
             Ok(())
@@ -271,7 +285,7 @@ impl Inner {
                 }
             }
         };
-        let missing = missing_columns(Some(&meta), data);
+        let missing = wanted(&meta)?;
         check_column_cap(table, &meta, missing.len())?;
         for (name, kind) in missing {
             let ord = meta.columns.len() as i64 + 1;
@@ -661,6 +675,33 @@ pub(crate) fn bind_data(
 }
 
 impl Backend for SqliteBackend {
+    fn declare<'a>(
+        &'a self,
+        table: &'a crate::schema::TableDecl,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let decl = table.clone();
+        Box::pin(self.run(move |inner, conn| {
+            let key = decl.name.to_ascii_lowercase();
+            exec(conn, "BEGIN IMMEDIATE")?;
+            match inner.add_columns(conn, &decl.name, &key, |m| {
+                super::declared_missing(&decl, m)
+            }) {
+                Ok(meta) => {
+                    if let Err(e) = exec(conn, "COMMIT") {
+                        rollback(conn);
+                        return Err(e);
+                    }
+                    inner.catalog.put(meta);
+                    Ok(())
+                }
+                Err(e) => {
+                    rollback(conn);
+                    Err(e)
+                }
+            }
+        }))
+    }
+
     fn get<'a>(
         &'a self,
         table: &'a str,

@@ -148,6 +148,7 @@ async fn per_user_rows_are_invisible_to_other_users() {
             secret: SECRET.to_vec(),
             per_user: true,
         })
+        .dynamic_schema(true)
     })
     .await
     .unwrap();

@@ -288,6 +288,7 @@ async fn a_token_not_yet_valid_is_refused() {
             secret: SECRET.to_vec(),
             per_user: true,
         })
+        .dynamic_schema(true)
     })
     .await
     .unwrap();
@@ -426,4 +427,176 @@ fn the_server_refuses_to_start_with_an_empty_or_short_secret() {
         &[],
         "is 6 bytes: it must be at least 32 bytes",
     );
+}
+
+fn as_user(sub: &str) -> String {
+    token(json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + 600}))
+}
+
+async fn tenants(db: Db) {
+    use sync_server::schema::{Schema, TableDecl};
+    use sync_server::store::Kind;
+    let schema = Schema::new([TableDecl::new("Note")
+        .column("text", Kind::Text)
+        .column("n", Kind::Number)
+        .column("day", Kind::Text)]);
+    let Some(env) = Env::start(db, "tenants", |c| {
+        c.auth(Auth::Jwt {
+            secret: SECRET.to_vec(),
+            per_user: true,
+        })
+        .schema(schema)
+    })
+    .await
+    else {
+        return;
+    };
+    let (mallory, alice) = (as_user("mallory"), as_user("alice"));
+    let send = |method: Method, path: &str, body: serde_json::Value, who: &str| {
+        let (path, body, who) = (path.to_owned(), body.to_string(), who.to_owned());
+        let env = &env;
+        async move {
+            env.call(method, &path, Some(&body), &[("X-ZUMO-AUTH", &who)])
+                .await
+        }
+    };
+    // The first writer does not fix a kind: the schema does.
+    let r = send(
+        Method::POST,
+        "/tables/Note",
+        json!({"id": "m1", "text": 5}),
+        &mallory,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = send(
+        Method::POST,
+        "/tables/Note",
+        json!({"id": "m1", "day": "2026-01-01T00:00:00.000Z"}),
+        &mallory,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = send(
+        Method::POST,
+        "/tables/Note",
+        json!({"id": "a1", "text": "mine", "n": 2, "day": "Monday"}),
+        &alice,
+    )
+    .await;
+    assert_eq!(
+        r.status, 201,
+        "a declared text column takes any text: {}",
+        r.text
+    );
+    // Junk columns and tables are refused; the error names only what was sent.
+    let r = send(
+        Method::POST,
+        "/tables/Note",
+        json!({"id": "m2", "junk1": 1}),
+        &mallory,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.error().contains("has no column `junk1`"), "{}", r.text);
+    let r = send(
+        Method::PATCH,
+        "/tables/Note/m1",
+        json!({"junk2": true}),
+        &mallory,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = send(Method::POST, "/tables/Junk", json!({"id": "j"}), &mallory).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    // Errors about a column speak of the declared schema only.
+    let r = env
+        .call(
+            Method::GET,
+            &filter_url("Note", "junk1 eq 1"),
+            None,
+            &[("X-ZUMO-AUTH", &alice)],
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "an undeclared column matches nothing: {}",
+        r.text
+    );
+    assert!(r.rows().is_empty());
+    let r = send(
+        Method::POST,
+        "/tables/Note",
+        json!({"id": "a2", "n": 3}),
+        &alice,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(env.snapshot_as("Note", &alice).await.len(), 2);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_per_user_mode_no_tenant_shapes_the_schema_sqlite() {
+    tenants(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_per_user_mode_no_tenant_shapes_the_schema_postgres() {
+    tenants(Db::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_user_mode_without_a_schema_adds_no_columns_unless_told() {
+    let env = Env::start(Db::Sqlite, "per_user_fixed", |c| {
+        c.auth(Auth::Jwt {
+            secret: SECRET.to_vec(),
+            per_user: true,
+        })
+    })
+    .await
+    .unwrap();
+    let who = as_user("mallory");
+    let body = json!({"id": "m1", "c1": 1}).to_string();
+    let r = env
+        .call(
+            Method::POST,
+            "/tables/T",
+            Some(&body),
+            &[("X-ZUMO-AUTH", &who)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.error().contains("--dynamic-schema"), "{}", r.text);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_the_database_contradicts_fails_naming_the_column() {
+    use sync_server::schema::{Schema, TableDecl};
+    use sync_server::store::{Backend, Kind, SqliteBackend};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite");
+    let db = SqliteBackend::open(&path).unwrap();
+    let op = sync_server::store::WriteOp::Insert {
+        data: vec![("n".into(), json!(1))],
+    };
+    db.write("T", "", "a", op).await.unwrap();
+    drop(db);
+    let config = sync_server::Config::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap()
+        .schema(Schema::new([TableDecl::new("t").column("N", Kind::Text)]));
+    let e = config.apply_schema().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "database error: table `t`, column `N`: the schema declares it text but the database holds it as number"
+    );
+    let ok = sync_server::Config::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap()
+        .schema(Schema::new([TableDecl::new("T")
+            .column("n", Kind::Number)
+            .column("extra", Kind::Bool)]));
+    ok.apply_schema().await.unwrap();
 }
