@@ -53,6 +53,7 @@ on_every_store!(
     a_page_saying_more_follow_without_a_position_ends_the_pull,
     a_server_always_saying_more_follow_ends_the_pull_at_the_bound_keeping_what_was_stored,
     a_pull_filter_on_an_unknown_column_is_the_local_querys_error_and_sends_nothing,
+    a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1424,5 +1425,122 @@ async fn a_pull_filter_on_an_unknown_column_is_the_local_querys_error_and_sends_
     assert_eq!(
         (report.received, ctx.pending_count().await.unwrap()),
         (0, 0)
+    );
+}
+
+/// A row of every kind of value the wire may not carry exactly.
+#[derive(tablesync::Syncable, Debug, Clone, PartialEq)]
+struct Measure {
+    id: String,
+    count: i64,
+    ratio: f64,
+    at: tablesync::chrono::DateTime<tablesync::chrono::Utc>,
+    #[version]
+    version: Option<String>,
+}
+
+async fn a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field<S: Store>(
+    make: impl Fn() -> S,
+) {
+    use tablesync::chrono::{DateTime, Utc};
+    let server = MemoryRemote::new();
+    let ctx = device(&make, &server);
+    let measures = ctx.table::<Measure>().await.unwrap();
+    let at: DateTime<Utc> = "2026-11-21T12:50:52.847Z".parse().unwrap();
+    let ok = Measure {
+        id: "m1".into(),
+        count: (1 << 53) - 1,
+        ratio: 0.1,
+        at,
+        version: None,
+    };
+    let refused = |e: SyncError, field: &str, says: &str| match e {
+        SyncError::ValueNotSendable {
+            table,
+            column,
+            reason,
+        } => {
+            assert_eq!((table.as_str(), column.as_str()), ("Measure", field));
+            assert!(reason.contains(says), "{reason}");
+        }
+        other => panic!("expected ValueNotSendable for {field}, got {other:?}"),
+    };
+    for (bad, field, says) in [
+        (
+            Measure {
+                count: 1 << 53,
+                ..ok.clone()
+            },
+            "count",
+            "2^53",
+        ),
+        (
+            Measure {
+                count: -(1 << 53),
+                ..ok.clone()
+            },
+            "count",
+            "2^53",
+        ),
+        (
+            Measure {
+                count: i64::MIN,
+                ..ok.clone()
+            },
+            "count",
+            "2^53",
+        ),
+        (
+            Measure {
+                ratio: f64::NAN,
+                ..ok.clone()
+            },
+            "ratio",
+            "NaN",
+        ),
+        (
+            Measure {
+                ratio: f64::NEG_INFINITY,
+                ..ok.clone()
+            },
+            "ratio",
+            "-inf",
+        ),
+        (
+            Measure {
+                at: "2026-11-21T12:50:52.847001Z".parse().unwrap(),
+                ..ok.clone()
+            },
+            "at",
+            "round it to milliseconds",
+        ),
+    ] {
+        refused(measures.insert(bad.clone()).await.unwrap_err(), field, says);
+        assert_eq!(
+            measures.count(None).await.unwrap(),
+            0,
+            "{field}: nothing stored"
+        );
+        assert_eq!(
+            ctx.pending_count().await.unwrap(),
+            0,
+            "{field}: nothing queued"
+        );
+        // The same value refused by an update leaves the stored item as it was.
+        measures.insert(ok.clone()).await.unwrap();
+        refused(measures.update(bad).await.unwrap_err(), field, says);
+        assert_eq!(measures.get("m1").await.unwrap(), Some(ok.clone()));
+        measures.purge(true).await.unwrap();
+    }
+    // What is accepted travels exactly: the server's copy is the app's value.
+    measures.insert(ok.clone()).await.unwrap();
+    assert_eq!(ctx.push().await.unwrap().status, PushStatus::Complete);
+    let reader = device(&make, &server);
+    let copies = reader.table::<Measure>().await.unwrap();
+    copies.pull("all", None).await.unwrap();
+    let copy = copies.get("m1").await.unwrap().unwrap();
+    assert_eq!(
+        (copy.count, copy.ratio, copy.at),
+        (ok.count, ok.ratio, ok.at)
     );
 }

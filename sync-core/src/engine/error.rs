@@ -103,4 +103,25 @@ pub enum SyncError {
         /// Rows received and stored by this pull.
         received: usize,
     },
+    /// A value written by the app cannot travel to the server exactly, so it was
+    /// refused before it was stored: once stored, the server would refuse it at push
+    /// time or give back another value.
+    ///
+    /// ```
+    /// let e = sync_core::engine::SyncError::ValueNotSendable {
+    ///     table: "Todo".into(),
+    ///     column: "ratio".into(),
+    ///     reason: "NaN cannot be sent: JSON numbers are finite".into(),
+    /// };
+    /// assert_eq!(e.to_string(), "table `Todo`, column `ratio`: NaN cannot be sent: JSON numbers are finite");
+    /// ```
+    #[error("table `{table}`, column `{column}`: {reason}")]
+    ValueNotSendable {
+        /// The table.
+        table: String,
+        /// The column (the field's name on the wire).
+        column: String,
+        /// What is wrong with the value, and what to do instead.
+        reason: String,
+    },
 }
