@@ -215,29 +215,30 @@ impl Inner {
         if !reply.status.is_success() {
             return Err(answer::refusal(&reply, table, schema, &what));
         }
-        let (rows, next_link) = page::rows(&reply.body, table, schema, &what, |record| {
-            let id = record.id().unwrap_or_default().to_owned();
-            let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
-                return Err(TransportError::Malformed {
-                    message: format!(
-                        "{what}: row {id:?} has no `updatedAt`, so no pull can continue after it"
-                    ),
-                });
-            };
-            let mark = Watermark {
-                updated_at: updated_at.clone(),
-                id,
-            };
-            Ok(Row { record, mark })
-        })?;
         // A server that ignores `$top` could answer any number of rows at once.
-        if rows.len() > top as usize {
-            return Err(TransportError::PageTooLong {
-                asked: u64::from(top),
-                got: rows.len() as u64,
-                message: what,
-            });
-        }
+        let max_rows = top as usize;
+        let (rows, next_link) = page::rows(
+            &reply.body,
+            table,
+            schema,
+            &what,
+            max_rows,
+            |record| {
+                let id = record.id().unwrap_or_default().to_owned();
+                let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
+                    return Err(TransportError::Malformed {
+                        message: format!(
+                            "{what}: row {id:?} has no `updatedAt`, so no pull can continue after it"
+                        ),
+                    });
+                };
+                let mark = Watermark {
+                    updated_at: updated_at.clone(),
+                    id,
+                };
+                Ok(Row { record, mark })
+            },
+        )?;
         let link = next_link.or_else(|| answer::link_next(&reply.headers));
         let next = link.and_then(|l| self.own_link(&call.url, &l));
         Ok((rows, next))
