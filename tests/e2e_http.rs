@@ -343,3 +343,53 @@ e2e!(
     deletes_both_directions => |url: String| async move { story_deletes(&url).await },
     hostile_ids_page_through_the_real_server => |url: String| async move { story_hostile_ids_and_paging(&url).await },
 );
+
+/// A client whose page size is above the server's limit pulls everything: the
+/// server's 400 names its limit, which the transport then keeps; and a filtered pull
+/// of a table the server has no row of yet (no column known to it) is an empty pull.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
+    let config = sync_server::Config::open("sqlite::memory:")
+        .await
+        .expect("open the server's database")
+        .max_page_size(7);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let s = sync_server::serve(listener, config).await.expect("serve");
+    let url = s.url();
+    let eager = || {
+        SyncContext::with_options(
+            SqliteStore::open_in_memory().unwrap(),
+            HttpTransport::builder(&url)
+                .max_page_size(5000)
+                .build()
+                .unwrap(),
+            SyncOptions {
+                page_size: 50,
+                ..SyncOptions::default()
+            },
+        )
+    };
+    let b = eager();
+    let tb = b.table::<TodoItem>().await.unwrap();
+    let done = tablesync::store::Filter::eq("complete", true);
+    let r = tb.pull("done", Some(done)).await.unwrap();
+    assert_eq!(r.received, 0, "a fresh table pulls nothing, and fine");
+
+    let a = device(&url);
+    let ta = a.table::<TodoItem>().await.unwrap();
+    for i in 0..20 {
+        ta.insert(todo(&format!("item {i}"))).await.unwrap();
+    }
+    assert_eq!(a.push().await.unwrap().pushed, 20);
+    let r = tb.pull("all", None).await.unwrap();
+    assert_eq!((r.received, r.pages), (20, 3));
+    assert_eq!(tb.count(None).await.unwrap(), 20);
+    assert_eq!(
+        b.transport().max_page_size(),
+        7,
+        "the server's limit is kept"
+    );
+    s.shutdown().await.expect("graceful shutdown");
+}

@@ -9,8 +9,8 @@ use common::{Person, TODO, TodoItem, jane, server_edit, todo};
 use tablesync::conflict::{
     Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision, Proceed,
 };
-use tablesync::engine::{PushStatus, SyncContext, SyncEvent, SyncOptions};
-use tablesync::store::{OpKind, Store};
+use tablesync::engine::{PushStatus, SyncContext, SyncError, SyncEvent, SyncOptions};
+use tablesync::store::{Filter, OpKind, Query, Store, StoreError};
 use tablesync::transport::{Fault, MemoryRemote, TransportError};
 use tablesync::{Syncable, Value};
 
@@ -51,6 +51,9 @@ on_every_store!(
     handler_sees_every_operation_and_can_abort_before_one,
     answer_not_stored_fails_the_push_and_the_resend_is_a_success,
     a_page_saying_more_follow_without_a_position_ends_the_pull,
+    a_server_always_saying_more_follow_ends_the_pull_at_the_bound_keeping_what_was_stored,
+    a_pull_filter_on_an_unknown_column_is_the_local_querys_error_and_sends_nothing,
+    a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1258,4 +1261,286 @@ async fn a_page_saying_more_follow_without_a_position_ends_the_pull<S: Store>(
     .expect("the pull ends");
     let e = pulled.unwrap_err();
     assert!(e.to_string().contains("no position"), "{e}");
+}
+
+/// A server that always says more rows follow: every page is `page_size` new rows,
+/// each after the one before.
+struct Endless {
+    pages: std::sync::atomic::AtomicUsize,
+}
+
+impl tablesync::transport::Transport for Endless {
+    async fn insert(
+        &self,
+        _: &str,
+        item: tablesync::Record,
+    ) -> Result<tablesync::Record, TransportError> {
+        Ok(item)
+    }
+    async fn update(
+        &self,
+        _: &str,
+        item: tablesync::Record,
+        _: Option<String>,
+    ) -> Result<tablesync::Record, TransportError> {
+        Ok(item)
+    }
+    async fn delete(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<String>,
+    ) -> Result<Option<tablesync::Record>, TransportError> {
+        Ok(None)
+    }
+    async fn get(&self, _: &str, _: &str) -> Result<Option<tablesync::Record>, TransportError> {
+        Ok(None)
+    }
+    async fn pull(
+        &self,
+        _: &str,
+        request: tablesync::transport::PullRequest,
+    ) -> Result<tablesync::transport::PullPage, TransportError> {
+        self.pages
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let first = request.after.map_or(0, |w| {
+            w.id[1..].parse::<usize>().expect("an id of ours") + 1
+        });
+        let records: Vec<tablesync::Record> = (first..first + request.page_size as usize)
+            .map(|i| {
+                let mut r = tablesync::Record::new();
+                let at = format!(
+                    "2026-01-01T{:02}:{:02}:{:02}.000Z",
+                    i / 3600,
+                    i / 60 % 60,
+                    i % 60
+                );
+                r.set("id", format!("p{i:06}"));
+                r.set("version", "v1");
+                r.set("updatedAt", at.as_str());
+                r.set("createdAt", at.as_str());
+                r.set("deleted", false);
+                r.set("name", format!("person {i}"));
+                r.set("age", 30i64);
+                r
+            })
+            .collect();
+        let last = records.last().map(|r| tablesync::store::Watermark {
+            updated_at: match r.get("updatedAt") {
+                Some(tablesync::Value::Text(t)) => t.clone(),
+                _ => String::new(),
+            },
+            id: r.id().unwrap_or_default().to_owned(),
+        });
+        Ok(tablesync::transport::PullPage {
+            records,
+            last,
+            more: true,
+        })
+    }
+}
+
+async fn a_server_always_saying_more_follow_ends_the_pull_at_the_bound_keeping_what_was_stored<
+    S: Store,
+>(
+    make: impl Fn() -> S,
+) {
+    let options = SyncOptions {
+        page_size: 3,
+        ..SyncOptions::default()
+    }
+    .max_pull_pages(5);
+    let endless = Endless {
+        pages: std::sync::atomic::AtomicUsize::new(0),
+    };
+    let ctx = SyncContext::with_options(make(), endless, options);
+    let people = ctx.table::<Person>().await.unwrap();
+    let pulled = tokio::time::timeout(std::time::Duration::from_secs(20), people.pull("all", None))
+        .await
+        .expect("the pull ends");
+    let e = pulled.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SyncError::PullLimit {
+                ref table,
+                pages: 5,
+                received: 15
+            } if table == "Person"
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("max_pull_pages"), "{e}");
+    // No page was asked for beyond the bound, and every page received is stored.
+    let requested = |ctx: &SyncContext<S, Endless>| {
+        ctx.transport()
+            .pages
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(requested(&ctx), 5);
+    assert_eq!(people.count(None).await.unwrap(), 15);
+    assert!(people.get("p000014").await.unwrap().is_some());
+    // Pulling again goes on after the last row stored.
+    let e = people.pull("all", None).await.unwrap_err();
+    assert!(
+        matches!(e, SyncError::PullLimit { received: 15, .. }),
+        "{e:?}"
+    );
+    assert_eq!(people.count(None).await.unwrap(), 30);
+    assert!(people.get("p000029").await.unwrap().is_some());
+}
+
+async fn a_pull_filter_on_an_unknown_column_is_the_local_querys_error_and_sends_nothing<
+    S: Store,
+>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let ctx = device(&make, &server);
+    let todos = ctx.table::<TodoItem>().await.unwrap();
+    todos.insert(todo("milk")).await.unwrap();
+    let typo = Filter::eq("complete", false).and(!Filter::eq("completed", true));
+    let local = todos
+        .query(Query::new().filter(typo.clone()))
+        .await
+        .unwrap_err();
+    let pulled = todos.pull("open", Some(typo)).await.unwrap_err();
+    assert!(
+        matches!(
+            &pulled,
+            SyncError::Store(StoreError::UnknownColumn { table, column })
+                if table == TODO && column == "completed"
+        ),
+        "{pulled:?}"
+    );
+    assert_eq!(pulled.to_string(), local.to_string());
+    // Refused before anything was sent: not even the push a pull makes first.
+    assert_eq!(ctx.pending_count().await.unwrap(), 1);
+    assert!(server.applied().is_empty());
+    // A known column no row on the server matches (or has yet) pulls fine.
+    let report = todos
+        .pull("done", Some(Filter::eq("complete", true)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.received, ctx.pending_count().await.unwrap()),
+        (0, 0)
+    );
+}
+
+/// A row of every kind of value the wire may not carry exactly.
+#[derive(tablesync::Syncable, Debug, Clone, PartialEq)]
+struct Measure {
+    id: String,
+    count: i64,
+    ratio: f64,
+    at: tablesync::chrono::DateTime<tablesync::chrono::Utc>,
+    #[version]
+    version: Option<String>,
+}
+
+async fn a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field<S: Store>(
+    make: impl Fn() -> S,
+) {
+    use tablesync::chrono::{DateTime, Utc};
+    let server = MemoryRemote::new();
+    let ctx = device(&make, &server);
+    let measures = ctx.table::<Measure>().await.unwrap();
+    let at: DateTime<Utc> = "2026-11-21T12:50:52.847Z".parse().unwrap();
+    let ok = Measure {
+        id: "m1".into(),
+        count: (1 << 53) - 1,
+        ratio: 0.1,
+        at,
+        version: None,
+    };
+    let refused = |e: SyncError, field: &str, says: &str| match e {
+        SyncError::ValueNotSendable {
+            table,
+            column,
+            reason,
+        } => {
+            assert_eq!((table.as_str(), column.as_str()), ("Measure", field));
+            assert!(reason.contains(says), "{reason}");
+        }
+        other => panic!("expected ValueNotSendable for {field}, got {other:?}"),
+    };
+    for (bad, field, says) in [
+        (
+            Measure {
+                count: 1 << 53,
+                ..ok.clone()
+            },
+            "count",
+            "2^53",
+        ),
+        (
+            Measure {
+                count: -(1 << 53),
+                ..ok.clone()
+            },
+            "count",
+            "2^53",
+        ),
+        (
+            Measure {
+                count: i64::MIN,
+                ..ok.clone()
+            },
+            "count",
+            "2^53",
+        ),
+        (
+            Measure {
+                ratio: f64::NAN,
+                ..ok.clone()
+            },
+            "ratio",
+            "NaN",
+        ),
+        (
+            Measure {
+                ratio: f64::NEG_INFINITY,
+                ..ok.clone()
+            },
+            "ratio",
+            "-inf",
+        ),
+        (
+            Measure {
+                at: "2026-11-21T12:50:52.847001Z".parse().unwrap(),
+                ..ok.clone()
+            },
+            "at",
+            "round it to milliseconds",
+        ),
+    ] {
+        refused(measures.insert(bad.clone()).await.unwrap_err(), field, says);
+        assert_eq!(
+            measures.count(None).await.unwrap(),
+            0,
+            "{field}: nothing stored"
+        );
+        assert_eq!(
+            ctx.pending_count().await.unwrap(),
+            0,
+            "{field}: nothing queued"
+        );
+        // The same value refused by an update leaves the stored item as it was.
+        measures.insert(ok.clone()).await.unwrap();
+        refused(measures.update(bad).await.unwrap_err(), field, says);
+        assert_eq!(measures.get("m1").await.unwrap(), Some(ok.clone()));
+        measures.purge(true).await.unwrap();
+    }
+    // What is accepted travels exactly: the server's copy is the app's value.
+    measures.insert(ok.clone()).await.unwrap();
+    assert_eq!(ctx.push().await.unwrap().status, PushStatus::Complete);
+    let reader = device(&make, &server);
+    let copies = reader.table::<Measure>().await.unwrap();
+    copies.pull("all", None).await.unwrap();
+    let copy = copies.get("m1").await.unwrap().unwrap();
+    assert_eq!(
+        (copy.count, copy.ratio, copy.at),
+        (ok.count, ok.ratio, ok.at)
+    );
 }

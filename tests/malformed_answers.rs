@@ -9,9 +9,15 @@
 //! - through a `SyncContext` on a `SqliteStore`, a push or pull that does not succeed
 //!   changes nothing in the store (rows, queue, conflicts, watermark), and an
 //!   operation that was neither accepted nor turned into a conflict stays queued as it
-//!   was.
+//!   was;
+//! - a body over the transport's response-size limit (framed by an exact or a short
+//!   `Content-Length`, or by the connection's end) is `ResponseTooLarge` for every
+//!   call, and a page of more rows than asked for is `PageTooLong`;
+//! - a server that always says more rows follow (a second, smaller run) ends a pull
+//!   with `PullLimit` after the configured pages, every page it sent stored, or, when
+//!   one of its pages is broken, with that page's error and the pages before it stored.
 //!
-//! 256 cases; `PROPTEST_RNG_SEED=S` replays a run (its seed is printed), and
+//! 256 cases (and 24 endless ones); `PROPTEST_RNG_SEED=S` replays a run (its seed is printed), and
 //! `PROPTEST_CASES=N` runs more.
 
 mod common;
@@ -35,12 +41,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The longest one call (its retries included) may take before it counts as a hang.
 const CALL_LIMIT: Duration = Duration::from_secs(5);
 
+/// The transports' response-size limit: above every other generated body (the
+/// largest, a huge string, is under 200 KB), so only the oversized ones pass it.
+const LIMIT: u64 = 256 * 1024;
+
+/// The page size of the raw transport pull.
+const RAW_PAGE: u32 = 10;
+
 // ---------------------------------------------------------------------------------
 // The fake server: answers every request with the current answer's bytes, verbatim.
+
+/// What the fake answers each request with: the same bytes, or bytes made anew.
+type Generate = Box<dyn FnMut() -> Vec<u8> + Send>;
 
 struct Fake {
     url: String,
     answer: Arc<Mutex<Vec<u8>>>,
+    generate: Arc<Mutex<Option<Generate>>>,
     requests: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -58,14 +75,16 @@ impl Fake {
             .expect("bind loopback");
         let url = format!("http://{}/", listener.local_addr().expect("address"));
         let answer = Arc::new(Mutex::new(Vec::new()));
+        let generate: Arc<Mutex<Option<Generate>>> = Arc::new(Mutex::new(None));
         let requests = Arc::new(AtomicUsize::new(0));
         let (a, r) = (Arc::clone(&answer), Arc::clone(&requests));
+        let g = Arc::clone(&generate);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (a, r) = (Arc::clone(&a), Arc::clone(&r));
+                let (a, r, g) = (Arc::clone(&a), Arc::clone(&r), Arc::clone(&g));
                 tokio::spawn(async move {
                     // Read the request (head and Content-Length body), bounded in time.
                     let read = tokio::time::timeout(Duration::from_secs(2), async {
@@ -94,7 +113,12 @@ impl Fake {
                         return;
                     }
                     r.fetch_add(1, Ordering::Relaxed);
-                    let bytes = a.lock().expect("answer lock").clone();
+                    let made = g
+                        .lock()
+                        .expect("generator lock")
+                        .as_mut()
+                        .map(|make| make());
+                    let bytes = made.unwrap_or_else(|| a.lock().expect("answer lock").clone());
                     let _ = stream.write_all(&bytes).await;
                     let _ = stream.shutdown().await;
                 });
@@ -103,13 +127,20 @@ impl Fake {
         Fake {
             url,
             answer,
+            generate,
             requests,
             task,
         }
     }
 
     fn answer_with(&self, bytes: Vec<u8>) {
+        *self.generate.lock().expect("generator lock") = None;
         *self.answer.lock().expect("answer lock") = bytes;
+    }
+
+    /// Answers each request with `make()`, in the order the requests come.
+    fn generate_with(&self, make: impl FnMut() -> Vec<u8> + Send + 'static) {
+        *self.generate.lock().expect("generator lock") = Some(Box::new(make));
     }
 
     fn transport(&self) -> HttpTransport {
@@ -122,6 +153,7 @@ impl Fake {
                 max_delay: Duration::from_millis(2),
                 max_retry_after: Duration::from_millis(20),
             })
+            .max_response_bytes(LIMIT)
             .build()
             .expect("transport")
     }
@@ -140,6 +172,17 @@ enum Framing {
     UntilClose,
 }
 
+/// What every call must make of an answer, beyond the checks all answers get.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// Anything typed.
+    Any,
+    /// Its body is over [`LIMIT`]: `ResponseTooLarge`, whatever the call.
+    TooLarge,
+    /// A page of this many rows, more than [`RAW_PAGE`]: the raw pull is `PageTooLong`.
+    LongPage(usize),
+}
+
 #[derive(Clone)]
 struct Answer {
     status: u16,
@@ -147,6 +190,7 @@ struct Answer {
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     framing: Framing,
+    expect: Expect,
 }
 
 impl std::fmt::Debug for Answer {
@@ -161,6 +205,7 @@ impl std::fmt::Debug for Answer {
             .field("body", &cut)
             .field("body_len", &self.body.len())
             .field("framing", &self.framing)
+            .field("expect", &self.expect)
             .finish()
     }
 }
@@ -422,12 +467,71 @@ fn plausible() -> impl Strategy<Value = Answer> {
                 headers,
                 body: body.to_string().into_bytes(),
                 framing: Framing::Exact,
+                expect: Expect::Any,
             }
         })
 }
 
+fn json_headers() -> Vec<(String, String)> {
+    vec![("content-type".to_owned(), "application/json".to_owned())]
+}
+
+/// A 200 whose body is over the limit: a page of one row with a huge text, or junk;
+/// its length given exactly, given too large (cut short), or not at all.
+fn oversized() -> impl Strategy<Value = Answer> {
+    (
+        (LIMIT as usize + 1)..(4 * LIMIT as usize),
+        any::<bool>(),
+        prop_oneof![
+            Just(Framing::Exact),
+            Just(Framing::Short),
+            Just(Framing::UntilClose)
+        ],
+    )
+        .prop_map(|(len, page, framing)| {
+            let body = if page {
+                let mut r = good_row("s1", "v1", "2026-11-21T12:50:52.847Z");
+                r["stamp"] = json!("x".repeat(len));
+                json!([r]).to_string().into_bytes()
+            } else {
+                vec![b'x'; len]
+            };
+            Answer {
+                status: 200,
+                reason: "OK".into(),
+                headers: json_headers(),
+                body,
+                framing,
+                expect: Expect::TooLarge,
+            }
+        })
+}
+
+/// A well-formed page of more rows than the raw pull asks for: fewer than the
+/// engine's page size (100) or more.
+fn long_page() -> impl Strategy<Value = Answer> {
+    prop_oneof![(RAW_PAGE as usize + 1)..60, 101usize..160].prop_map(|n| {
+        let rows: Vec<Json> = (0..n)
+            .map(|i| good_row(&format!("r{i:03}"), "v1", "2026-11-21T12:50:52.847Z"))
+            .collect();
+        Answer {
+            status: 200,
+            reason: "OK".into(),
+            headers: json_headers(),
+            body: Json::Array(rows).to_string().into_bytes(),
+            framing: Framing::Exact,
+            expect: Expect::LongPage(n),
+        }
+    })
+}
+
 fn answer() -> impl Strategy<Value = Answer> {
-    prop_oneof![wild(), plausible()]
+    prop_oneof![
+        4 => wild(),
+        4 => plausible(),
+        1 => oversized(),
+        1 => long_page(),
+    ]
 }
 
 fn wild() -> impl Strategy<Value = Answer> {
@@ -448,6 +552,7 @@ fn wild() -> impl Strategy<Value = Answer> {
             headers,
             body,
             framing,
+            expect: Expect::Any,
         })
 }
 
@@ -478,8 +583,13 @@ fn item(id: &str, version: Option<&str>) -> Record {
     r
 }
 
-/// Raw transport calls: each ends in `Ok` or a typed error, in time.
-async fn transport_calls(fake: &Fake, counts: &Counts) -> Result<(), TestCaseError> {
+/// Raw transport calls: each ends in `Ok` or a typed error, in time, and an oversized
+/// answer or page in the error that says so.
+async fn transport_calls(
+    fake: &Fake,
+    expect: Expect,
+    counts: &Counts,
+) -> Result<(), TestCaseError> {
     let t = fake.transport();
     t.register_schema(Item::schema());
     let outcomes: Vec<(&str, Result<Vec<Record>, TransportError>)> = vec![
@@ -521,7 +631,7 @@ async fn transport_calls(fake: &Fake, counts: &Counts) -> Result<(), TestCaseErr
                             updated_at: "2026-01-01T00:00:00.000Z".into(),
                             id: "a".into(),
                         }),
-                        ..PullRequest::new(10)
+                        ..PullRequest::new(RAW_PAGE)
                     },
                 ),
             )
@@ -530,6 +640,28 @@ async fn transport_calls(fake: &Fake, counts: &Counts) -> Result<(), TestCaseErr
         ),
     ];
     for (what, outcome) in outcomes {
+        match (expect, &outcome) {
+            (Expect::TooLarge, Err(TransportError::ResponseTooLarge { limit: LIMIT, .. })) => {
+                counts.too_large.fetch_add(1, Ordering::Relaxed);
+            }
+            (Expect::TooLarge, other) => {
+                return Err(TestCaseError::fail(format!(
+                    "{what}: a body over the limit gave {other:?}"
+                )));
+            }
+            (Expect::LongPage(n), Err(TransportError::PageTooLong { asked, got, .. }))
+                if what == "pull" =>
+            {
+                prop_assert_eq!((*asked, *got), (u64::from(RAW_PAGE), n as u64));
+                counts.long_page.fetch_add(1, Ordering::Relaxed);
+            }
+            (Expect::LongPage(_), other) if what == "pull" => {
+                return Err(TestCaseError::fail(format!(
+                    "pull: a page longer than asked for gave {other:?}"
+                )));
+            }
+            _ => {}
+        }
         match outcome {
             Ok(rows) => {
                 counts.ok.fetch_add(1, Ordering::Relaxed);
@@ -752,6 +884,8 @@ struct Counts {
     push_some: AtomicUsize,
     pull_ok: AtomicUsize,
     pull_err: AtomicUsize,
+    too_large: AtomicUsize,
+    long_page: AtomicUsize,
 }
 
 #[test]
@@ -782,7 +916,7 @@ fn every_malformed_answer_is_ok_or_a_typed_error_and_a_failed_sync_changes_nothi
     let result = runner.run(&answer(), |a| {
         fake.answer_with(a.bytes());
         rt.block_on(async {
-            transport_calls(&fake, &counts).await?;
+            transport_calls(&fake, a.expect, &counts).await?;
             push_check(&fake, &counts).await?;
             pull_check(&fake, &counts).await
         })
@@ -795,7 +929,8 @@ fn every_malformed_answer_is_ok_or_a_typed_error_and_a_failed_sync_changes_nothi
         "malformed answers: {cases} cases (seed {seed}, {} requests served): transport calls {} \
          Ok / {} typed errors, none panicked or hung; pushes: {} failed, {} achieved nothing, \
          {} achieved something — store unchanged wherever nothing was achieved; pulls: {} \
-         failed with the store unchanged, {} succeeded ({:.1} s)",
+         failed with the store unchanged, {} succeeded; {} calls refused a body over the \
+         limit, {} pulls a page longer than asked for ({:.1} s)",
         fake.requests.load(Ordering::Relaxed),
         n(&counts.ok),
         n(&counts.err),
@@ -804,6 +939,8 @@ fn every_malformed_answer_is_ok_or_a_typed_error_and_a_failed_sync_changes_nothi
         n(&counts.push_some),
         n(&counts.pull_err),
         n(&counts.pull_ok),
+        n(&counts.too_large),
+        n(&counts.long_page),
         started.elapsed().as_secs_f64()
     );
 }
@@ -825,6 +962,7 @@ async fn a_delete_answered_with_the_row_as_it_was_stays_deleted() {
                 .to_string()
                 .into_bytes(),
             framing: Framing::Exact,
+            expect: Expect::Any,
         }
         .bytes(),
     );
@@ -836,4 +974,142 @@ async fn a_delete_answered_with_the_row_as_it_was_stays_deleted() {
         None,
         "the delete was undone"
     );
+}
+
+/// One case of a server that always says more rows follow.
+#[derive(Debug, Clone)]
+struct Endless {
+    page_size: u32,
+    max_pages: usize,
+    /// The page (from 0) answered with junk instead, if any.
+    broken: Option<usize>,
+}
+
+fn endless() -> impl Strategy<Value = Endless> {
+    (1u32..=8, 1usize..=6, prop::option::of(0usize..8)).prop_map(
+        |(page_size, max_pages, broken)| Endless {
+            page_size,
+            max_pages,
+            broken,
+        },
+    )
+}
+
+/// The `n`th row the endless server hands out, each after the one before.
+fn endless_row(n: usize) -> Json {
+    let at = format!(
+        "2026-11-21T12:{:02}:{:02}.{:03}Z",
+        n / 60_000,
+        n / 1000 % 60,
+        n % 1000
+    );
+    good_row(&format!("e{n:05}"), "v1", &at)
+}
+
+/// A pull from a server whose every page is full: it ends at the bound with every
+/// page stored, or at a broken page with the pages before it stored.
+async fn endless_check(fake: &Fake, case: &Endless) -> Result<(), TestCaseError> {
+    let (size, broken) = (case.page_size as usize, case.broken);
+    let mut page = 0;
+    fake.generate_with(move || {
+        let (k, body) = (
+            page,
+            if Some(page) == broken {
+                b"<html>oops</html>".to_vec()
+            } else {
+                let rows = (page * size..(page + 1) * size).map(endless_row).collect();
+                Json::Array(rows).to_string().into_bytes()
+            },
+        );
+        page = k + 1;
+        Answer {
+            status: 200,
+            reason: "OK".into(),
+            headers: json_headers(),
+            body,
+            framing: Framing::Exact,
+            expect: Expect::Any,
+        }
+        .bytes()
+    });
+    let ctx = SyncContext::with_options(
+        SqliteStore::open_in_memory().expect("store"),
+        fake.transport(),
+        SyncOptions {
+            page_size: case.page_size,
+            ..SyncOptions::default()
+        }
+        .max_pull_pages(case.max_pages),
+    );
+    let items = ctx.table::<Item>().await.expect("register Item");
+    let before = fake.requests.load(Ordering::Relaxed);
+    let pulled = bounded("endless pull", items.pull("all", None)).await?;
+    let requested = fake.requests.load(Ordering::Relaxed) - before;
+    let stored_pages = match (pulled, case.broken) {
+        (Err(SyncError::Transport { source, .. }), Some(b)) if b < case.max_pages => {
+            prop_assert!(
+                matches!(source, TransportError::Malformed { .. }),
+                "{source}"
+            );
+            prop_assert_eq!(requested, b + 1, "pages asked for");
+            b
+        }
+        (
+            Err(SyncError::PullLimit {
+                pages, received, ..
+            }),
+            _,
+        ) => {
+            prop_assert_eq!((pages, received), (case.max_pages, case.max_pages * size));
+            prop_assert_eq!(
+                requested,
+                case.max_pages,
+                "no page asked for past the bound"
+            );
+            case.max_pages
+        }
+        (other, _) => {
+            return Err(TestCaseError::fail(format!(
+                "an endless pull ended with {other:?}"
+            )));
+        }
+    };
+    // Every page received before the end is stored, with its watermark.
+    let after = snapshot(ctx.store());
+    let ids: Vec<&str> = after.rows.iter().filter_map(Record::id).collect();
+    let want: Vec<String> = (0..stored_pages * size)
+        .map(|n| format!("e{n:05}"))
+        .collect();
+    prop_assert_eq!(ids, want.iter().map(String::as_str).collect::<Vec<_>>());
+    prop_assert_eq!(
+        after.watermark.map(|w| w.id),
+        want.last().cloned(),
+        "the watermark is the last stored row's"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_server_always_saying_more_follow_ends_a_pull_at_the_bound_with_every_page_stored() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fake = rt.block_on(Fake::start());
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        rng_seed: RngSeed::Fixed(seed),
+        max_shrink_iters: 64,
+        ..Config::default()
+    });
+    let result = runner.run(&endless(), |case| rt.block_on(endless_check(&fake, &case)));
+    if let Err(e) = result {
+        panic!("{e}\nreplay: PROPTEST_RNG_SEED={seed} cargo test --test malformed_answers");
+    }
 }

@@ -21,6 +21,6 @@ pub mod client;
 
 #[cfg(feature = "client")]
 pub use client::{
-    BuildError, HttpTransport, HttpTransportBuilder, RetryPolicy, TokenFuture, TokenHeader,
-    TokenRefresher,
+    BuildError, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_RESPONSE_BYTES, HttpTransport,
+    HttpTransportBuilder, RetryPolicy, TokenFuture, TokenHeader, TokenRefresher,
 };

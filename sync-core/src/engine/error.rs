@@ -80,4 +80,48 @@ pub enum SyncError {
         /// How the push ended.
         status: super::PushStatus,
     },
+    /// A pull reached [`SyncOptions::max_pull_pages`](super::SyncOptions::max_pull_pages)
+    /// while the server still said more rows follow (a server that never stops
+    /// paging). Every page received was stored with its watermark: pulling again goes
+    /// on from there.
+    ///
+    /// ```
+    /// let e = sync_core::engine::SyncError::PullLimit { table: "Todo".into(), pages: 3, received: 300 };
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "table `Todo`: the pull stopped after 3 pages (SyncOptions::max_pull_pages) with the server still saying more rows follow; the 300 rows received are stored, and pulling again goes on from there"
+    /// );
+    /// ```
+    #[error(
+        "table `{table}`: the pull stopped after {pages} pages (SyncOptions::max_pull_pages) with the server still saying more rows follow; the {received} rows received are stored, and pulling again goes on from there"
+    )]
+    PullLimit {
+        /// The table.
+        table: String,
+        /// Pages requested by this pull (the bound).
+        pages: usize,
+        /// Rows received and stored by this pull.
+        received: usize,
+    },
+    /// A value written by the app cannot travel to the server exactly, so it was
+    /// refused before it was stored: once stored, the server would refuse it at push
+    /// time or give back another value.
+    ///
+    /// ```
+    /// let e = sync_core::engine::SyncError::ValueNotSendable {
+    ///     table: "Todo".into(),
+    ///     column: "ratio".into(),
+    ///     reason: "NaN cannot be sent: JSON numbers are finite".into(),
+    /// };
+    /// assert_eq!(e.to_string(), "table `Todo`, column `ratio`: NaN cannot be sent: JSON numbers are finite");
+    /// ```
+    #[error("table `{table}`, column `{column}`: {reason}")]
+    ValueNotSendable {
+        /// The table.
+        table: String,
+        /// The column (the field's name on the wire).
+        column: String,
+        /// What is wrong with the value, and what to do instead.
+        reason: String,
+    },
 }

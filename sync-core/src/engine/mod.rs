@@ -72,7 +72,9 @@ use resolve::Decider;
 ///
 /// ```
 /// let o = sync_core::engine::SyncOptions::default();
-/// assert_eq!((o.max_in_flight, o.page_size), (4, 100));
+/// assert_eq!((o.max_in_flight, o.page_size, o.max_pull_pages), (4, 100, 10_000));
+/// let o = sync_core::engine::SyncOptions::default().max_pull_pages(50);
+/// assert_eq!(o.max_pull_pages, 50);
 /// ```
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
@@ -83,6 +85,11 @@ pub struct SyncOptions {
     pub page_size: u32,
     /// How often one push retries an operation after a policy resolved its conflict.
     pub max_conflict_retries: u32,
+    /// The most pages one pull call requests (at least 1). A server that always says
+    /// more rows follow would otherwise keep a pull going forever; reaching the bound
+    /// is [`SyncError::PullLimit`], with every page received stored, so the next pull
+    /// goes on from there. Default 10 000 (a million rows at the default page size).
+    pub max_pull_pages: usize,
 }
 
 impl Default for SyncOptions {
@@ -91,7 +98,21 @@ impl Default for SyncOptions {
             max_in_flight: 4,
             page_size: 100,
             max_conflict_retries: 3,
+            max_pull_pages: 10_000,
         }
+    }
+}
+
+impl SyncOptions {
+    /// Sets [`max_pull_pages`](SyncOptions::max_pull_pages).
+    ///
+    /// ```
+    /// let o = sync_core::engine::SyncOptions::default().max_pull_pages(3);
+    /// assert_eq!(o.max_pull_pages, 3);
+    /// ```
+    pub fn max_pull_pages(mut self, pages: usize) -> Self {
+        self.max_pull_pages = pages;
+        self
     }
 }
 

@@ -13,10 +13,20 @@
 //! the same query (or a purge) moved it meanwhile, the page is dropped unwritten and
 //! the pull goes on from the stored watermark. A page that cannot be stored ends the
 //! pull with its error, and the request made ahead of it is dropped.
+//!
+//! A pull requests at most [`SyncOptions::max_pull_pages`](super::SyncOptions) pages:
+//! a server that always says more rows follow ends it with
+//! [`SyncError::PullLimit`], every page received stored. A filter is checked against
+//! the table's registered schema before anything is sent: a server answers a filter
+//! on a column it has no row with yet by an empty list (Microsoft's does), so an
+//! unknown column would look like a pull of nothing.
 
 use std::sync::Arc;
 
-use crate::store::{ConflictKind, Filter, OpKind, Store, StoreTx, StoredConflict, Watermark};
+use crate::model::TableSchema;
+use crate::store::{
+    ConflictKind, Filter, OpKind, Store, StoreError, StoreTx, StoredConflict, Watermark,
+};
 use crate::transport::{PullPage, PullRequest, Transport, TransportError};
 
 use super::push::{self, PushReport, PushStatus, same_data};
@@ -58,6 +68,10 @@ pub(crate) async fn pull<S: Store, T: Transport>(
         table: table.to_owned(),
         ..PullReport::default()
     };
+    if let (Some(f), Some(entry)) = (&filter, inner.entry(table)) {
+        check_filter(&entry.schema, f)?;
+    }
+    let max_pages = inner.options.max_pull_pages.max(1);
     let t = table.to_owned();
     let pending = inner.read(move |tx| Ok(tx.ops(Some(&t))?.len())).await?;
     if pending > 0 {
@@ -96,6 +110,13 @@ pub(crate) async fn pull<S: Store, T: Transport>(
     // The next page, requested while the previous one was being stored.
     let mut prefetched: Option<Result<PullPage, SyncError>> = None;
     loop {
+        if report.pages >= max_pages {
+            return Err(SyncError::PullLimit {
+                table: table.to_owned(),
+                pages: report.pages,
+                received: report.received,
+            });
+        }
         let page = match prefetched.take() {
             Some(page) => page?,
             None => fetch(request_after(after.clone())).await?,
@@ -115,7 +136,10 @@ pub(crate) async fn pull<S: Store, T: Transport>(
         // The next request depends only on this page's last row, known before the page
         // is stored: ask for it while the page is written (one page ahead, no more).
         let last = page.last.clone();
-        let next = last.clone().filter(|_| more && n > 0);
+        // Not beyond the bound: the page after the last one allowed is never asked for.
+        let next = last
+            .clone()
+            .filter(|_| more && n > 0 && report.pages + 1 < max_pages);
         let (t, q, d, s, expected) = (
             table.to_owned(),
             query_id.to_owned(),
@@ -171,6 +195,22 @@ pub(crate) async fn pull<S: Store, T: Transport>(
         received: report.received,
     });
     Ok(report)
+}
+
+/// A pull filter names only columns of the table's registered schema, or it is the
+/// error a local query with it gives.
+fn check_filter(schema: &TableSchema, filter: &Filter) -> Result<(), StoreError> {
+    match filter
+        .columns()
+        .into_iter()
+        .find(|c| schema.column(c).is_none())
+    {
+        Some(unknown) => Err(StoreError::UnknownColumn {
+            table: schema.name.clone(),
+            column: unknown.to_owned(),
+        }),
+        None => Ok(()),
+    }
 }
 
 #[derive(Default)]

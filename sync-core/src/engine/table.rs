@@ -61,11 +61,61 @@ fn name<R: Syncable>() -> String {
 
 /// The record a local write stores: the item, stamped with the device time in
 /// `updatedAt` (the server's time replaces it once synced; last-writer-wins compares it).
+/// A value the wire cannot carry exactly is refused here, before it is stored.
 fn local_row<R: Syncable>(item: &R, version: Option<String>) -> Result<Record, SyncError> {
     let mut row = item.to_record()?;
+    check_sendable(R::table_name(), &row)?;
     row.set(SystemColumn::Version.name(), version);
     row.set(SystemColumn::UpdatedAt.name(), Value::DateTime(Utc::now()));
     Ok(row)
+}
+
+/// JavaScript's `Number.MAX_SAFE_INTEGER`, 2^53 − 1: beyond it a JSON number read as a
+/// double (as Microsoft's Node server and most JSON readers do) is not the integer
+/// written — our server refuses such a number, and another one changes it.
+pub(crate) const MAX_EXACT_INTEGER: i64 = (1 << 53) - 1;
+
+/// The app's own columns of a row hold only values the wire carries exactly, so that
+/// what the app wrote is what the server stores and what comes back from it.
+///
+/// Each case is refused rather than adjusted, because the app's value must never
+/// change under it: an integer beyond ±(2^53 − 1) (sent as a JSON number, it is
+/// refused or rounded by the server), a NaN or infinite real (JSON has no such
+/// number), and an instant with digits below the millisecond (instants travel as
+/// `.sssZ` text, so the server's copy would be another instant — and rounding it here
+/// would change the app's value just the same). System columns are the engine's and
+/// not sent; a JSON column's document is sent as the app built it.
+pub(crate) fn check_sendable(table: &str, row: &Record) -> Result<(), SyncError> {
+    for (column, value) in row.iter() {
+        if SystemColumn::from_name(column).is_some() {
+            continue;
+        }
+        let reason = match value {
+            Value::Integer(i) if i.unsigned_abs() > MAX_EXACT_INTEGER.unsigned_abs() => format!(
+                "the integer {i} is beyond ±(2^53 − 1), the largest integers a JSON number \
+                 carries exactly (servers read JSON numbers as doubles); keep such numbers \
+                 in a text field"
+            ),
+            Value::Real(f) if !f.is_finite() => format!(
+                "the real {f} cannot be sent: a JSON number is finite (no NaN or infinity); \
+                 use an optional field for \"no value\""
+            ),
+            Value::DateTime(t) if t.timestamp_subsec_nanos() % 1_000_000 != 0 => format!(
+                "the instant {} has digits below the millisecond, which the wire drops \
+                 (instants travel as `.sssZ` text, so the server would keep another \
+                 instant); round it to milliseconds first, e.g. with chrono's \
+                 `DurationRound::duration_trunc(TimeDelta::milliseconds(1))`",
+                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+            _ => continue,
+        };
+        return Err(SyncError::ValueNotSendable {
+            table: table.to_owned(),
+            column: column.to_owned(),
+            reason,
+        });
+    }
+    Ok(())
 }
 
 impl<R, S, T> SyncTable<R, S, T>
@@ -253,7 +303,11 @@ where
         let resolution = match resolution {
             Resolution::KeepLocal => RecordResolution::KeepLocal,
             Resolution::KeepRemote => RecordResolution::KeepRemote,
-            Resolution::Use(v) => RecordResolution::Use(v.to_record()?),
+            Resolution::Use(v) => {
+                let row = v.to_record()?;
+                check_sendable(R::table_name(), &row)?;
+                RecordResolution::Use(row)
+            }
         };
         let id = id.to_owned();
         self.inner

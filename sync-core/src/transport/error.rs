@@ -62,6 +62,39 @@ pub enum TransportError {
         /// What was wrong, naming the field or header.
         message: String,
     },
+    /// The answer's body is larger than the transport accepts. It was not read past
+    /// the limit (or not at all, when its `Content-Length` said so up front).
+    ///
+    /// ```
+    /// use sync_core::transport::TransportError;
+    /// let e = TransportError::ResponseTooLarge { limit: 1024, message: "GET /tables/Todo".into() };
+    /// assert!(!e.stops_push() && e.status().is_none());
+    /// assert_eq!(e.to_string(), "response too large: GET /tables/Todo: over the limit of 1024 bytes");
+    /// ```
+    #[error("response too large: {message}: over the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The request it answered, and what gave the size away.
+        message: String,
+    },
+    /// A pull page holds more rows than the request asked for (`$top`): a server that
+    /// ignores the page size could otherwise hand out any number of rows at once.
+    ///
+    /// ```
+    /// use sync_core::transport::TransportError;
+    /// let e = TransportError::PageTooLong { asked: 100, got: 101, message: "GET /tables/Todo page".into() };
+    /// assert_eq!(e.to_string(), "page too long: GET /tables/Todo page: 101 rows, but at most 100 were asked for");
+    /// ```
+    #[error("page too long: {message}: {got} rows, but at most {asked} were asked for")]
+    PageTooLong {
+        /// The page size asked for.
+        asked: u64,
+        /// The rows the page held.
+        got: u64,
+        /// The request it answered.
+        message: String,
+    },
 }
 
 impl TransportError {
@@ -103,7 +136,10 @@ impl TransportError {
             TransportError::Unauthorized { status, .. } | TransportError::Server { status, .. } => {
                 Some(*status)
             }
-            TransportError::Network { .. } | TransportError::Malformed { .. } => None,
+            TransportError::Network { .. }
+            | TransportError::Malformed { .. }
+            | TransportError::ResponseTooLarge { .. }
+            | TransportError::PageTooLong { .. } => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -99,7 +100,17 @@ pub struct HttpTransportBuilder {
     api_key: Option<(String, String)>,
     headers: Vec<(String, String)>,
     retry: RetryPolicy,
+    max_response_bytes: u64,
+    max_page_size: u32,
 }
+
+/// The default of [`HttpTransportBuilder::max_response_bytes`]: 32 MiB, a hundred times
+/// a page of a thousand ordinary rows.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The default of [`HttpTransportBuilder::max_page_size`]: 1000, the most rows
+/// Microsoft's server gives in one answer (it refuses a larger `$top`).
+pub const DEFAULT_MAX_PAGE_SIZE: u32 = 1000;
 
 impl std::fmt::Debug for HttpTransportBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,13 +122,17 @@ impl std::fmt::Debug for HttpTransportBuilder {
             .field("has_token", &self.token.is_some())
             .field("has_refresher", &self.refresher.is_some())
             .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_page_size", &self.max_page_size)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpTransportBuilder {
     /// A builder for the server at `base_url` (tables are under `{base_url}tables/`).
-    /// Defaults: 30 s per request, 10 s to connect, no credentials, [`RetryPolicy::default`].
+    /// Defaults: 30 s per request, 10 s to connect, no credentials, [`RetryPolicy::default`],
+    /// answers of at most [`DEFAULT_MAX_RESPONSE_BYTES`], pages of at most
+    /// [`DEFAULT_MAX_PAGE_SIZE`] rows.
     pub fn new(base_url: impl Into<String>) -> HttpTransportBuilder {
         HttpTransportBuilder {
             base_url: base_url.into(),
@@ -129,7 +144,43 @@ impl HttpTransportBuilder {
             api_key: None,
             headers: Vec::new(),
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
         }
+    }
+
+    /// The largest answer body read, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    /// A larger one is [`TransportError::ResponseTooLarge`]: refused at once when its
+    /// `Content-Length` says so, otherwise as soon as the bytes read pass the limit, so
+    /// no answer takes more memory than this, whatever the server sends.
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::builder("http://127.0.0.1:3000")
+    ///     .max_response_bytes(4 * 1024 * 1024)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(t.max_response_bytes(), 4 * 1024 * 1024);
+    /// ```
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// The most rows one pull page asks for (`$top`; default [`DEFAULT_MAX_PAGE_SIZE`],
+    /// at least 1): a larger page size asked by the engine is sent as this. A server
+    /// that refuses a `$top` with a 400 naming it is asked again with the limit its
+    /// message names (else 1000, then 50), and that limit is kept for the transport.
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::builder("http://127.0.0.1:3000")
+    ///     .max_page_size(200)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(t.max_page_size(), 200);
+    /// ```
+    pub fn max_page_size(mut self, rows: u32) -> Self {
+        self.max_page_size = rows;
+        self
     }
 
     /// The longest one attempt of a request may take, answer body included.
@@ -239,6 +290,8 @@ impl HttpTransportBuilder {
                 },
                 schemas: RwLock::new(HashMap::new()),
                 paging: Mutex::new(HashMap::new()),
+                max_response_bytes: self.max_response_bytes,
+                page_cap: AtomicU32::new(self.max_page_size.max(1)),
             }),
         })
     }

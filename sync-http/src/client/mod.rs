@@ -18,6 +18,16 @@
 //! `Unauthorized`; other refusals are `Server` with the server's message; a body that
 //! is not what the protocol says is `Malformed`, naming what was wrong.
 //!
+//! # Bounds on what comes back
+//! An answer body is read chunk by chunk up to
+//! [`max_response_bytes`](HttpTransportBuilder::max_response_bytes) and no further
+//! (`ResponseTooLarge`; a `Content-Length` above it is refused before any byte is
+//! read), so memory stays bounded whatever a server sends. A pull page asks for at
+//! most [`max_page_size`](HttpTransportBuilder::max_page_size) rows, and a page holding
+//! more rows than it asked for is `PageTooLong`. A 400 naming `$top` (a server with a
+//! smaller page limit: Microsoft's caps it at 1000) is asked again with a smaller page —
+//! the limit the message names, else 1000, then 50 — kept for the transport.
+//!
 //! # Retries, and why re-sending is safe
 //! Transient failures — no connection, no answer in time, a connection dropped
 //! mid-request, 502/503/504, and 429 (waiting as long as `Retry-After` asks, capped) —
@@ -44,6 +54,9 @@ mod retry;
 mod send;
 mod transport;
 
-pub use builder::{BuildError, HttpTransportBuilder, TokenFuture, TokenHeader, TokenRefresher};
+pub use builder::{
+    BuildError, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_RESPONSE_BYTES, HttpTransportBuilder,
+    TokenFuture, TokenHeader, TokenRefresher,
+};
 pub use retry::RetryPolicy;
 pub use transport::HttpTransport;

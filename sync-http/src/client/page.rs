@@ -11,10 +11,15 @@
 //! and the body is read again the general way, whose error names what was wrong.
 //! Errors are rare and a page is small, and so one decoder says what every error
 //! message is.
+//!
+//! A page holds at most the rows it asked for: past them the direct read only counts
+//! the remaining items (skipping them unparsed), and the general read counts them
+//! before decoding any row, so a server ignoring `$top` costs no more than that many
+//! records (the body itself is bounded by the transport's response limit).
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 use sync_core::transport::TransportError;
 use sync_core::{Record, TableSchema};
@@ -24,17 +29,22 @@ use crate::wire::json::column_from_json;
 
 /// A list body (a bare array, or `{"results": [...]}` with perhaps `nextLink` or
 /// `@odata.nextLink`) as rows of `table`, each with a text `id` and passed through
-/// `check` in order; and the next link the body gives.
+/// `check` in order; and the next link the body gives. More than `max_rows` rows is
+/// [`TransportError::PageTooLong`].
 pub(crate) fn rows<T>(
     body: &[u8],
     table: &str,
     schema: Option<&TableSchema>,
     what: &str,
+    max_rows: usize,
     mut check: impl FnMut(Record) -> Result<T, TransportError>,
 ) -> Result<(Vec<T>, Option<String>), TransportError> {
-    let Some(page) = direct(body, table, schema) else {
-        return general(body, table, schema, what, check);
+    let Some(page) = direct(body, table, schema, max_rows) else {
+        return general(body, table, schema, what, max_rows, check);
     };
+    if page.beyond > 0 {
+        return Err(too_long(max_rows, max_rows + page.beyond, what));
+    }
     // Every row decoded: the first one `check` refuses is the first error, as in the
     // general read.
     let rows = page
@@ -48,9 +58,25 @@ pub(crate) fn rows<T>(
     Ok((rows, page.next_link))
 }
 
-/// A well-formed page's rows and next link; `None` for anything else.
-fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Page> {
-    whole(body, PageSeed { table, schema })
+fn too_long(asked: usize, got: usize, what: &str) -> TransportError {
+    TransportError::PageTooLong {
+        asked: asked as u64,
+        got: got as u64,
+        message: what.to_owned(),
+    }
+}
+
+/// A well-formed page's rows (up to `max_rows`, the others counted) and next link;
+/// `None` for anything else.
+fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>, max_rows: usize) -> Option<Page> {
+    whole(
+        body,
+        PageSeed {
+            table,
+            schema,
+            max_rows,
+        },
+    )
 }
 
 /// The whole body read by `seed`; `None` if the seed stops or anything follows.
@@ -68,15 +94,20 @@ pub(crate) fn row(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Opt
     whole(body, RowSeed { table, schema })
 }
 
-/// The general way: the body as JSON, then its shape, then each row in turn.
+/// The general way: the body as JSON, then its shape and length, then each row in
+/// turn.
 fn general<T>(
     body: &[u8],
     table: &str,
     schema: Option<&TableSchema>,
     what: &str,
+    max_rows: usize,
     mut check: impl FnMut(Record) -> Result<T, TransportError>,
 ) -> Result<(Vec<T>, Option<String>), TransportError> {
     let list = answer::list(body, what)?;
+    if list.rows.len() > max_rows {
+        return Err(too_long(max_rows, list.rows.len(), what));
+    }
     let rows = list
         .rows
         .into_iter()
@@ -88,6 +119,8 @@ fn general<T>(
 /// What the direct read makes of a page.
 struct Page {
     records: Vec<Record>,
+    /// Items past the rows asked for, counted, not read.
+    beyond: usize,
     next_link: Option<String>,
 }
 
@@ -100,6 +133,7 @@ fn stop<E: de::Error>() -> E {
 struct PageSeed<'a> {
     table: &'a str,
     schema: Option<&'a TableSchema>,
+    max_rows: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for PageSeed<'_> {
@@ -118,13 +152,15 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Page, A::Error> {
-        let records = RowsSeed {
+        let (records, beyond) = RowsSeed {
             table: self.table,
             schema: self.schema,
+            max_rows: self.max_rows,
         }
         .visit_seq(seq)?;
         Ok(Page {
             records,
+            beyond,
             next_link: None,
         })
     }
@@ -140,6 +176,7 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
                     records = Some(map.next_value_seed(RowsSeed {
                         table: self.table,
                         schema: self.schema,
+                        max_rows: self.max_rows,
                     })?);
                 }
                 "nextLink" => next_link = Some(map.next_value::<Json>()?),
@@ -157,21 +194,24 @@ impl<'de> Visitor<'de> for PageSeed<'_> {
                 Some(Json::String(s)) => Some(s),
                 _ => None,
             });
+        let (records, beyond) = records.ok_or_else(stop)?;
         Ok(Page {
-            records: records.ok_or_else(stop)?,
+            records,
+            beyond,
             next_link,
         })
     }
 }
 
-/// The array of rows.
+/// The array of rows: up to `max_rows` of them read, and how many items follow.
 struct RowsSeed<'a> {
     table: &'a str,
     schema: Option<&'a TableSchema>,
+    max_rows: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
-    type Value = Vec<Record>;
+    type Value = (Vec<Record>, usize);
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_seq(self)
@@ -179,21 +219,29 @@ impl<'de> DeserializeSeed<'de> for RowsSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for RowsSeed<'_> {
-    type Value = Vec<Record>;
+    type Value = (Vec<Record>, usize);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of rows")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(record) = seq.next_element_seed(RowSeed {
-            table: self.table,
-            schema: self.schema,
-        })? {
-            records.push(record);
+        let room = seq.size_hint().unwrap_or(0).min(self.max_rows);
+        let mut records = Vec::with_capacity(room);
+        while records.len() < self.max_rows {
+            match seq.next_element_seed(RowSeed {
+                table: self.table,
+                schema: self.schema,
+            })? {
+                Some(record) => records.push(record),
+                None => return Ok((records, 0)),
+            }
         }
-        Ok(records)
+        let mut beyond = 0;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            beyond += 1;
+        }
+        Ok((records, beyond))
     }
 }
 
@@ -279,10 +327,16 @@ mod tests {
 
     /// The direct read and the general read agree: the same rows, or the same error.
     fn agree(body: &str) -> Result<Rows, String> {
+        agree_within(body, usize::MAX)
+    }
+
+    /// [`agree`], for a page of at most `max_rows` rows.
+    fn agree_within(body: &str, max_rows: usize) -> Result<Rows, String> {
         let s = schema();
-        let read = rows(body.as_bytes(), "Todo", Some(&s), "p", check).map_err(|e| e.to_string());
-        let general =
-            general(body.as_bytes(), "Todo", Some(&s), "p", check).map_err(|e| e.to_string());
+        let read = rows(body.as_bytes(), "Todo", Some(&s), "p", max_rows, check)
+            .map_err(|e| e.to_string());
+        let general = general(body.as_bytes(), "Todo", Some(&s), "p", max_rows, check)
+            .map_err(|e| e.to_string());
         assert_eq!(read, general, "{body}");
         read
     }
@@ -292,7 +346,7 @@ mod tests {
     #[test]
     fn a_well_formed_page_becomes_typed_records() {
         let body = format!("[{ROW}, {}]", ROW.replace("\"a\"", "\"b\""));
-        assert!(direct(body.as_bytes(), "Todo", Some(&schema())).is_some());
+        assert!(direct(body.as_bytes(), "Todo", Some(&schema()), usize::MAX).is_some());
         let (records, next_link) = agree(&body).unwrap();
         assert_eq!((records.len(), next_link), (2, None));
         let r = &records[0];
@@ -387,12 +441,43 @@ mod tests {
     }
 
     #[test]
+    fn a_page_longer_than_asked_for_is_too_long_unread_past_the_limit() {
+        let row = |i: usize| ROW.replace("\"a\"", &format!("\"r{i}\""));
+        let page = |n: usize| format!("[{}]", (0..n).map(row).collect::<Vec<_>>().join(", "));
+        assert_eq!(agree_within(&page(3), 3).map(|(r, _)| r.len()), Ok(3));
+        let too_long = "page too long: p: 5 rows, but at most 3 were asked for";
+        assert_eq!(agree_within(&page(5), 3), Err(too_long.into()));
+        assert_eq!(
+            agree_within(
+                &format!(r#"{{"results": {}, "nextLink": "n"}}"#, page(5)),
+                3
+            ),
+            Err(too_long.into())
+        );
+        // Rows past the limit are not decoded: one that would be refused changes
+        // nothing, and neither does a bad row within it (the general read counts first).
+        let bad = r#"{"id": "x", "n": "not a number"}"#;
+        for body in [
+            format!("[{}, {}, {}, {}, {bad}]", row(0), row(1), row(2), row(3)),
+            format!("[{bad}, {}, {}, {}, {}]", row(0), row(1), row(2), row(3)),
+        ] {
+            assert_eq!(agree_within(&body, 3), Err(too_long.into()), "{body}");
+        }
+        // Not a list at all is still what it was.
+        assert!(
+            agree_within("{}", 3)
+                .unwrap_err()
+                .starts_with("malformed response: p: ")
+        );
+    }
+
+    #[test]
     fn bytes_that_are_not_utf8_are_malformed() {
         let mut body =
             br#"[{"id": "a", "updatedAt": "2026-11-21T12:50:52.847Z", "text": ""#.to_vec();
         body.extend_from_slice(&[0xff, 0xfe]);
         body.extend_from_slice(br#""}]"#);
-        let e = rows(&body, "Todo", Some(&schema()), "p", check).unwrap_err();
+        let e = rows(&body, "Todo", Some(&schema()), "p", 10, check).unwrap_err();
         assert!(e.to_string().contains("the body is not JSON"), "{e}");
     }
 

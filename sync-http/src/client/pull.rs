@@ -18,6 +18,7 @@
 //! it already has as a no-op).
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering as AtomicOrdering;
 
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
@@ -71,6 +72,35 @@ fn instant(text: &str) -> Option<DateTime<Utc>> {
     parse_datetime_text(text)
 }
 
+/// The server's message, when `e` is a 400 about the page size (`$top`): ours says
+/// "$top: 5000 is above the maximum page size 1000"; Microsoft's names `$top` too.
+fn top_refused(e: &TransportError) -> Option<&str> {
+    match e {
+        TransportError::Server {
+            status: 400,
+            message,
+        } if message
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| word.eq_ignore_ascii_case("top")) =>
+        {
+            Some(message)
+        }
+        _ => None,
+    }
+}
+
+/// The page size to ask instead of `top` after a refusal saying `message`: the
+/// largest number below `top` the message names (the server's limit), else 1000,
+/// else 50; `None` when there is nothing smaller to try.
+fn smaller_top(message: &str, top: u32) -> Option<u32> {
+    let named = message
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..top).contains(n))
+        .max();
+    named.or_else(|| [1000, 50].into_iter().find(|&n| n < top))
+}
+
 /// Paging gives up after this many requests for one page (a server whose answers
 /// never settle), rather than looping forever.
 const MAX_REQUESTS_PER_PAGE: usize = 1000;
@@ -84,45 +114,79 @@ impl Inner {
         f(map.entry(key.to_owned()).or_default())
     }
 
+    /// One page. A 400 naming `$top` is asked again with a smaller page (at most
+    /// twice: the limit the message names, else 1000, then 50), and the smaller page
+    /// size is kept for every later page of the transport.
     pub(crate) async fn pull(
         &self,
         table: &str,
         request: PullRequest,
     ) -> Result<PullPage, TransportError> {
+        let mut top = request
+            .page_size
+            .min(self.page_cap.load(AtomicOrdering::Relaxed));
+        let mut retries = 0;
+        loop {
+            match self.pull_with(table, &request, top).await {
+                Err(e) if retries < 2 => match top_refused(&e).and_then(|m| smaller_top(m, top)) {
+                    Some(smaller) => {
+                        self.page_cap.fetch_min(smaller, AtomicOrdering::Relaxed);
+                        top = smaller;
+                        retries += 1;
+                    }
+                    None => return Err(e),
+                },
+                other => return other,
+            }
+        }
+    }
+
+    /// One page of at most `top` rows.
+    async fn pull_with(
+        &self,
+        table: &str,
+        request: &PullRequest,
+        top: u32,
+    ) -> Result<PullPage, TransportError> {
         let key = table.to_lowercase();
         let schema = self.schema(table);
         let (fallback, link) = self.paging(&key, |p| {
-            let link = p.next.take().filter(|(r, _)| *r == request).map(|(_, u)| u);
+            let link = p.next.take().filter(|(r, _)| r == request).map(|(_, u)| u);
             (p.fallback, link)
         });
         if let Some(url) = link {
             return self
-                .keyset_page(table, &key, &request, url, schema.as_deref())
+                .keyset_page(table, &key, request, top, url, schema.as_deref())
                 .await;
         }
         if fallback && request.after.is_some() {
             return self
-                .fallback_page(table, &key, &request, schema.as_deref())
+                .fallback_page(table, &key, request, top, schema.as_deref())
                 .await;
         }
-        let query = page_query(&request).map_err(|e| TransportError::Malformed {
+        let asked = PullRequest {
+            page_size: top,
+            ..request.clone()
+        };
+        let query = page_query(&asked).map_err(|e| TransportError::Malformed {
             message: format!("a pull of table `{table}` cannot be expressed: {e}"),
         })?;
         let mut url = self.table_url(table)?;
         url.query_pairs_mut().extend_pairs(query);
         match self
-            .keyset_page(table, &key, &request, url, schema.as_deref())
+            .keyset_page(table, &key, request, top, url, schema.as_deref())
             .await
         {
             // The keyset filter is the only `or` we send: a server that refuses it
             // (400, or 500 on the reference's kind of parser) may take `ge` + `$skip`.
+            // A refusal of the page size is not about the filter.
             Err(
                 refused @ TransportError::Server {
                     status: 400 | 500, ..
                 },
-            ) if request.after.is_some() => {
+            ) if request.after.is_some() && top_refused(&refused).is_none() => {
                 match self
-                    .fallback_page(table, &key, &request, schema.as_deref())
+                    .fallback_page(table, &key, request, top, schema.as_deref())
                     .await
                 {
                     Ok(page) => {
@@ -142,6 +206,7 @@ impl Inner {
         &self,
         table: &str,
         url: Url,
+        top: u32,
         schema: Option<&TableSchema>,
     ) -> Result<(Vec<Row>, Option<Url>), TransportError> {
         let call = Call::new(Method::GET, url);
@@ -150,21 +215,30 @@ impl Inner {
         if !reply.status.is_success() {
             return Err(answer::refusal(&reply, table, schema, &what));
         }
-        let (rows, next_link) = page::rows(&reply.body, table, schema, &what, |record| {
-            let id = record.id().unwrap_or_default().to_owned();
-            let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
-                return Err(TransportError::Malformed {
-                    message: format!(
-                        "{what}: row {id:?} has no `updatedAt`, so no pull can continue after it"
-                    ),
-                });
-            };
-            let mark = Watermark {
-                updated_at: updated_at.clone(),
-                id,
-            };
-            Ok(Row { record, mark })
-        })?;
+        // A server that ignores `$top` could answer any number of rows at once.
+        let max_rows = top as usize;
+        let (rows, next_link) = page::rows(
+            &reply.body,
+            table,
+            schema,
+            &what,
+            max_rows,
+            |record| {
+                let id = record.id().unwrap_or_default().to_owned();
+                let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
+                    return Err(TransportError::Malformed {
+                        message: format!(
+                            "{what}: row {id:?} has no `updatedAt`, so no pull can continue after it"
+                        ),
+                    });
+                };
+                let mark = Watermark {
+                    updated_at: updated_at.clone(),
+                    id,
+                };
+                Ok(Row { record, mark })
+            },
+        )?;
         let link = next_link.or_else(|| answer::link_next(&reply.headers));
         let next = link.and_then(|l| self.own_link(&call.url, &l));
         Ok((rows, next))
@@ -190,11 +264,12 @@ impl Inner {
         table: &str,
         key: &str,
         request: &PullRequest,
+        top: u32,
         url: Url,
         schema: Option<&TableSchema>,
     ) -> Result<PullPage, TransportError> {
         let what = format!("GET {} page", url.path());
-        let (rows, next) = self.fetch(table, url, schema).await?;
+        let (rows, next) = self.fetch(table, url, top, schema).await?;
         let last = rows.last().map(|r| r.mark.clone());
         // A server that ignores the filter would hand out the same page forever.
         if let (Some(after), Some(last)) = (&request.after, &last) {
@@ -212,7 +287,7 @@ impl Inner {
                 });
             }
         }
-        let full = request.page_size > 0 && rows.len() >= request.page_size as usize;
+        let full = top > 0 && rows.len() >= top as usize;
         let next = next.filter(|_| last.is_some());
         let more = full || next.is_some();
         self.paging(key, |p| {
@@ -239,6 +314,7 @@ impl Inner {
         table: &str,
         key: &str,
         request: &PullRequest,
+        top: u32,
         schema: Option<&TableSchema>,
     ) -> Result<PullPage, TransportError> {
         let Some(after) = request.after.clone() else {
@@ -246,7 +322,7 @@ impl Inner {
                 message: "a skip page needs a watermark".into(),
             });
         };
-        let page_size = request.page_size.max(1) as usize;
+        let page_size = top.max(1) as usize;
         let remembered = self.paging(key, |p| p.seen.clone().filter(|s| s.after == after));
         let (mut count, mut ids) = match remembered {
             Some(s) => (Some(s.count), s.ids),
@@ -258,7 +334,7 @@ impl Inner {
         let at_t = |r: &Row| same_instant(&r.mark.updated_at, &after.updated_at);
         for _ in 0..MAX_REQUESTS_PER_PAGE {
             let url = self.skip_url(table, request, &after, skip, page_size)?;
-            let (rows, _) = self.fetch(table, url, schema).await?;
+            let (rows, _) = self.fetch(table, url, page_size as u32, schema).await?;
             let full = rows.len() >= page_size;
             if count.is_some() && skip > 0 && overlap == 1 {
                 let anchored = rows

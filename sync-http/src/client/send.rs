@@ -77,11 +77,17 @@ impl Inner {
                 Ok(mut response) => {
                     let status = response.status();
                     let headers = std::mem::take(response.headers_mut());
-                    response.bytes().await.map(|body| Reply {
-                        status,
-                        headers,
-                        body: body.into(),
-                    })
+                    match self.body(call, &mut response).await {
+                        Ok(Ok(body)) => Ok(Reply {
+                            status,
+                            headers,
+                            body,
+                        }),
+                        // Too large is an answer, not a transient failure: the same
+                        // request would get the same answer.
+                        Ok(Err(too_large)) => return Err(too_large),
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -123,6 +129,51 @@ impl Inner {
             }
             return Ok(reply);
         }
+    }
+
+    /// The answer's body, read chunk by chunk and no further than
+    /// `max_response_bytes`: a body past the limit is dropped with its connection
+    /// (never buffered whole), and a `Content-Length` above it is refused before any
+    /// byte of the body is read.
+    async fn body(
+        &self,
+        call: &Call,
+        response: &mut reqwest::Response,
+    ) -> Result<Result<Vec<u8>, TransportError>, reqwest::Error> {
+        let limit = self.max_response_bytes;
+        let too_large = |how: String| TransportError::ResponseTooLarge {
+            limit,
+            message: format!("{}: {how}", call.describe()),
+        };
+        let declared = response.content_length();
+        if let Some(len) = declared
+            && len > limit
+        {
+            return Ok(Err(too_large(format!(
+                "the answer's Content-Length is {len}"
+            ))));
+        }
+        let past = |read: usize| format!("the answer's body goes on past {read} bytes");
+        // Most bodies come in one chunk, taken as it is.
+        let Some(first) = response.chunk().await? else {
+            return Ok(Ok(Vec::new()));
+        };
+        if first.len() as u64 > limit {
+            return Ok(Err(too_large(past(first.len()))));
+        }
+        let mut body = Vec::from(first);
+        if let Some(len) = declared {
+            // At most the limit (checked above): the body's room, allocated once.
+            body.reserve_exact(usize::try_from(len).unwrap_or(0).saturating_sub(body.len()));
+        }
+        while let Some(chunk) = response.chunk().await? {
+            let read = body.len() + chunk.len();
+            if read as u64 > limit {
+                return Ok(Err(too_large(past(read))));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Ok(body))
     }
 
     fn request(

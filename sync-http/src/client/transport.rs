@@ -1,6 +1,7 @@
 //! [`HttpTransport`]: the engine's four writes and reads as HTTP requests.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -62,6 +63,11 @@ pub(crate) struct Inner {
     pub schemas: RwLock<HashMap<String, Arc<TableSchema>>>,
     /// By lowercased table name.
     pub paging: Mutex<HashMap<String, TablePaging>>,
+    /// The largest answer body read.
+    pub max_response_bytes: u64,
+    /// The most rows a page asks for: the configured cap, lowered to what a server
+    /// that refused a larger `$top` allows.
+    pub page_cap: AtomicU32,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -103,6 +109,29 @@ impl HttpTransport {
     /// ```
     pub fn base_url(&self) -> &Url {
         &self.inner.base
+    }
+
+    /// The largest answer body this transport reads, in bytes
+    /// ([`HttpTransportBuilder::max_response_bytes`]).
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::new("https://example.com/").unwrap();
+    /// assert_eq!(t.max_response_bytes(), sync_http::DEFAULT_MAX_RESPONSE_BYTES);
+    /// ```
+    pub fn max_response_bytes(&self) -> u64 {
+        self.inner.max_response_bytes
+    }
+
+    /// The most rows a pull page asks for now: the configured
+    /// [`max_page_size`](HttpTransportBuilder::max_page_size), or less once the
+    /// server refused a larger `$top`.
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::new("https://example.com/").unwrap();
+    /// assert_eq!(t.max_page_size(), sync_http::DEFAULT_MAX_PAGE_SIZE);
+    /// ```
+    pub fn max_page_size(&self) -> u32 {
+        self.inner.page_cap.load(Ordering::Relaxed)
     }
 
     /// Replaces the bearer token (after the user signs in or out); `None` sends none.

@@ -2,6 +2,7 @@
 //! responses, or from a function of the request.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
+use futures_util::StreamExt;
 use serde_json::{Value as Json, json};
 use sync_http::{HttpTransport, HttpTransportBuilder, RetryPolicy};
 
@@ -47,6 +49,16 @@ pub struct Canned {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub delay: Duration,
+    /// Instead of `body`: a chunked body, produced as the client reads it.
+    pub stream: Option<Streamed>,
+}
+
+/// A chunked body: its chunks, and the bytes the server got to hand to the
+/// connection so far.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    pub chunks: Vec<Arc<Vec<u8>>>,
+    pub produced: Arc<AtomicUsize>,
 }
 
 impl Canned {
@@ -60,6 +72,16 @@ impl Canned {
             headers: Vec::new(),
             body: body.to_owned(),
             delay: Duration::ZERO,
+            stream: None,
+        }
+    }
+
+    /// A chunked answer (no `Content-Length`) of these chunks; `produced` counts the
+    /// bytes handed to the connection.
+    pub fn streamed(status: u16, chunks: Vec<Arc<Vec<u8>>>, produced: Arc<AtomicUsize>) -> Canned {
+        Canned {
+            stream: Some(Streamed { chunks, produced }),
+            ..Canned::text(status, "")
         }
     }
 
@@ -125,7 +147,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if !canned.delay.is_zero() {
         tokio::time::sleep(canned.delay).await;
     }
-    let mut response = Response::new(Body::from(canned.body));
+    let body = match canned.stream {
+        Some(s) => {
+            let produced = s.produced;
+            let chunks = futures_util::stream::iter(s.chunks).map(move |chunk| {
+                produced.fetch_add(chunk.len(), Ordering::Relaxed);
+                Ok::<_, std::io::Error>(chunk.as_ref().clone())
+            });
+            Body::from_stream(chunks)
+        }
+        None => Body::from(canned.body),
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = StatusCode::from_u16(canned.status).unwrap();
     for (name, value) in canned.headers {
         response.headers_mut().append(

@@ -2,6 +2,7 @@
 
 mod fake;
 
+mod bounds;
 mod malformed;
 mod paging;
 mod refusals;

@@ -274,3 +274,108 @@ async fn a_server_ignoring_the_keyset_filter_is_malformed_not_an_endless_pull() 
         "{e:?}"
     );
 }
+
+/// `n` rows `r00000`, `r00001`, … each at an instant of its own.
+fn many(n: usize) -> Rows {
+    Arc::new(Mutex::new(
+        (0..n)
+            .map(|i| {
+                let t = format!(
+                    "2026-11-21T12:{:02}:{:02}.{:03}Z",
+                    i / 60_000,
+                    i / 1000 % 60,
+                    i % 1000
+                );
+                (t, format!("r{i:05}"))
+            })
+            .collect(),
+    ))
+}
+
+/// A keyset table server that answers a `$top` above `max` with 400 and the
+/// message `refusal($top)`.
+fn capped(
+    rows: Rows,
+    max: usize,
+    refusal: impl Fn(usize) -> String + Send + Sync + 'static,
+) -> impl Fn(&Seen) -> Canned + Send + Sync + 'static {
+    let serve = table(rows, true);
+    move |seen: &Seen| {
+        let top: usize = seen.param("$top").unwrap().parse().unwrap();
+        if top > max {
+            return Canned::json(400, json!({"error": refusal(top)}));
+        }
+        serve(seen)
+    }
+}
+
+fn tops(fake: &Fake) -> Vec<String> {
+    fake.seen()
+        .iter()
+        .map(|s| s.param("$top").unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_page_size_above_our_servers_limit_is_asked_again_with_the_limit_it_names() {
+    // The tablesync server's own refusal (sync-server's query parser).
+    let fake = Fake::with(capped(rows(), 3, |top| {
+        format!("$top: {top} is above the maximum page size 3")
+    }))
+    .await;
+    let t = fake.transport();
+    let got = pull_all(&t, 5, |_| {}).await;
+    assert_eq!(got, ["a", "b", "c", "d", "e", "f", "g"]);
+    // Refused once; the limit is kept for every later page.
+    assert_eq!(tops(&fake), ["5", "3", "3", "3"]);
+    assert_eq!(t.max_page_size(), 3);
+}
+
+#[tokio::test]
+async fn a_page_size_above_a_limit_the_server_does_not_name_falls_back_to_1000_then_50() {
+    // A refusal naming `$top` but no number.
+    let refusal = |_| "Invalid $top: above the maximum page size".to_owned();
+    // By default no page asks for more than Microsoft's server gives.
+    let fake = Fake::with(capped(many(1200), 1000, refusal)).await;
+    let got = pull_all(&fake.transport(), 1500, |_| {}).await;
+    assert_eq!(got.len(), 1200);
+    assert_eq!(tops(&fake), ["1000", "1000"]);
+
+    // A transport allowed larger pages learns the server's limit from its refusal.
+    let fake = Fake::with(capped(many(1200), 1000, refusal)).await;
+    let t = fake.builder().max_page_size(5000).build().unwrap();
+    let got = pull_all(&t, 1500, |_| {}).await;
+    assert_eq!(got.len(), 1200);
+    assert_eq!(got.first().map(String::as_str), Some("r00000"));
+    assert_eq!(got.last().map(String::as_str), Some("r01199"));
+    assert_eq!(tops(&fake), ["1500", "1000", "1000"]);
+    assert_eq!(t.max_page_size(), 1000);
+
+    let fake = Fake::with(capped(many(120), 60, refusal)).await;
+    let t = fake.builder().max_page_size(5000).build().unwrap();
+    let got = pull_all(&t, 1500, |_| {}).await;
+    assert_eq!(got.len(), 120);
+    assert_eq!(tops(&fake), ["1500", "1000", "50", "50", "50"]);
+    assert_eq!(t.max_page_size(), 50);
+}
+
+#[tokio::test]
+async fn a_400_about_something_else_is_not_asked_again() {
+    let fake = Fake::with(|_: &Seen| Canned::json(400, json!({"error": "bad $filter at 3"}))).await;
+    let e = fake
+        .transport()
+        .pull("Todo", PullRequest::new(500))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(fake.requests(), 1);
+}
+
+#[tokio::test]
+async fn the_configured_page_cap_bounds_every_page() {
+    let fake = Fake::with(table(rows(), true)).await;
+    let t = fake.builder().max_page_size(2).build().unwrap();
+    let got = pull_all(&t, 5, |_| {}).await;
+    assert_eq!(got, ["a", "b", "c", "d", "e", "f", "g"]);
+    assert!(tops(&fake).iter().all(|t| t == "2"), "{:?}", tops(&fake));
+}
