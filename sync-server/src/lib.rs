@@ -5,7 +5,7 @@
 //! authentication ([`Auth`]: none, an API key, or an HS256 JWT, optionally per user),
 //! then a route, which validates the table name, id and body, parses query options
 //! ([`query`]) and makes one call to the [`store::Backend`]. The backend does every
-//! write as a compare-and-swap on the row's version with a strictly increasing
+//! write as a compare-and-swap on the row's version with a non-decreasing
 //! `updatedAt` per table in commit order, so incremental keyset pulls never miss a row
 //! (see [`store`]). Every error is JSON `{"error": "..."}`, except 409 and 412, which
 //! carry the server's row.

@@ -28,14 +28,25 @@
 //!
 //! Every write is one transaction that reads the current row, decides (404, 409, 412
 //! or go), and writes the row stamped by its table's clock: `UPDATE __tablesync_tables
-//! SET last_ms = GREATEST(last_ms + 1, now) WHERE name = ? RETURNING last_ms`. That
-//! takes the clock row's lock, held until commit, so the writes of one table take
-//! strictly increasing `updatedAt`s in commit order, on one instance or many sharing a
-//! PostgreSQL database: a write that takes the clock after another one waits until that
-//! one has committed (and is visible), then takes a later time. A reader's snapshot
-//! therefore holds a prefix of that order, and any row committed after it has a later
-//! `updatedAt` than every row the reader saw: a keyset pull `(updatedAt, id) >
-//! watermark` never misses it. The row is written with `WHERE owner = ? AND id = ? AND
+//! SET last_ms = GREATEST(last_ms, now) WHERE name = ? RETURNING last_ms`. That takes
+//! the clock row's lock, held until commit, so the writes of one table take
+//! non-decreasing `updatedAt`s in commit order, on one instance or many sharing a
+//! PostgreSQL database, and never one ahead of the clock (the server's for SQLite, the
+//! database's for PostgreSQL, so that instances' clocks cannot disagree), unless that
+//! clock is set back: then stamps stay at the newest one until it catches up. Writes
+//! of one millisecond share its stamp (the wire carries milliseconds), so more than a
+//! thousand commits a second do not push the clock into the future.
+//!
+//! A read returns rows only up to a *horizon*: a stamp that no write still to commit
+//! can be stamped at or before. On PostgreSQL the read takes the table's clock row for
+//! share, which waits for the writes holding it, and uses the stamp it finds once the
+//! database's time has passed it (every later write is stamped later); on SQLite the
+//! writer publishes its newest committed stamp and a floor under the stamps of the
+//! transaction in progress. A read right after a write waits for the write's
+//! millisecond to pass (a millisecond at most, normally) rather than leave it out. So a
+//! reader's rows are a prefix of the `(updatedAt, id)` order of everything that will
+//! ever be committed, and a keyset pull `(updatedAt, id) > watermark` never misses a
+//! row committed after it. The row is written with `WHERE owner = ? AND id = ? AND
 //! version = <read version>` (or inserted with `ON CONFLICT DO NOTHING`), returning
 //! it, and the write fails unless exactly one row was written: a compare-and-swap.
 //!

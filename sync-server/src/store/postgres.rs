@@ -18,7 +18,7 @@ use super::catalog::{
     Catalog, Cell, ColumnMeta, Kind, TableMeta, check_column_cap, missing_columns, phys_name,
 };
 use super::sql::{self, Flavor};
-use super::sqlite::{bind_data, now_ms};
+use super::sqlite::bind_data;
 use super::{Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, WriteOp, plan};
 use crate::query::TableQuery;
 
@@ -197,7 +197,31 @@ fn cells(row: &tokio_postgres::Row) -> Result<Vec<Cell>, StoreError> {
     Ok(out)
 }
 
+/// How often a read waits a millisecond for the table's clock to fall behind the
+/// database's, before it leaves the clock's millisecond out instead.
+const HORIZON_WAITS: usize = 20;
+
 impl Inner {
+    /// The newest stamp a read of `key` may return: the table's clock, read once no
+    /// write holding it is uncommitted, and once the database's time has passed it (so
+    /// that every later write is stamped later). Writes of one millisecond share its
+    /// stamp, so a reader must not see a millisecond that may still gain rows.
+    async fn horizon<C: GenericClient>(&self, c: &C, key: &str) -> Result<Option<i64>, StoreError> {
+        let mut clock = None;
+        for _ in 0..HORIZON_WAITS {
+            let Some(r) = query(c, &sql::read_clock(key)).await?.pop() else {
+                return Ok(None);
+            };
+            let (last, now): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+            if now > last {
+                return Ok(Some(last));
+            }
+            clock = Some(last);
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        Ok(clock.map(|last| last - 1))
+    }
+
     async fn load<C: GenericClient>(
         &self,
         c: &C,
@@ -399,7 +423,7 @@ impl Inner {
                     .into()
                 }
             };
-            let write = sql::clocked(&key, now_ms(), write);
+            let write = sql::clocked(&key, write);
             let written = self.rows(&tx, &mut meta, &write).await?;
             match <[Row; 1]>::try_from(written) {
                 Ok([row]) => {
@@ -487,7 +511,8 @@ impl Backend for PostgresBackend {
             {
                 meta = m;
             }
-            let (page, count_q) = sql::list(FLAVOR, &meta, owner, query_)?;
+            let horizon = inner.horizon(&client, &key).await?;
+            let (page, count_q) = sql::list(FLAVOR, &meta, owner, query_, horizon)?;
             let rows = inner.rows(&client, &mut meta, &page).await?;
             let count = match count_q {
                 Some(q) => {

@@ -175,15 +175,40 @@ pub(crate) fn insert_column(key: &str, col: &ColumnMeta, ord: i64) -> InsertStat
 
 /// Advances a table's clock: the new `updatedAt`, strictly after the last one; also
 /// the lock that orders the table's writes (see the module docs of `store`).
-pub(crate) fn tick(key: &str, now_ms: i64) -> UpdateStatement {
+pub(crate) fn tick(key: &str, now: Expr) -> UpdateStatement {
     Query::update()
         .table(a(TABLES))
-        .value(
-            a("last_ms"),
-            Func::greatest([Expr::col(a("last_ms")).add(1i64), Expr::val(now_ms)]),
-        )
+        .value(a("last_ms"), Func::greatest([Expr::col(a("last_ms")), now]))
         .and_where(Expr::col(a("name")).eq(key))
         .returning_col(a("last_ms"))
+        .to_owned()
+}
+
+/// The newest stamp of any table (`NULL` when there is none).
+pub(crate) fn newest_clock() -> SelectStatement {
+    Query::select()
+        .expr(Func::max(Expr::col(a("last_ms"))))
+        .from(a(TABLES))
+        .to_owned()
+}
+
+/// PostgreSQL's clock in milliseconds since the epoch: every instance of a server on
+/// one database stamps with it (and readers compare with it), so that their own clocks'
+/// differences cannot put a later commit before an earlier one's horizon.
+pub(crate) fn db_now_ms() -> Expr {
+    Expr::cust("(extract(epoch from clock_timestamp()) * 1000)::bigint")
+}
+
+/// A table's clock and the database's time, locked for share: the statement waits for
+/// the writes holding the clock (from their last statement to commit), so that no write
+/// stamped at or before the clock it returns is still uncommitted (PostgreSQL).
+pub(crate) fn read_clock(key: &str) -> SelectStatement {
+    Query::select()
+        .column(a("last_ms"))
+        .expr(db_now_ms())
+        .from(a(TABLES))
+        .and_where(Expr::col(a("name")).eq(key))
+        .lock_shared()
         .to_owned()
 }
 
@@ -290,9 +315,9 @@ pub(crate) fn clock_value() -> Expr {
 /// A write that advances the table's clock ([`tick`]) in the same statement and is
 /// stamped with its new value ([`clock_value`]): the clock row's lock is taken by the
 /// write's last statement, so it is held only from there to commit.
-pub(crate) fn clocked(key: &str, now_ms: i64, write: impl Into<SubQueryStatement>) -> WithQuery {
+pub(crate) fn clocked(key: &str, write: impl Into<SubQueryStatement>) -> WithQuery {
     let clock = CommonTableExpression::new()
-        .query(tick(key, now_ms))
+        .query(tick(key, db_now_ms()))
         .table_name(a(CLOCK))
         .to_owned();
     WithClause::new().cte(clock).to_owned().query(write)
@@ -307,7 +332,7 @@ pub(crate) fn clocked(key: &str, now_ms: i64, write: impl Into<SubQueryStatement
 
 /// The values [`tick`] binds.
 pub(crate) fn tick_values(key: &str, now_ms: i64) -> Vec<Sql> {
-    vec![1i64.into(), now_ms.into(), key.into()]
+    vec![now_ms.into(), key.into()]
 }
 
 /// The values [`select_row`] binds.
@@ -462,14 +487,20 @@ fn resolve(meta: &TableMeta, name: &str) -> Option<(String, Kind)> {
     meta.column(name).map(|c| (c.phys.clone(), c.kind))
 }
 
-/// The page query and, when asked for, the count query.
+/// The page query and, when asked for, the count query. With a `horizon`, only rows
+/// stamped at or before it: the backend's guarantee that no write stamped at or before
+/// it is still to commit (see the `store` module docs).
 pub(crate) fn list(
     flavor: Flavor,
     meta: &TableMeta,
     owner: &str,
     q: &TableQuery,
+    horizon: Option<i64>,
 ) -> Result<(SelectStatement, Option<SelectStatement>), StoreError> {
     let mut cond = Expr::col(a(OWNER)).eq(owner);
+    if let Some(h) = horizon {
+        cond = cond.and(Expr::col(a(UPDATED)).lte(h));
+    }
     if !q.include_deleted {
         cond = cond.and(Expr::col(a(DELETED)).eq(false));
     }
@@ -729,7 +760,7 @@ mod tests {
                 ("c1_text".into(), Sql::String(Some("milk".into()))),
             ];
             assert_eq!(
-                tick("todo", 7).build(B::default()).1.0,
+                tick("todo", Expr::val(7i64)).build(B::default()).1.0,
                 tick_values("todo", 7)
             );
             assert_eq!(
@@ -765,8 +796,9 @@ mod tests {
         let data: Vec<(String, Sql)> = vec![("c2_n".into(), Sql::Double(Some(2.5)))];
         let write = update_row(&m, "o", "a1", 3, clock_value(), None, &data);
         assert_eq!(
-            clocked("todo", 7, write).to_string(PostgresQueryBuilder),
-            "WITH \"clock\" AS (UPDATE \"__tablesync_tables\" SET \"last_ms\" = GREATEST(\"last_ms\" + 1, 7) \
+            clocked("todo", write).to_string(PostgresQueryBuilder),
+            "WITH \"clock\" AS (UPDATE \"__tablesync_tables\" SET \"last_ms\" = \
+             GREATEST(\"last_ms\", (extract(epoch from clock_timestamp()) * 1000)::bigint) \
              WHERE \"name\" = 'todo' RETURNING \"last_ms\") \
              UPDATE \"t1_todo\" SET \"version\" = 4, \"updated_at\" = (SELECT \"last_ms\" FROM \"clock\"), \"c2_n\" = 2.5 \
              WHERE \"owner\" = 'o' AND \"id\" = 'a1' AND \"version\" = 3 RETURNING *"

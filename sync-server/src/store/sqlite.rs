@@ -23,6 +23,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering::SeqCst;
 
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
@@ -60,6 +62,48 @@ const MAX_SHAPES: usize = 512;
 #[derive(Clone)]
 pub struct SqliteBackend {
     jobs: mpsc::UnboundedSender<Job>,
+    clock: Arc<Clock>,
+}
+
+/// What readers know of the writer's stamps: the newest committed one, and a floor
+/// under every stamp of the transaction in progress (`i64::MAX` when none is). Writes
+/// of one millisecond share its stamp, so a read returns rows only up to a horizon that
+/// no write still to commit can be stamped at or before (see the `store` module docs).
+struct Clock {
+    last: AtomicI64,
+    floor: AtomicI64,
+}
+
+/// How often a read waits a millisecond for the clock's millisecond to pass, before it
+/// leaves that millisecond out instead.
+const HORIZON_WAITS: usize = 20;
+
+impl Clock {
+    /// The newest stamp a read starting now may return (`None`: any).
+    fn horizon(&self) -> Option<i64> {
+        let floor = self.floor.load(SeqCst);
+        let last = self.last.load(SeqCst);
+        // Every later write is stamped at least `now`: past `last`, nothing committed
+        // or to commit shares a stamp with what this read sees.
+        let by_last = (now_ms() <= last).then(|| last - 1);
+        match (floor, by_last) {
+            (i64::MAX, h) => h,
+            (f, h) => Some(h.unwrap_or(i64::MAX).min(f - 1)),
+        }
+    }
+
+    /// A transaction starts stamping: each of its stamps is at least `last`.
+    fn open(&self) {
+        self.floor.store(self.last.load(SeqCst), SeqCst);
+    }
+
+    /// The transaction ended; `committed` its newest stamp, if it committed.
+    fn close(&self, committed: Option<i64>) {
+        if let Some(stamp) = committed {
+            self.last.fetch_max(stamp, SeqCst);
+        }
+        self.floor.store(i64::MAX, SeqCst);
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -107,6 +151,9 @@ struct Inner {
     /// Statement text by shape (see [`sql::shape_key`]).
     shapes: RefCell<HashMap<String, Arc<str>>>,
     tick: String,
+    clock: Arc<Clock>,
+    /// The newest stamp of the transaction in progress.
+    stamped: std::cell::Cell<Option<i64>>,
 }
 
 fn stopped() -> StoreError {
@@ -138,17 +185,39 @@ impl SqliteBackend {
         for stmt in sql::bootstrap(FLAVOR) {
             conn.execute(&stmt.build(SqliteQueryBuilder), [])?;
         }
+        let last: Option<i64> =
+            conn.query_row(&sql::newest_clock().build(SqliteQueryBuilder).0, [], |r| {
+                r.get(0)
+            })?;
+        let clock = Arc::new(Clock {
+            last: AtomicI64::new(last.unwrap_or(i64::MIN)),
+            floor: AtomicI64::new(i64::MAX),
+        });
         let inner = Inner {
             catalog: Catalog::default(),
             shapes: RefCell::new(HashMap::new()),
-            tick: sql::tick("", 0).build(SqliteQueryBuilder).0,
+            tick: sql::tick("", Expr::val(0i64)).build(SqliteQueryBuilder).0,
+            clock: Arc::clone(&clock),
+            stamped: std::cell::Cell::new(None),
         };
         let (jobs, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("tablesync-sqlite".into())
             .spawn(move || serve(inner, &mut conn, rx))
             .map_err(|e| StoreError::Database(format!("cannot start the storage thread: {e}")))?;
-        Ok(SqliteBackend { jobs })
+        Ok(SqliteBackend { jobs, clock })
+    }
+
+    /// Waits (a millisecond at a time, a few times at most) until the newest stamp is
+    /// in the past, so that a read right after a write sees it rather than leaving its
+    /// millisecond out.
+    async fn clock_passed(&self) {
+        for _ in 0..HORIZON_WAITS {
+            if now_ms() > self.clock.last.load(SeqCst) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     /// Runs `f` with the connection on the storage thread, outside any transaction.
@@ -310,6 +379,7 @@ impl Inner {
     fn write_with_schema(&self, conn: &mut Connection, job: WriteJob) {
         let key = job.table.to_ascii_lowercase();
         let data = job_data(&job.op);
+        self.begin_stamping();
         let result = (|| {
             exec(conn, "BEGIN IMMEDIATE")?;
             let written = (|| {
@@ -325,6 +395,7 @@ impl Inner {
                         return Err(e);
                     }
                     self.catalog.put((*meta).clone());
+                    self.end_stamping(true);
                     Ok(outcome)
                 }
                 refused => {
@@ -333,6 +404,7 @@ impl Inner {
                 }
             }
         })();
+        self.end_stamping(false);
         let _ = job.reply.send(result);
     }
 
@@ -469,11 +541,29 @@ impl Inner {
     /// disk, for one), which fails the writes run so far and leaves the rest for the
     /// next transaction.
     fn commit_some(&self, conn: &mut Connection, ready: &mut VecDeque<Ready>) {
+        self.begin_stamping();
+        let result = self.commit_some_stamped(conn, ready);
+        self.end_stamping(result);
+    }
+
+    /// Marks the start of a transaction that stamps rows (see [`Clock`]).
+    fn begin_stamping(&self) {
+        self.stamped.set(None);
+        self.clock.open();
+    }
+
+    /// Marks its end: `committed` when it committed.
+    fn end_stamping(&self, committed: bool) {
+        self.clock.close(self.stamped.take().filter(|_| committed));
+    }
+
+    /// [`Inner::commit_some`] inside [`Inner::begin_stamping`]; whether it committed.
+    fn commit_some_stamped(&self, conn: &mut Connection, ready: &mut VecDeque<Ready>) -> bool {
         if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
             for r in ready.drain(..) {
                 let _ = r.job.reply.send(Err(e.clone()));
             }
-            return;
+            return false;
         }
         let mut answers: Vec<(Reply<Outcome>, Result<Outcome, StoreError>)> =
             Vec::with_capacity(ready.len());
@@ -488,21 +578,25 @@ impl Inner {
                     let _ = reply.send(Err(e.clone()));
                 }
                 let _ = r.job.reply.send(Err(e));
-                return;
+                return false;
             }
             answers.push((r.job.reply, result));
         }
         match exec(conn, "COMMIT") {
             Ok(()) => {
+                // Readers learn the new stamps before the answers go out.
+                self.end_stamping(true);
                 for (reply, result) in answers {
                     let _ = reply.send(result);
                 }
+                true
             }
             Err(e) => {
                 rollback(conn);
                 for (reply, _) in answers {
                     let _ = reply.send(Err(e.clone()));
                 }
+                false
             }
         }
     }
@@ -553,6 +647,8 @@ impl Inner {
             conn.prepare_cached(&self.tick)?
                 .query_row(&*v.as_params(), |r| r.get(0))?
         };
+        self.stamped
+            .set(Some(self.stamped.get().map_or(now, |s| s.max(now))));
         let current = self.select_row(conn, &mut meta, owner, id)?;
         let (text, params) = match plan(&job.op, current.as_ref()) {
             // The caller rolls the savepoint back, the clock with it.
@@ -726,7 +822,8 @@ impl Backend for SqliteBackend {
         query: &'a TableQuery,
     ) -> BoxFuture<'a, Result<Page, StoreError>> {
         let (key, owner, query) = (table.to_ascii_lowercase(), owner.to_owned(), query.clone());
-        Box::pin(self.run(move |inner, conn| {
+        let passed = self.clock_passed();
+        let read = self.run(move |inner, conn| {
             let Some(mut meta) = inner.meta(conn, &key)? else {
                 return Ok(Page {
                     rows: Vec::new(),
@@ -738,7 +835,8 @@ impl Backend for SqliteBackend {
             {
                 meta = m;
             }
-            let (page, count_q) = sql::list(FLAVOR, &meta, &owner, &query)?;
+            let horizon = inner.clock.horizon();
+            let (page, count_q) = sql::list(FLAVOR, &meta, &owner, &query, horizon)?;
             let (text, values) = page.build(SqliteQueryBuilder);
             let rows = inner.rows(conn, &mut meta, &text, values.0)?;
             let count = match count_q {
@@ -746,7 +844,11 @@ impl Backend for SqliteBackend {
                 None => None,
             };
             Ok(Page { rows, count })
-        }))
+        });
+        Box::pin(async move {
+            passed.await;
+            read.await
+        })
     }
 
     fn write<'a>(
