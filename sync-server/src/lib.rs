@@ -36,11 +36,17 @@ mod config;
 mod error;
 mod http;
 pub mod query;
+mod serve;
 pub mod store;
 
 pub use config::{Auth, Config, DEFAULT_MAX_BODY, DEFAULT_MAX_PAGE_SIZE};
 pub use error::ApiError;
 pub use http::{MAX_ID_LEN, validate_id};
+pub use serve::{
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_URL_BYTES, DEFAULT_REQUEST_TIMEOUT, FD_HEADROOM,
+    ServeLimits, default_max_connections,
+};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -141,9 +147,33 @@ impl Drop for RunningServer {
 /// # });
 /// ```
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<RunningServer> {
+    serve_with(listener, config, ServeLimits::default()).await
+}
+
+/// Like [`serve`], with these connection limits (timeouts, connection cap, head sizes).
+/// An invalid limit is an error here, before anything is served.
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let limits = sync_server::ServeLimits::default()
+///     .header_timeout(Duration::from_secs(2))
+///     .max_connections(100);
+/// let server = sync_server::serve_with(listener, config, limits).await.unwrap();
+/// server.shutdown().await.unwrap();
+/// # });
+/// ```
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    limits: ServeLimits,
+) -> std::io::Result<RunningServer> {
+    limits.validate()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve_until(listener, router(config), async {
+    let task = tokio::spawn(serve_until_with(listener, router(config), limits, async {
         let _ = stopped.await;
     }));
     Ok(RunningServer {
@@ -154,7 +184,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<Run
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight
-/// requests (graceful shutdown).
+/// requests (graceful shutdown), with the default [`ServeLimits`].
 ///
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {
@@ -171,7 +201,30 @@ pub async fn serve_until(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_until_with(listener, app, ServeLimits::default(), shutdown).await
+}
+
+/// Like [`serve_until`], with these connection limits: a connection that does not send
+/// its request head within the header timeout, or stays idle longer than the idle
+/// timeout, is closed; at the connection cap the longest-idle connection makes room;
+/// a request not answered within the request timeout gets a JSON 408 or 503.
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// let limits = sync_server::ServeLimits::default().max_connections(2000);
+/// sync_server::serve_until_with(listener, sync_server::router(config), limits, async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn serve_until_with(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve::run(listener, app, limits, shutdown).await
 }
