@@ -478,6 +478,9 @@ pub(crate) async fn run(
     });
     let (stop_tx, stop_rx) = watch::channel(());
     tokio::pin!(shutdown);
+    // Accept errors are logged at most once a second, with how many there were.
+    let mut last_warn: Option<Instant> = None;
+    let mut failed_accepts = 0u64;
     'accept: loop {
         let stream = tokio::select! {
             () = &mut shutdown => break 'accept,
@@ -485,12 +488,23 @@ pub(crate) async fn run(
                 Ok((stream, _peer)) => stream,
                 Err(e) => {
                     if !is_connection_error(&e) {
-                        // EMFILE and the like: free a descriptor, pause, retry.
-                        tracing::warn!(error = %e, "accept failed; closing an idle connection and retrying");
-                        registry.evict_one();
+                        // EMFILE and the like: free a descriptor, pause, retry. A short
+                        // pause when a connection was closed (its descriptor comes back
+                        // at once), a longer one when all are busy: never a spin.
+                        failed_accepts += 1;
+                        if last_warn.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1)) {
+                            tracing::warn!(
+                                error = %e,
+                                failed_accepts,
+                                "accept failed; closing the longest-idle connection and retrying"
+                            );
+                            last_warn = Some(Instant::now());
+                            failed_accepts = 0;
+                        }
+                        let pause = if registry.evict_one() { 2 } else { 50 };
                         tokio::select! {
                             () = &mut shutdown => break 'accept,
-                            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                            () = tokio::time::sleep(Duration::from_millis(pause)) => {}
                         }
                     }
                     continue;
