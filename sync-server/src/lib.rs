@@ -10,6 +10,10 @@
 //! (see [`store`]). Every error is JSON `{"error": "..."}`, except 409 and 412, which
 //! carry the server's row.
 //!
+//! [`serve`] and [`serve_until`] run hyper's HTTP/1 connections under [`ServeLimits`]:
+//! header, idle and request timeouts, a connection cap, and request-head sizes, so that
+//! slow or silent clients cannot deny service to the rest.
+//!
 //! Decisions where the reference server is silent or sloppy:
 //! - any valid table name is served (created on first write; reads of an unwritten
 //!   table are empty) unless [`Config::tables`] limits them; invalid names are 404;
@@ -207,7 +211,9 @@ pub async fn serve_until(
 /// Like [`serve_until`], with these connection limits: a connection that does not send
 /// its request head within the header timeout, or stays idle longer than the idle
 /// timeout, is closed; at the connection cap the longest-idle connection makes room;
-/// a request not answered within the request timeout gets a JSON 408 or 503.
+/// a request not answered within the request timeout gets a JSON 408 or 503. After
+/// `shutdown`, idle connections close at once and the wait for the others is bounded
+/// by the header and request timeouts.
 ///
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {

@@ -589,6 +589,9 @@ async fn connection(
     loop {
         let deadline = watch.deadline(&limits);
         tokio::select! {
+            // The connection first: a head already in the socket buffer when the task
+            // runs late is read (and the phase moves on) before a deadline is judged.
+            biased;
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "connection ended with an error");
