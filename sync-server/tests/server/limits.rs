@@ -270,6 +270,70 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_connection_that_starts_dripping_gets_the_header_timeout() {
+    // Idle is long, the header timeout short: once bytes of a next request come in,
+    // the header timeout applies, not the idle one.
+    let server = start(
+        ServeLimits::default()
+            .header_timeout(SHORT)
+            .idle_timeout(LONG),
+    )
+    .await;
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    s.write_all(b"GET /tables/Todo HTTP/1.1\r\nHost: x\r\nZUMO-API-VERSION: 2.0.0\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_answer(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    s.write_all(b"GET /tables/Todo HTTP/1.1\r\n").await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let dripping = tokio::spawn(async move {
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if w.write_all(b"X-Drip: a\r\n").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut sink = [0u8; 256];
+    let closed = tokio::time::timeout(BOUND, async {
+        loop {
+            if let Ok(0) | Err(_) = r.read(&mut sink).await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the dripping keep-alive connection stayed open"
+    );
+    dripping.abort();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_is_not_cut_by_the_header_or_idle_timeout() {
+    let server = start(
+        ServeLimits::default()
+            .header_timeout(SHORT)
+            .idle_timeout(SHORT)
+            .request_timeout(LONG),
+    )
+    .await;
+    let body = br#"{"id":"slow","text":"takes a while"}"#;
+    let mut s = in_flight_post(&server, body, 8).await;
+    // Several header and idle timeouts pass while the body is on its way.
+    tokio::time::sleep(SHORT * 4).await;
+    s.write_all(&body[8..]).await.unwrap();
+    let answer = tokio::time::timeout(BOUND, read_answer(&mut s))
+        .await
+        .expect("answered within the bound");
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_over_long_url_or_header_block_is_414_or_431_and_the_server_goes_on() {
     let server = start(ServeLimits::default()).await;
     let long_url = format!(
