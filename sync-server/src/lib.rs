@@ -10,6 +10,10 @@
 //! (see [`store`]). Every error is JSON `{"error": "..."}`, except 409 and 412, which
 //! carry the server's row.
 //!
+//! [`serve`] and [`serve_until`] run hyper's HTTP/1 connections under [`ServeLimits`]:
+//! header, idle and request timeouts, a connection cap, and request-head sizes, so that
+//! slow or silent clients cannot deny service to the rest.
+//!
 //! Decisions where the reference server is silent or sloppy:
 //! - any valid table name is served (created on first write; reads of an unwritten
 //!   table are empty) unless [`Config::tables`] limits them; invalid names are 404;
@@ -37,6 +41,7 @@ mod error;
 mod http;
 pub mod query;
 pub mod schema;
+mod serve;
 pub mod store;
 
 pub use config::{
@@ -45,6 +50,11 @@ pub use config::{
 };
 pub use error::ApiError;
 pub use http::{MAX_ID_LEN, validate_id};
+pub use serve::{
+    DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES, DEFAULT_REQUEST_TIMEOUT, FD_HEADROOM, ServeLimits,
+    default_max_connections,
+};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -145,9 +155,33 @@ impl Drop for RunningServer {
 /// # });
 /// ```
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<RunningServer> {
+    serve_with(listener, config, ServeLimits::default()).await
+}
+
+/// Like [`serve`], with these connection limits (timeouts, connection cap, head sizes).
+/// An invalid limit is an error here, before anything is served.
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// let limits = sync_server::ServeLimits::default()
+///     .header_timeout(Duration::from_secs(2))
+///     .max_connections(100);
+/// let server = sync_server::serve_with(listener, config, limits).await.unwrap();
+/// server.shutdown().await.unwrap();
+/// # });
+/// ```
+pub async fn serve_with(
+    listener: TcpListener,
+    config: Config,
+    limits: ServeLimits,
+) -> std::io::Result<RunningServer> {
+    limits.validate()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve_until(listener, router(config), async {
+    let task = tokio::spawn(serve_until_with(listener, router(config), limits, async {
         let _ = stopped.await;
     }));
     Ok(RunningServer {
@@ -158,7 +192,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<Run
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight
-/// requests (graceful shutdown).
+/// requests (graceful shutdown), with the default [`ServeLimits`].
 ///
 /// ```no_run
 /// # async fn f() -> std::io::Result<()> {
@@ -175,7 +209,32 @@ pub async fn serve_until(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_until_with(listener, app, ServeLimits::default(), shutdown).await
+}
+
+/// Like [`serve_until`], with these connection limits: a connection that does not send
+/// its request head within the header timeout, or stays idle longer than the idle
+/// timeout, is closed; at the connection cap the longest-idle connection makes room;
+/// a request not answered within the request timeout gets a JSON 408 or 503. After
+/// `shutdown`, idle connections close at once and the wait for the others is bounded
+/// by the header and request timeouts.
+///
+/// ```no_run
+/// # async fn f() -> std::io::Result<()> {
+/// let config = sync_server::Config::open("sqlite::memory:").await.unwrap();
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// let limits = sync_server::ServeLimits::default().max_connections(2000);
+/// sync_server::serve_until_with(listener, sync_server::router(config), limits, async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// })
+/// .await
+/// # }
+/// ```
+pub async fn serve_until_with(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve::run(listener, app, limits, shutdown).await
 }

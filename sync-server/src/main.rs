@@ -5,9 +5,10 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
-use sync_server::{Auth, Config};
+use sync_server::{Auth, Config, ServeLimits};
 use tracing_subscriber::EnvFilter;
 
 /// The tablesync server: the Azure Mobile Apps table protocol over SQLite or PostgreSQL.
@@ -64,6 +65,41 @@ struct Args {
     /// Serve only these tables (comma-separated); by default any valid name.
     #[arg(long, env = "TABLESYNC_TABLES", value_delimiter = ',')]
     tables: Option<Vec<String>>,
+    /// Time a client has to send a request head (`10s`, `500ms`, or seconds).
+    #[arg(long, env = "TABLESYNC_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Time a keep-alive connection may stay idle between requests.
+    #[arg(long, env = "TABLESYNC_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Time to receive a request body and answer it (then 408 or 503).
+    #[arg(long, env = "TABLESYNC_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// Connections open at once [default: 1024, or the fd limit (ulimit -n) minus 64].
+    #[arg(long, env = "TABLESYNC_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Largest request line plus headers, in bytes (more is a 431).
+    #[arg(long, env = "TABLESYNC_MAX_HEADER_BYTES", default_value_t = sync_server::DEFAULT_MAX_HEADER_BYTES)]
+    max_header_bytes: usize,
+}
+
+/// `10s`, `500ms`, `1.5s` or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration: write e.g. `10s`, `500ms` or `10`"))?;
+    Duration::try_from_secs_f64(value * scale)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("`{s}` is not a positive duration"))
 }
 
 async fn shutdown_signal() {
@@ -151,12 +187,55 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let mut limits = ServeLimits::default()
+        .header_timeout(args.header_timeout)
+        .idle_timeout(args.idle_timeout)
+        .request_timeout(args.request_timeout)
+        .max_header_bytes(args.max_header_bytes);
+    if let Some(n) = args.max_connections {
+        limits = limits.max_connections(n);
+    }
+    if let Err(e) = limits.validate() {
+        tracing::error!(error = %e, "invalid connection limits");
+        return std::process::ExitCode::FAILURE;
+    }
     tracing::info!(listen = %args.listen, "tablesync server listening");
-    match sync_server::serve_until(listener, sync_server::router(config), shutdown_signal()).await {
+    let app = sync_server::router(config);
+    match sync_server::serve_until_with(listener, app, limits, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_or_without_a_unit() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "abc", "10m", "0", "-1s", "inf"] {
+            let e = parse_duration(bad).unwrap_err();
+            assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn limit_flags_reach_the_limits() {
+        let args = Args::parse_from([
+            "tablesync-server",
+            "--header-timeout",
+            "2s",
+            "--max-connections",
+            "50",
+        ]);
+        assert_eq!(args.header_timeout, Duration::from_secs(2));
+        assert_eq!(args.idle_timeout, sync_server::DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(args.max_connections, Some(50));
     }
 }

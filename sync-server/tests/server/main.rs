@@ -1,9 +1,11 @@
 //! The server over loopback HTTP: conformance (SQLite and PostgreSQL), bad input, auth,
-//! and several instances on one PostgreSQL. One test binary, to link once.
+//! several instances on one PostgreSQL, and connection limits against slow or silent
+//! clients. One test binary, to link once.
 
 mod auth;
 mod bad_input;
 mod common;
 mod conformance;
 mod hostile;
+mod limits;
 mod multi_instance;
