@@ -88,6 +88,7 @@ pub fn record_to_json(table: &str, record: &Record) -> Result<Object, WireError>
 /// building the object (an ordered map of owned names and values) only to write it and
 /// drop it. One with a repeated column name (the object keeps one of them) or a real
 /// that JSON cannot carry goes the general way, which decides or names what is wrong.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // only the client sends
 pub(crate) fn record_to_vec(table: &str, record: &Record) -> Result<Vec<u8>, WireError> {
     if let Some(bytes) = direct_bytes(table, record) {
         return Ok(bytes);
@@ -97,8 +98,10 @@ pub(crate) fn record_to_vec(table: &str, record: &Record) -> Result<Vec<u8>, Wir
 }
 
 /// Columns compared pairwise for repeats: beyond this many, the general way.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // only the client sends
 const DIRECT_COLUMNS: usize = 64;
 
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // only the client sends
 fn direct_bytes(table: &str, record: &Record) -> Option<Vec<u8>> {
     if record.len() > DIRECT_COLUMNS {
         return None;
@@ -115,6 +118,7 @@ fn direct_bytes(table: &str, record: &Record) -> Option<Vec<u8>> {
 }
 
 /// A record whose columns are distinct and whose values can all be sent.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // only the client sends
 struct DirectRow<'a> {
     table: &'a str,
     record: &'a Record,
@@ -139,6 +143,7 @@ impl serde::Serialize for DirectRow<'_> {
 }
 
 /// One value, written as [`value_to_json`]'s JSON value would be.
+#[cfg_attr(not(feature = "client"), allow(dead_code))] // only the client sends
 struct DirectValue<'a> {
     table: &'a str,
     column: &'a str,
