@@ -162,6 +162,24 @@ impl Config {
         Ok(Config::new(store::open(database_url).await?))
     }
 
+    /// [`Config::open`] with the backend's bounds set (reader threads, queue lengths,
+    /// statement time limit).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let mut options = sync_server::store::StoreOptions::default();
+    /// options.sqlite_queue = 64;
+    /// let config = sync_server::Config::open_with("sqlite::memory:", &options).await.unwrap();
+    /// # drop(config);
+    /// # });
+    /// ```
+    pub async fn open_with(
+        database_url: &str,
+        options: &store::StoreOptions,
+    ) -> Result<Config, StoreError> {
+        Ok(Config::new(store::open_with(database_url, options).await?))
+    }
+
     /// Sets the authentication.
     pub fn auth(mut self, auth: Auth) -> Config {
         self.auth = auth;

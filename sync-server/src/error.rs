@@ -15,6 +15,11 @@ use crate::store::{Row, StoreError};
 /// use axum::response::IntoResponse;
 /// let r = sync_server::ApiError::bad_request("malformed JSON").into_response();
 /// assert_eq!(r.status(), 400);
+///
+/// let busy = sync_server::store::StoreError::Busy("the read queue is full".into());
+/// let r = sync_server::ApiError::from(busy).into_response();
+/// assert_eq!(r.status(), 503);
+/// assert_eq!(r.headers()["retry-after"], "1");
 /// ```
 #[derive(Debug)]
 pub struct ApiError {
@@ -24,6 +29,8 @@ pub struct ApiError {
     pub message: String,
     /// The server's row, for 409 and 412.
     pub row: Option<Row>,
+    /// Seconds for a `Retry-After` header (a 503 when the server is busy).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -38,6 +45,7 @@ impl ApiError {
             status,
             message: message.into(),
             row: None,
+            retry_after: None,
         }
     }
 
@@ -70,6 +78,7 @@ impl ApiError {
             status,
             message: String::new(),
             row: Some(row),
+            retry_after: None,
         }
     }
 }
@@ -82,16 +91,29 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %m, "storage failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
             }
+            e @ StoreError::Busy(_) => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            },
+            StoreError::TimedOut(m) => {
+                tracing::warn!(error = %m, "statement stopped");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m)
+            }
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self.row {
+        let mut r = match self.row {
             Some(row) => row_response(self.status, &row, None),
             None => (self.status, axum::Json(ErrorBody::new(self.message))).into_response(),
+        };
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        r
     }
 }
 

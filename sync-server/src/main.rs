@@ -80,6 +80,25 @@ struct Args {
     /// Largest request line plus headers, in bytes (more is a 431).
     #[arg(long, env = "TABLESYNC_MAX_HEADER_BYTES", default_value_t = sync_server::DEFAULT_MAX_HEADER_BYTES)]
     max_header_bytes: usize,
+    /// SQLite: reader threads (connections) serving reads beside the writer.
+    #[arg(long, env = "TABLESYNC_SQLITE_READERS", default_value_t = sync_server::store::DEFAULT_SQLITE_READERS, value_parser = parse_positive)]
+    sqlite_readers: usize,
+    /// SQLite: requests that may wait for the readers, and for the writer; more are
+    /// refused with 503 and Retry-After.
+    #[arg(long, env = "TABLESYNC_SQLITE_QUEUE", default_value_t = sync_server::store::DEFAULT_SQLITE_QUEUE, value_parser = parse_positive)]
+    sqlite_queue: usize,
+    /// Longest time one statement may run (then 503); on PostgreSQL also the longest
+    /// wait for a pooled connection.
+    #[arg(long, env = "TABLESYNC_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    statement_timeout: Duration,
+}
+
+/// A whole number of at least 1.
+fn parse_positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
 }
 
 /// `10s`, `500ms`, `1.5s` or a bare number of seconds.
@@ -144,7 +163,11 @@ async fn main() -> std::process::ExitCode {
         tracing::error!("refusing to start: {e}");
         return std::process::ExitCode::FAILURE;
     }
-    let mut config = match Config::open(&args.database).await {
+    let mut options = sync_server::store::StoreOptions::default();
+    options.sqlite_readers = args.sqlite_readers;
+    options.sqlite_queue = args.sqlite_queue;
+    options.statement_timeout = args.statement_timeout;
+    let mut config = match Config::open_with(&args.database, &options).await {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot open the database");

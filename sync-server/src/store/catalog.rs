@@ -205,14 +205,19 @@ impl Catalog {
             .cloned()
     }
 
-    /// Replaces a table's entry.
+    /// Records a table's entry, unless the one cached is newer: columns are only ever
+    /// added, so the entry with more columns is the newer one. A reader whose snapshot
+    /// predates a schema change must not put the old schema back.
     pub fn put(&self, meta: TableMeta) -> Arc<TableMeta> {
         let meta = Arc::new(meta);
-        self.tables
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(meta.key.clone(), Arc::clone(&meta));
-        meta
+        let mut tables = self.tables.write().unwrap_or_else(|p| p.into_inner());
+        match tables.get(&meta.key) {
+            Some(cached) if cached.columns.len() > meta.columns.len() => Arc::clone(cached),
+            _ => {
+                tables.insert(meta.key.clone(), Arc::clone(&meta));
+                meta
+            }
+        }
     }
 }
 

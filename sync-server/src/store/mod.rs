@@ -71,7 +71,7 @@ mod sqlite;
 
 pub use catalog::{Kind, format_ms, parse_instant_ms};
 pub use postgres::PostgresBackend;
-pub use sqlite::SqliteBackend;
+pub use sqlite::{SqliteBackend, SqliteStats};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -105,6 +105,13 @@ pub enum StoreError {
     /// The database failed: a 500, logged.
     #[error("database error: {0}")]
     Database(String),
+    /// The backend is at capacity (its queue of waiting requests is full): a 503 with
+    /// `Retry-After`, so that a client backs off instead of queueing without bound.
+    #[error("the server is busy: {0}")]
+    Busy(String),
+    /// A statement ran past the statement time limit and was stopped: a 503.
+    #[error("{0}")]
+    TimedOut(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -116,16 +123,68 @@ impl From<rusqlite::Error> for StoreError {
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> StoreError {
         // The error's own Display is just "db error": the server's message is inside.
-        StoreError::Database(match e.as_db_error() {
-            Some(db) => format!("{} ({})", db.message(), db.code().code()),
-            None => e.to_string(),
-        })
+        match e.as_db_error() {
+            // `statement_timeout` (see `PostgresBackend::connect_with`).
+            Some(db) if *db.code() == tokio_postgres::error::SqlState::QUERY_CANCELED => {
+                StoreError::TimedOut(format!(
+                    "the query ran longer than the statement time limit and was stopped ({})",
+                    db.code().code()
+                ))
+            }
+            Some(db) => StoreError::Database(format!("{} ({})", db.message(), db.code().code())),
+            None => StoreError::Database(e.to_string()),
+        }
     }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> StoreError {
-        StoreError::Database(e.to_string())
+        match e {
+            deadpool_postgres::PoolError::Timeout(_) => StoreError::Busy(
+                "no database connection came free in time (--statement-timeout)".into(),
+            ),
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            e => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+/// How a backend bounds the work waiting on it and the time one statement may take.
+///
+/// ```
+/// let mut options = sync_server::store::StoreOptions::default();
+/// options.statement_timeout = std::time::Duration::from_secs(2);
+/// assert_eq!(options.sqlite_readers, 4);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// SQLite: reader threads, each with its own connection, so reads run beside each
+    /// other and beside the writer (WAL). At least one is started. `--sqlite-readers`.
+    pub sqlite_readers: usize,
+    /// SQLite: requests that may wait in each lane (reads, writes); past that a request
+    /// is refused with [`StoreError::Busy`] (a 503 with `Retry-After`). `--sqlite-queue`.
+    pub sqlite_queue: usize,
+    /// The longest one statement may run before it is stopped with
+    /// [`StoreError::TimedOut`] (a 503); on PostgreSQL also the longest a request waits
+    /// for a pooled connection ([`StoreError::Busy`]). `--statement-timeout`.
+    pub statement_timeout: std::time::Duration,
+}
+
+/// Default [`StoreOptions::sqlite_readers`].
+pub const DEFAULT_SQLITE_READERS: usize = 4;
+/// Default [`StoreOptions::sqlite_queue`].
+pub const DEFAULT_SQLITE_QUEUE: usize = 1024;
+/// Default [`StoreOptions::statement_timeout`]: 10 s.
+pub const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            sqlite_readers: DEFAULT_SQLITE_READERS,
+            sqlite_queue: DEFAULT_SQLITE_QUEUE,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+        }
     }
 }
 
@@ -492,14 +551,36 @@ pub(crate) fn declared_missing(
 /// # });
 /// ```
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Backend>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// [`open`] with the given [`StoreOptions`].
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let mut options = sync_server::store::StoreOptions::default();
+/// options.sqlite_readers = 2;
+/// assert!(sync_server::store::open_with("sqlite::memory:", &options).await.is_ok());
+/// # });
+/// ```
+pub async fn open_with(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<std::sync::Arc<dyn Backend>, StoreError> {
     if url == "sqlite::memory:" {
-        return Ok(std::sync::Arc::new(SqliteBackend::open_in_memory()?));
+        return Ok(std::sync::Arc::new(SqliteBackend::open_in_memory_with(
+            options,
+        )?));
     }
     if let Some(path) = url.strip_prefix("sqlite://") {
-        return Ok(std::sync::Arc::new(SqliteBackend::open(path)?));
+        return Ok(std::sync::Arc::new(SqliteBackend::open_with(
+            path, options,
+        )?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(std::sync::Arc::new(PostgresBackend::connect(url).await?));
+        return Ok(std::sync::Arc::new(
+            PostgresBackend::connect_with(url, options).await?,
+        ));
     }
     Err(StoreError::Database(format!(
         "unsupported database URL `{url}`: use sqlite://path, sqlite::memory: or postgres://…"

@@ -19,7 +19,9 @@ use super::catalog::{
 };
 use super::sql::{self, Flavor};
 use super::sqlite::bind_data;
-use super::{Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, WriteOp, plan};
+use super::{
+    Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions, WriteOp, plan,
+};
 use crate::query::TableQuery;
 
 const FLAVOR: Flavor = Flavor::Postgres;
@@ -57,12 +59,41 @@ fn lock_schema() -> sea_query::SelectStatement {
 }
 
 impl PostgresBackend {
-    /// Connects (a pool of up to 16 connections) and creates the registry tables; see
-    /// the type's example.
+    /// Connects (a pool of up to 16 connections) with the default [`StoreOptions`] and
+    /// creates the registry tables; see the type's example.
     pub async fn connect(url: &str) -> Result<PostgresBackend, StoreError> {
-        let config: tokio_postgres::Config = url
+        PostgresBackend::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// Connects with the given options: every statement of its sessions is bounded by
+    /// [`StoreOptions::statement_timeout`] (PostgreSQL's own `statement_timeout`, so the
+    /// database stops it), and a request waits at most that long for a connection of
+    /// the pool, then gets [`StoreError::Busy`].
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), sync_server::store::StoreError> {
+    /// let mut options = sync_server::store::StoreOptions::default();
+    /// options.statement_timeout = std::time::Duration::from_secs(2);
+    /// let url = "postgres://postgres@127.0.0.1:5432/test";
+    /// let db = sync_server::store::PostgresBackend::connect_with(url, &options).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with(
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<PostgresBackend, StoreError> {
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Database(format!("bad PostgreSQL URL: {e}")))?;
+        let limit = format!(
+            "-c statement_timeout={}",
+            options.statement_timeout.as_millis().max(1)
+        );
+        let session = match config.get_options() {
+            Some(given) if !given.is_empty() => format!("{given} {limit}"),
+            _ => limit,
+        };
+        config.options(&session);
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -72,6 +103,8 @@ impl PostgresBackend {
         );
         let pool = Pool::builder(manager)
             .max_size(16)
+            .wait_timeout(Some(options.statement_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Database(e.to_string()))?;
         let mut client = pool.get().await?;

@@ -1,20 +1,36 @@
-//! The SQLite backend: one connection (rusqlite, bundled SQLite) owned by one thread,
-//! so that no tokio worker ever waits on SQLite. Requests reach the thread over a
-//! channel and come back over a oneshot each.
+//! The SQLite backend: one writer thread and a pool of reader threads, each owning one
+//! connection (rusqlite, bundled SQLite) to the same WAL file, so that no tokio worker
+//! ever waits on SQLite, reads never wait behind writes, and reads run beside each
+//! other. Requests reach the threads over two bounded lanes (reads, writes) and come
+//! back over a oneshot each.
+//!
+//! # Bounds
+//!
+//! - Each lane holds at most [`StoreOptions::sqlite_queue`] waiting requests; past that
+//!   a request is refused at once with [`StoreError::Busy`] (a 503 with `Retry-After`),
+//!   so a burst of slow requests costs a bounded amount of memory and every answer a
+//!   bounded wait.
+//! - Reads run one per reader thread ([`StoreOptions::sqlite_readers`]); a slow read
+//!   holds one reader, never the writer nor the other readers.
+//! - A read whose caller went away (a client that hung up drops its request's future)
+//!   is skipped if it has not started, and interrupted if it has: SQLite's progress
+//!   handler checks every few thousand virtual-machine steps.
+//! - No statement runs longer than [`StoreOptions::statement_timeout`]: the same
+//!   handler stops it, and the request gets [`StoreError::TimedOut`] (a 503). A write
+//!   group's transaction is bounded the same way, from its `BEGIN`.
 //!
 //! # Group commit
 //!
-//! The thread takes every request waiting at that moment. Reads run at once, outside
-//! any transaction. Writes run together in one `BEGIN IMMEDIATE` transaction, each in
-//! its own savepoint: a write that fails, or that is refused (404, 409, 412), rolls
-//! back its savepoint only, and leaves the others alone. Every answer, a refusal too,
-//! is sent only after the shared `COMMIT` succeeded, because it may describe a row that
-//! an earlier write of the group changed; if the `COMMIT` fails, every write of the
-//! group gets the error. So four writes in flight cost one commit (and one fsync on a
-//! real disk), and each answer still means what it meant with one transaction per
-//! write: acknowledged is committed. Within the group the writes run in arrival order,
-//! each advancing its table's clock, so `updatedAt` still increases strictly in commit
-//! order.
+//! The writer takes every write waiting at that moment and runs them together in one
+//! `BEGIN IMMEDIATE` transaction, each in its own savepoint: a write that fails, or
+//! that is refused (404, 409, 412), rolls back its savepoint only, and leaves the
+//! others alone. Every answer, a refusal too, is sent only after the shared `COMMIT`
+//! succeeded, because it may describe a row that an earlier write of the group
+//! changed; if the `COMMIT` fails, every write of the group gets the error. So four
+//! writes in flight cost one commit (and one fsync on a real disk), and each answer
+//! still means what it meant with one transaction per write: acknowledged is
+//! committed. Within the group the writes run in arrival order, each advancing its
+//! table's clock, so `updatedAt` still increases strictly in commit order.
 //!
 //! `BEGIN IMMEDIATE` also orders writers of other processes on the same file; one
 //! server process per file is the supported setup.
@@ -23,21 +39,25 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64};
+use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
 use sea_query::{Expr, SqliteQueryBuilder, Value as Sql};
 use sea_query_rusqlite::{RusqliteBinder, RusqliteValue, RusqliteValues};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::catalog::{
     Catalog, Cell, ColumnMeta, Kind, TableMeta, check_column_cap, missing_columns, phys_name,
     to_sql,
 };
 use super::sql::{self, Flavor};
-use super::{Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, WriteOp, plan};
+use super::{
+    Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions, WriteOp, plan,
+};
 use crate::query::TableQuery;
 
 const FLAVOR: Flavor = Flavor::Sqlite;
@@ -48,6 +68,10 @@ const MAX_GROUP: usize = 64;
 /// Statement shapes whose text is kept; past that the cache starts over (a client
 /// sending ever new column sets must not grow it without bound).
 const MAX_SHAPES: usize = 512;
+
+/// Virtual-machine steps between two looks at a statement's deadline and caller: a
+/// few tenths of a millisecond of work.
+const PROGRESS_STEPS: i32 = 4000;
 
 /// The SQLite backend.
 ///
@@ -61,8 +85,43 @@ const MAX_SHAPES: usize = 512;
 /// ```
 #[derive(Clone)]
 pub struct SqliteBackend {
-    jobs: mpsc::UnboundedSender<Job>,
-    clock: Arc<Clock>,
+    writes: Sender<Job>,
+    reads: Sender<ReadJob>,
+    shared: Arc<Shared>,
+}
+
+/// What the threads and the handles share.
+struct Shared {
+    catalog: Catalog,
+    clock: Clock,
+    stats: Counters,
+    statement_timeout: Duration,
+    /// The private file behind `open_in_memory`, removed when the last thread ends.
+    _temp: Option<tempfile::TempDir>,
+}
+
+#[derive(Default)]
+struct Counters {
+    busy: AtomicU64,
+    cancelled: AtomicU64,
+    timed_out: AtomicU64,
+}
+
+/// What the SQLite backend has refused or stopped since it was opened.
+///
+/// ```
+/// let db = sync_server::store::SqliteBackend::open_in_memory().unwrap();
+/// assert_eq!(db.stats().reads_cancelled, 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SqliteStats {
+    /// Requests refused because their lane was full ([`StoreError::Busy`]).
+    pub busy: u64,
+    /// Reads skipped or interrupted because their caller went away.
+    pub reads_cancelled: u64,
+    /// Statements stopped at the statement time limit ([`StoreError::TimedOut`]).
+    pub timed_out: u64,
 }
 
 /// What readers know of the writer's stamps: the newest committed one, and a floor
@@ -72,6 +131,9 @@ pub struct SqliteBackend {
 struct Clock {
     last: AtomicI64,
     floor: AtomicI64,
+    /// The newest `now` handed out: `now` never goes back, even when the wall clock
+    /// does, nor stays behind a stamp found in the file.
+    now: AtomicI64,
 }
 
 /// How often a read waits a millisecond for the clock's millisecond to pass, before it
@@ -79,17 +141,29 @@ struct Clock {
 const HORIZON_WAITS: usize = 20;
 
 impl Clock {
-    /// The newest stamp a read starting now may return (`None`: any).
-    fn horizon(&self) -> Option<i64> {
+    /// The time in milliseconds, never less than a time it returned before.
+    fn now(&self) -> i64 {
+        let wall = chrono::Utc::now().timestamp_millis();
+        self.now.fetch_max(wall, SeqCst).max(wall)
+    }
+
+    /// The newest stamp a read whose snapshot starts after this call may return.
+    ///
+    /// Stamps come from [`Clock::now`], which never goes back, through
+    /// `GREATEST(last, now)`: so every stamp is at most the newest `now` taken, and a
+    /// transaction that opens after the floor is read here stamps at least the `now`
+    /// read before it. Hence, with `now` read first and the floor second:
+    ///
+    /// - a transaction open when the floor is read stamps at or above the floor;
+    /// - one opened later stamps at or above `now`;
+    /// - one closed before committed before the snapshot: its rows are visible.
+    ///
+    /// So every stamp below both is committed and visible, and nothing to commit later
+    /// can take one of them.
+    fn horizon(&self) -> i64 {
+        let now = self.now();
         let floor = self.floor.load(SeqCst);
-        let last = self.last.load(SeqCst);
-        // Every later write is stamped at least `now`: past `last`, nothing committed
-        // or to commit shares a stamp with what this read sees.
-        let by_last = (now_ms() <= last).then(|| last - 1);
-        match (floor, by_last) {
-            (i64::MAX, h) => h,
-            (f, h) => Some(h.unwrap_or(i64::MAX).min(f - 1)),
-        }
+        now.min(floor).saturating_sub(1)
     }
 
     /// A transaction starts stamping: each of its stamps is at least `last`.
@@ -108,15 +182,85 @@ impl Clock {
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// A read, with its reply inside.
-type ReadFn = Box<dyn FnOnce(&Inner, &mut Connection) + Send>;
+/// A job run on the writer's connection outside any transaction, with its reply inside.
+type RunFn = Box<dyn FnOnce(&Inner, &mut Connection) + Send>;
 
-/// A request to the storage thread.
+/// A request to the writer thread.
 enum Job {
-    /// Runs outside any transaction.
-    Read(ReadFn),
+    /// Runs outside the group transaction (a schema declaration).
+    Run(RunFn),
     /// Runs in a group transaction.
     Write(WriteJob),
+}
+
+/// A read's work and reply.
+type ReadFn = Box<dyn FnOnce(&Inner, &mut Connection, &Stop) + Send>;
+
+/// A read, with its reply inside; `cancelled` once its caller went away.
+struct ReadJob {
+    cancelled: Arc<AtomicBool>,
+    run: ReadFn,
+}
+
+/// Why the progress handler stopped the statement running, if it did.
+#[derive(Clone, Default)]
+struct Stop(Arc<AtomicU8>);
+
+const STOP_CANCELLED: u8 = 1;
+const STOP_TIMED_OUT: u8 = 2;
+
+impl Stop {
+    /// Installs the handler that stops the connection's statements once `cancelled`
+    /// is set or `deadline` has passed, recording which.
+    fn arm(conn: &Connection, cancelled: Arc<AtomicBool>, deadline: Instant) -> Stop {
+        let stop = Stop::default();
+        let flag = Arc::clone(&stop.0);
+        let handler = move || {
+            if cancelled.load(Relaxed) {
+                flag.store(STOP_CANCELLED, Relaxed);
+                true
+            } else if Instant::now() >= deadline {
+                flag.store(STOP_TIMED_OUT, Relaxed);
+                true
+            } else {
+                false
+            }
+        };
+        // Only fails on a connection borrowed from C, which these are not.
+        let _ = conn.progress_handler(PROGRESS_STEPS, Some(handler));
+        stop
+    }
+
+    /// The error to answer instead of SQLite's "interrupted", if the handler fired.
+    fn error(&self, shared: &Shared) -> Option<StoreError> {
+        match self.0.load(Relaxed) {
+            STOP_TIMED_OUT => {
+                shared.stats.timed_out.fetch_add(1, Relaxed);
+                Some(timed_out(shared.statement_timeout))
+            }
+            STOP_CANCELLED => {
+                shared.stats.cancelled.fetch_add(1, Relaxed);
+                Some(StoreError::Database("the request was cancelled".into()))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn timed_out(limit: Duration) -> StoreError {
+    StoreError::TimedOut(format!(
+        "the query ran longer than the statement time limit ({} ms) and was stopped",
+        limit.as_millis()
+    ))
+}
+
+/// Sets the flag when the request's future is dropped (its caller went away) or done.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
 }
 
 struct WriteJob {
@@ -145,41 +289,96 @@ enum Prepared {
     NeedsSchema(WriteJob),
 }
 
-/// The storage thread's state besides the connection.
+/// One thread's state besides its connection.
 struct Inner {
-    catalog: Catalog,
+    shared: Arc<Shared>,
     /// Statement text by shape (see [`sql::shape_key`]).
     shapes: RefCell<HashMap<String, Arc<str>>>,
     tick: String,
-    clock: Arc<Clock>,
-    /// The newest stamp of the transaction in progress.
+    /// The newest stamp of the transaction in progress (the writer's).
     stamped: std::cell::Cell<Option<i64>>,
 }
 
+impl Inner {
+    fn new(shared: Arc<Shared>) -> Inner {
+        Inner {
+            shared,
+            shapes: RefCell::new(HashMap::new()),
+            tick: sql::tick("", Expr::val(0i64)).build(SqliteQueryBuilder).0,
+            stamped: std::cell::Cell::new(None),
+        }
+    }
+}
+
 fn stopped() -> StoreError {
-    StoreError::Database("the SQLite storage thread dropped the request".into())
+    StoreError::Database("the SQLite storage threads dropped the request".into())
+}
+
+fn full(shared: &Shared, lane: &str) -> StoreError {
+    shared.stats.busy.fetch_add(1, Relaxed);
+    StoreError::Busy(format!("the {lane} queue is full (--sqlite-queue)"))
 }
 
 impl SqliteBackend {
-    /// Opens (creating if needed) a database file; see the type's example.
+    /// Opens (creating if needed) a database file with the default [`StoreOptions`];
+    /// see the type's example.
     pub fn open(path: impl AsRef<std::path::Path>) -> Result<SqliteBackend, StoreError> {
-        let conn = Connection::open(path)?;
-        // WAL lets readers of other connections proceed during a write.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        SqliteBackend::init(conn)
+        SqliteBackend::open_with(path, &StoreOptions::default())
     }
 
-    /// A private in-memory database (gone when the backend is dropped).
+    /// Opens (creating if needed) a database file.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut options = sync_server::store::StoreOptions::default();
+    /// options.sqlite_readers = 1;
+    /// let db = sync_server::store::SqliteBackend::open_with(dir.path().join("a.db"), &options);
+    /// assert!(db.is_ok());
+    /// ```
+    pub fn open_with(
+        path: impl AsRef<std::path::Path>,
+        options: &StoreOptions,
+    ) -> Result<SqliteBackend, StoreError> {
+        SqliteBackend::start(path.as_ref(), None, options)
+    }
+
+    /// A private database that is gone when the backend is dropped: a file in a fresh
+    /// temporary directory (not SQLite's `:memory:`, which one connection alone can
+    /// see), so that it has readers beside its writer like any other.
     ///
     /// ```
     /// assert!(sync_server::store::SqliteBackend::open_in_memory().is_ok());
     /// ```
     pub fn open_in_memory() -> Result<SqliteBackend, StoreError> {
-        SqliteBackend::init(Connection::open_in_memory()?)
+        SqliteBackend::open_in_memory_with(&StoreOptions::default())
     }
 
-    fn init(mut conn: Connection) -> Result<SqliteBackend, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    /// [`SqliteBackend::open_in_memory`] with the given options.
+    ///
+    /// ```
+    /// let options = sync_server::store::StoreOptions::default();
+    /// assert!(sync_server::store::SqliteBackend::open_in_memory_with(&options).is_ok());
+    /// ```
+    pub fn open_in_memory_with(options: &StoreOptions) -> Result<SqliteBackend, StoreError> {
+        let dir = tempfile::Builder::new()
+            .prefix("tablesync-")
+            .tempdir()
+            .map_err(|e| {
+                StoreError::Database(format!("cannot create a temporary database: {e}"))
+            })?;
+        let path = dir.path().join("db.sqlite");
+        SqliteBackend::start(&path, Some(dir), options)
+    }
+
+    fn start(
+        path: &std::path::Path,
+        temp: Option<tempfile::TempDir>,
+        options: &StoreOptions,
+    ) -> Result<SqliteBackend, StoreError> {
+        let mut conn = Connection::open(path)?;
+        // WAL lets the readers proceed during a write.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(Duration::from_secs(5))?;
         // Per table: the row select and a few write shapes; the default 16 would churn.
         conn.set_prepared_statement_cache_capacity(256);
         for stmt in sql::bootstrap(FLAVOR) {
@@ -189,23 +388,65 @@ impl SqliteBackend {
             conn.query_row(&sql::newest_clock().build(SqliteQueryBuilder).0, [], |r| {
                 r.get(0)
             })?;
-        let clock = Arc::new(Clock {
-            last: AtomicI64::new(last.unwrap_or(i64::MIN)),
-            floor: AtomicI64::new(i64::MAX),
-        });
-        let inner = Inner {
+        let mut readers = Vec::new();
+        for _ in 0..options.sqlite_readers.max(1) {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(Duration::from_secs(5))?;
+            r.set_prepared_statement_cache_capacity(256);
+            readers.push(r);
+        }
+        let shared = Arc::new(Shared {
             catalog: Catalog::default(),
-            shapes: RefCell::new(HashMap::new()),
-            tick: sql::tick("", Expr::val(0i64)).build(SqliteQueryBuilder).0,
-            clock: Arc::clone(&clock),
-            stamped: std::cell::Cell::new(None),
+            clock: Clock {
+                last: AtomicI64::new(last.unwrap_or(i64::MIN)),
+                floor: AtomicI64::new(i64::MAX),
+                now: AtomicI64::new(last.unwrap_or(i64::MIN)),
+            },
+            stats: Counters::default(),
+            statement_timeout: options.statement_timeout,
+            _temp: temp,
+        });
+        let queue = options.sqlite_queue.max(1);
+        let (writes, write_rx) = crossbeam_channel::bounded(queue);
+        let (reads, read_rx) = crossbeam_channel::bounded(queue);
+        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| StoreError::Database(format!("cannot start a storage thread: {e}")))
         };
-        let (jobs, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
-            .name("tablesync-sqlite".into())
-            .spawn(move || serve(inner, &mut conn, rx))
-            .map_err(|e| StoreError::Database(format!("cannot start the storage thread: {e}")))?;
-        Ok(SqliteBackend { jobs, clock })
+        let inner = Inner::new(Arc::clone(&shared));
+        spawn(
+            "tablesync-sqlite-w".into(),
+            Box::new(move || serve_writes(inner, &mut conn, write_rx)),
+        )?;
+        for (n, mut conn) in readers.into_iter().enumerate() {
+            let inner = Inner::new(Arc::clone(&shared));
+            let rx = read_rx.clone();
+            spawn(
+                format!("tablesync-sqlite-r{n}"),
+                Box::new(move || serve_reads(inner, &mut conn, rx)),
+            )?;
+        }
+        Ok(SqliteBackend {
+            writes,
+            reads,
+            shared,
+        })
+    }
+
+    /// What the backend has refused or stopped so far; see [`SqliteStats`].
+    pub fn stats(&self) -> SqliteStats {
+        let s = &self.shared.stats;
+        SqliteStats {
+            busy: s.busy.load(Relaxed),
+            reads_cancelled: s.cancelled.load(Relaxed),
+            timed_out: s.timed_out.load(Relaxed),
+        }
     }
 
     /// Waits (a millisecond at a time, a few times at most) until the newest stamp is
@@ -213,36 +454,82 @@ impl SqliteBackend {
     /// millisecond out.
     async fn clock_passed(&self) {
         for _ in 0..HORIZON_WAITS {
-            if now_ms() > self.clock.last.load(SeqCst) {
+            let clock = &self.shared.clock;
+            if clock.now() > clock.last.load(SeqCst) {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 
-    /// Runs `f` with the connection on the storage thread, outside any transaction.
-    async fn run<T: Send + 'static>(
+    /// Runs `f` on a reader's connection. Dropping the returned future cancels it.
+    async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner, &mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job::Read(Box::new(move |inner, conn| {
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let _cancel = CancelOnDrop(Arc::clone(&cancelled));
+        let job = ReadJob {
+            cancelled,
+            run: Box::new(move |inner, conn, stop| {
+                let result = f(inner, conn);
+                let result = match (result, stop.error(&inner.shared)) {
+                    (Err(_), Some(e)) => Err(e),
+                    (result, _) => result,
+                };
+                let _ = reply.send(result);
+            }),
+        };
+        self.reads.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => full(&self.shared, "read"),
+            TrySendError::Disconnected(_) => stopped(),
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Runs `f` on the writer's connection, outside any transaction.
+    async fn run_on_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner, &mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Run(Box::new(move |inner, conn| {
             let _ = reply.send(f(inner, conn));
         }));
-        self.jobs.send(job).map_err(|_| stopped())?;
+        self.writes.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => full(&self.shared, "write"),
+            TrySendError::Disconnected(_) => stopped(),
+        })?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-/// The storage thread: until every handle is dropped, takes the jobs waiting, runs
-/// the reads, then the writes as one group.
-fn serve(inner: Inner, conn: &mut Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
+/// A reader thread: until every handle is dropped, runs one read at a time, in a read
+/// transaction (one snapshot for all its statements), skipping those whose caller went
+/// away.
+fn serve_reads(inner: Inner, conn: &mut Connection, rx: Receiver<ReadJob>) {
+    while let Ok(job) = rx.recv() {
+        if job.cancelled.load(Relaxed) {
+            inner.shared.stats.cancelled.fetch_add(1, Relaxed);
+            continue;
+        }
+        let deadline = Instant::now() + inner.shared.statement_timeout;
+        let stop = Stop::arm(conn, job.cancelled, deadline);
+        guarded(conn, |conn| (job.run)(&inner, conn, &stop));
+        rollback(conn);
+    }
+}
+
+/// The writer thread: until every handle is dropped, takes the jobs waiting, runs the
+/// schema declarations, then the writes as one group.
+fn serve_writes(inner: Inner, conn: &mut Connection, rx: Receiver<Job>) {
     let mut writes = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
+    while let Ok(first) = rx.recv() {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
-                Job::Read(f) => guarded(conn, |conn| f(&inner, conn)),
+                Job::Run(f) => guarded(conn, |conn| f(&inner, conn)),
                 Job::Write(w) => writes.push(w),
             }
             if writes.len() < MAX_GROUP {
@@ -294,15 +581,18 @@ impl Inner {
                 Ok(ColumnMeta { name, phys, kind })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(Some(self.catalog.put(TableMeta {
+        // The caller gets the schema of its own snapshot; the catalog keeps the newest.
+        let meta = Arc::new(TableMeta {
             key: key.to_owned(),
             phys,
             columns,
-        })))
+        });
+        self.shared.catalog.put((*meta).clone());
+        Ok(Some(meta))
     }
 
     fn meta(&self, conn: &Connection, key: &str) -> Result<Option<Arc<TableMeta>>, StoreError> {
-        match self.catalog.get(key) {
+        match self.shared.catalog.get(key) {
             Some(m) => Ok(Some(m)),
             None => self.load(conn, key),
         }
@@ -394,7 +684,7 @@ impl Inner {
                         rollback(conn);
                         return Err(e);
                     }
-                    self.catalog.put((*meta).clone());
+                    self.shared.catalog.put((*meta).clone());
                     self.end_stamping(true);
                     Ok(outcome)
                 }
@@ -549,12 +839,14 @@ impl Inner {
     /// Marks the start of a transaction that stamps rows (see [`Clock`]).
     fn begin_stamping(&self) {
         self.stamped.set(None);
-        self.clock.open();
+        self.shared.clock.open();
     }
 
     /// Marks its end: `committed` when it committed.
     fn end_stamping(&self, committed: bool) {
-        self.clock.close(self.stamped.take().filter(|_| committed));
+        self.shared
+            .clock
+            .close(self.stamped.take().filter(|_| committed));
     }
 
     /// [`Inner::commit_some`] inside [`Inner::begin_stamping`]; whether it committed.
@@ -639,7 +931,7 @@ impl Inner {
         let (table, owner, id) = (&job.table, job.owner.as_str(), job.id.as_str());
         let now: i64 = {
             let v = RusqliteValues(
-                sql::tick_values(key, now_ms())
+                sql::tick_values(key, self.shared.clock.now())
                     .into_iter()
                     .map(RusqliteValue)
                     .collect(),
@@ -745,10 +1037,6 @@ fn cell(v: ValueRef<'_>) -> Cell {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 /// The app columns of a write as SQL values of their columns' kinds.
 pub(crate) fn bind_data(
     table: &str,
@@ -776,7 +1064,7 @@ impl Backend for SqliteBackend {
         table: &'a crate::schema::TableDecl,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let decl = table.clone();
-        Box::pin(self.run(move |inner, conn| {
+        Box::pin(self.run_on_writer(move |inner, conn| {
             let key = decl.name.to_ascii_lowercase();
             exec(conn, "BEGIN IMMEDIATE")?;
             match inner.add_columns(conn, &decl.name, &key, |m| {
@@ -787,7 +1075,7 @@ impl Backend for SqliteBackend {
                         rollback(conn);
                         return Err(e);
                     }
-                    inner.catalog.put(meta);
+                    inner.shared.catalog.put(meta);
                     Ok(())
                 }
                 Err(e) => {
@@ -805,7 +1093,7 @@ impl Backend for SqliteBackend {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Row>, StoreError>> {
         let (key, owner, id) = (table.to_ascii_lowercase(), owner.to_owned(), id.to_owned());
-        Box::pin(self.run(move |inner, conn| {
+        Box::pin(self.read(move |inner, conn| {
             let Some(mut meta) = inner.meta(conn, &key)? else {
                 return Ok(None);
             };
@@ -823,7 +1111,11 @@ impl Backend for SqliteBackend {
     ) -> BoxFuture<'a, Result<Page, StoreError>> {
         let (key, owner, query) = (table.to_ascii_lowercase(), owner.to_owned(), query.clone());
         let passed = self.clock_passed();
-        let read = self.run(move |inner, conn| {
+        let read = self.read(move |inner, conn| {
+            // The horizon first, then the snapshot (see `Clock::horizon`); the page and
+            // its count from one snapshot.
+            let horizon = inner.shared.clock.horizon();
+            exec(conn, "BEGIN")?;
             let Some(mut meta) = inner.meta(conn, &key)? else {
                 return Ok(Page {
                     rows: Vec::new(),
@@ -835,14 +1127,14 @@ impl Backend for SqliteBackend {
             {
                 meta = m;
             }
-            let horizon = inner.clock.horizon();
-            let (page, count_q) = sql::list(FLAVOR, &meta, &owner, &query, horizon)?;
+            let (page, count_q) = sql::list(FLAVOR, &meta, &owner, &query, Some(horizon))?;
             let (text, values) = page.build(SqliteQueryBuilder);
             let rows = inner.rows(conn, &mut meta, &text, values.0)?;
             let count = match count_q {
                 Some(q) => Some(count(conn, q)? as u64),
                 None => None,
             };
+            exec(conn, "COMMIT")?;
             Ok(Page { rows, count })
         });
         Box::pin(async move {
@@ -866,7 +1158,10 @@ impl Backend for SqliteBackend {
             op,
             reply,
         });
-        let sent = self.jobs.send(job).map_err(|_| stopped());
+        let sent = self.writes.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => full(&self.shared, "write"),
+            TrySendError::Disconnected(_) => stopped(),
+        });
         Box::pin(async move {
             sent?;
             answer.await.map_err(|_| stopped())?

@@ -9,3 +9,4 @@ mod conformance;
 mod hostile;
 mod limits;
 mod multi_instance;
+mod sqlite_load;
