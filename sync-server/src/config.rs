@@ -118,6 +118,9 @@ pub struct Config {
     /// The declared tables, each declared to the backend once, before its first use.
     pub(crate) declared: Arc<Vec<Declared>>,
     pub(crate) dynamic_schema: Option<bool>,
+    pub(crate) max_batch: usize,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) key_window: std::time::Duration,
 }
 
 /// A declared table and whether the backend has it yet.
@@ -130,6 +133,10 @@ pub(crate) struct Declared {
 pub const DEFAULT_MAX_PAGE_SIZE: u64 = 1000;
 /// Default `--max-body`: 1 MiB.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+/// Default `--max-batch`: operations in one batch.
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+/// Default `--max-batch-bytes`: 4 MiB.
+pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 << 20;
 /// Default `--max-url`: 32 KiB of path and query, room for any filter within the
 /// default [`FilterLimits`] of a sync client.
 pub const DEFAULT_MAX_URL: usize = 32 << 10;
@@ -153,6 +160,9 @@ impl Config {
             tables: None,
             declared: Arc::new(Vec::new()),
             dynamic_schema: None,
+            max_batch: DEFAULT_MAX_BATCH,
+            max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
+            key_window: store::DEFAULT_KEY_WINDOW,
         }
     }
 
@@ -177,7 +187,32 @@ impl Config {
         database_url: &str,
         options: &store::StoreOptions,
     ) -> Result<Config, StoreError> {
-        Ok(Config::new(store::open_with(database_url, options).await?))
+        Ok(Config::new(store::open_with(database_url, options).await?)
+            .key_window(options.key_window))
+    }
+
+    /// The most operations one batch may carry (more is a 400), and its largest body
+    /// (more is a 413). Each item within it is still bounded by [`Config::max_body`].
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// let config = sync_server::Config::open("sqlite::memory:").await.unwrap()
+    ///     .max_batch(100, 1 << 20);
+    /// # drop(config);
+    /// # });
+    /// ```
+    pub fn max_batch(mut self, operations: usize, bytes: usize) -> Config {
+        self.max_batch = operations;
+        self.max_batch_bytes = bytes;
+        self
+    }
+
+    /// The key window the server announces in its discovery answer: set it to the
+    /// backend's [`StoreOptions::key_window`](store::StoreOptions::key_window) when that
+    /// is not the default ([`Config::open_with`] does).
+    pub fn key_window(mut self, window: std::time::Duration) -> Config {
+        self.key_window = window;
+        self
     }
 
     /// Sets the authentication.

@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value as Json};
+use sync_http::wire::batch::{self, BatchOperation, BatchResult, Method};
 use sync_http::wire::{API_VERSION_HEADER, accepts_api_version};
 
 use crate::auth::authenticate;
@@ -18,7 +19,7 @@ use crate::config::Config;
 use crate::error::{ApiError, row_response};
 use crate::query::TableQuery;
 use crate::schema::TableDecl;
-use crate::store::{Outcome, RowJson, WriteOp};
+use crate::store::{Answer, BatchOp, Outcome, RowJson, WriteOp};
 
 /// The longest id accepted (in characters).
 ///
@@ -41,6 +42,8 @@ pub(crate) fn router(config: Config) -> Router {
     let st = state(config);
     let tables = Router::new()
         .route("/tables/{table}", get(list).post(insert))
+        .route(batch::DISCOVERY_PATH, get(discover))
+        .route(batch::BATCH_PATH, axum::routing::post(push_batch))
         .route(
             "/tables/{table}/{id}",
             get(get_one).patch(update).delete(delete).post(undelete),
@@ -181,23 +184,10 @@ pub fn validate_id(id: &str) -> Result<(), ApiError> {
 
 /// The request body as a JSON object, within the size limit.
 async fn json_object(body: Body, max: usize) -> Result<Map<String, Json>, ApiError> {
-    let bytes: Bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {max} bytes"),
-        )
-    })?;
+    let bytes = body_bytes(body, max).await?;
     let json: Json = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
-    // Valid JSON is UTF-8 text.
-    if let Some(n) = std::str::from_utf8(&bytes).ok().and_then(oversized_integer) {
-        return Err(ApiError::bad_request(format!(
-            "{}the integer {n} cannot be stored exactly: integers must fit in 64 bits",
-            column_holding(&bytes, n)
-                .map(|c| format!("column `{c}`: "))
-                .unwrap_or_default()
-        )));
-    }
+    exact_integers(&bytes)?;
     match json {
         Json::Object(o) => Ok(o),
         other => Err(ApiError::bad_request(format!(
@@ -210,6 +200,31 @@ async fn json_object(body: Body, max: usize) -> Result<Map<String, Json>, ApiErr
                 _ => "null",
             }
         ))),
+    }
+}
+
+/// The request body, within the size limit (more is a 413).
+async fn body_bytes(body: Body, max: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {max} bytes"),
+        )
+    })
+}
+
+/// A 400 naming the column when valid JSON text holds an integer no 64-bit integer
+/// holds (see [`oversized_integer`]).
+fn exact_integers(json: &[u8]) -> Result<(), ApiError> {
+    // Valid JSON is UTF-8 text.
+    match std::str::from_utf8(json).ok().and_then(oversized_integer) {
+        Some(n) => Err(ApiError::bad_request(format!(
+            "{}the integer {n} cannot be stored exactly: integers must fit in 64 bits",
+            column_holding(json, n)
+                .map(|c| format!("column `{c}`: "))
+                .unwrap_or_default()
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -489,6 +504,228 @@ async fn undelete(
     };
     let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
     Ok(answer(outcome, StatusCode::CREATED))
+}
+
+/// `GET /tablesync/v1`: what this server offers beyond the table protocol.
+async fn discover(State(config): State<Arc<Config>>) -> Response {
+    axum::Json(batch::Discovery {
+        extension: batch::EXTENSION.into(),
+        version: batch::VERSION,
+        max_page_size: config.max_page_size,
+        max_body: config.max_body as u64,
+        batch: config.backend.batches().then(|| batch::BatchLimits {
+            max_operations: config.max_batch as u64,
+            max_bytes: config.max_batch_bytes as u64,
+            key_window_seconds: config.key_window.as_secs(),
+        }),
+    })
+    .into_response()
+}
+
+/// The longest idempotency key accepted (in characters).
+const MAX_KEY_LEN: usize = 255;
+
+/// The request body of a batch: operations as raw JSON, so that each is checked (its
+/// size, its integers) on its own text.
+#[derive(serde::Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    operations: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// `POST /tablesync/v1/batch`: every operation checked as its single request would be
+/// (an invalid one answered on its own), the valid ones applied by the backend in one
+/// transaction, the answers in the operations' order.
+async fn push_batch(
+    State(config): State<Arc<Config>>,
+    o: Option<axum::Extension<Owner>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    if !config.backend.batches() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such route"));
+    }
+    let bytes = body_bytes(req.into_body(), config.max_batch_bytes).await?;
+    let raw: RawBatch<'_> = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "malformed batch: {e} (expected {{\"operations\": [...]}})"
+        ))
+    })?;
+    if raw.operations.len() > config.max_batch {
+        return Err(ApiError::bad_request(format!(
+            "the batch has {} operations, more than the server's limit of {} (max-batch)",
+            raw.operations.len(),
+            config.max_batch
+        )));
+    }
+    let mut results: Vec<Option<BatchResult>> = Vec::with_capacity(raw.operations.len());
+    let mut ops = Vec::with_capacity(raw.operations.len());
+    let mut slots = Vec::with_capacity(raw.operations.len());
+    for (n, text) in raw.operations.iter().enumerate() {
+        match batch_op(&config, text).await {
+            Ok(op) => {
+                ops.push(op);
+                slots.push(n);
+                results.push(None);
+            }
+            Err(e) => results.push(Some(error_result(e))),
+        }
+    }
+    if !ops.is_empty() {
+        let answers = config.backend.write_batch(&owner(o), ops).await?;
+        for (slot, answer) in slots.into_iter().zip(answers) {
+            results[slot] = Some(match answer {
+                Ok(a) => answer_result(a),
+                Err(e) => error_result(ApiError::from(e)),
+            });
+        }
+    }
+    let results = results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                error_result(ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "no answer",
+                ))
+            })
+        })
+        .collect();
+    Ok(axum::Json(batch::BatchResponse { results }).into_response())
+}
+
+fn error_result(e: ApiError) -> BatchResult {
+    BatchResult {
+        status: e.status.as_u16(),
+        replayed: false,
+        item: None,
+        error: Some(e.message),
+    }
+}
+
+fn answer_result(a: Answer) -> BatchResult {
+    if a.has_row() {
+        match serde_json::value::RawValue::from_string(a.body) {
+            Ok(item) => BatchResult {
+                status: a.status,
+                replayed: a.replayed,
+                item: Some(item),
+                error: None,
+            },
+            Err(e) => error_result(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("a recorded answer is not JSON: {e}"),
+            )),
+        }
+    } else {
+        BatchResult {
+            status: a.status,
+            replayed: a.replayed,
+            item: None,
+            error: Some(a.body),
+        }
+    }
+}
+
+/// One batch operation checked as its single request would be.
+async fn batch_op(
+    config: &Config,
+    text: &serde_json::value::RawValue,
+) -> Result<BatchOp, ApiError> {
+    let text = text.get();
+    if text.len() > config.max_body {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the operation is larger than {} bytes, the limit of one item (max-body)",
+                config.max_body
+            ),
+        ));
+    }
+    let op: BatchOperation = serde_json::from_str(text)
+        .map_err(|e| ApiError::bad_request(format!("malformed operation: {e}")))?;
+    if op.key.is_empty()
+        || op.key.chars().count() > MAX_KEY_LEN
+        || op.key.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(
+            "invalid key: it must be 1 to 255 characters, without control characters",
+        ));
+    }
+    let (table, decl) = table_name(config, &op.table).await?;
+    let item = match op.item {
+        Some(obj) => {
+            if let Some(item_text) = item_text(text) {
+                exact_integers(item_text.as_bytes())?;
+            }
+            let item = split_item(&table, obj)?;
+            check_columns(config, &table, decl, &item.data)?;
+            Some(item)
+        }
+        None => None,
+    };
+    let id = match (op.method, &op.id, item.as_ref().and_then(|i| i.id.as_ref())) {
+        (_, Some(a), Some(b)) if a != b => {
+            return Err(ApiError::bad_request(format!(
+                "the item's id `{b}` differs from the operation's `{a}`"
+            )));
+        }
+        (_, Some(id), _) | (Method::Insert, None, Some(id)) => id.clone(),
+        (Method::Insert, None, None) => uuid::Uuid::new_v4().to_string(),
+        (_, None, _) => {
+            return Err(ApiError::bad_request(format!(
+                "a {} needs the item's `id`",
+                method_name(op.method)
+            )));
+        }
+    };
+    validate_id(&id)?;
+    let if_match = op
+        .version
+        .as_deref()
+        .and_then(sync_http::wire::etag::parse_if_match);
+    let needs_item =
+        || ApiError::bad_request(format!("a {} needs an `item`", method_name(op.method)));
+    let op_ = match op.method {
+        Method::Insert => WriteOp::Insert {
+            data: item.ok_or_else(needs_item)?.data,
+        },
+        Method::Update => {
+            let item = item.ok_or_else(needs_item)?;
+            WriteOp::Update {
+                data: item.data,
+                if_match,
+                body_version: item.version,
+            }
+        }
+        Method::Delete => WriteOp::Delete { if_match },
+        Method::Undelete => WriteOp::Undelete { if_match },
+    };
+    Ok(BatchOp {
+        table,
+        id,
+        key: op.key,
+        op: op_,
+    })
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Insert => "insert",
+        Method::Update => "update",
+        Method::Delete => "delete",
+        Method::Undelete => "undelete",
+    }
+}
+
+/// The text of an operation's `item`, for the integer check.
+fn item_text(op: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct ItemOnly<'a> {
+        #[serde(borrow)]
+        item: Option<&'a serde_json::value::RawValue>,
+    }
+    let parsed: ItemOnly<'_> = serde_json::from_str(op).ok()?;
+    parsed.item.map(|i| i.get().to_owned())
 }
 
 #[cfg(test)]

@@ -45,8 +45,8 @@ mod serve;
 pub mod store;
 
 pub use config::{
-    Auth, Config, DEFAULT_MAX_BODY, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_URL, MIN_API_KEY_LEN,
-    MIN_JWT_SECRET_LEN,
+    Auth, Config, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_URL, MIN_API_KEY_LEN, MIN_JWT_SECRET_LEN,
 };
 pub use error::ApiError;
 pub use http::{MAX_ID_LEN, validate_id};

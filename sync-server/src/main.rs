@@ -91,6 +91,16 @@ struct Args {
     /// wait for a pooled connection.
     #[arg(long, env = "TABLESYNC_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     statement_timeout: Duration,
+    /// Most operations in one batch (`POST /tablesync/v1/batch`; more is a 400).
+    #[arg(long, env = "TABLESYNC_MAX_BATCH", default_value_t = sync_server::DEFAULT_MAX_BATCH, value_parser = parse_positive)]
+    max_batch: usize,
+    /// Largest batch body, in bytes (more is a 413).
+    #[arg(long, env = "TABLESYNC_MAX_BATCH_BYTES", default_value_t = sync_server::DEFAULT_MAX_BATCH_BYTES, value_parser = parse_positive)]
+    max_batch_bytes: usize,
+    /// How long a batch operation's idempotency key and answer are kept (`24h`, `90m`,
+    /// `3600s`): a batch sent again within it applies nothing twice.
+    #[arg(long, env = "TABLESYNC_KEY_WINDOW", default_value = "24h", value_parser = parse_duration)]
+    key_window: Duration,
 }
 
 /// A whole number of at least 1.
@@ -101,20 +111,23 @@ fn parse_positive(s: &str) -> Result<usize, String> {
     }
 }
 
-/// `10s`, `500ms`, `1.5s` or a bare number of seconds.
+/// `10s`, `500ms`, `1.5s`, `90m`, `24h` or a bare number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
         (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
     } else if let Some(n) = t.strip_suffix('s') {
         (n, 1.0)
     } else {
         (t, 1.0)
     };
-    let value: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration: write e.g. `10s`, `500ms` or `10`"))?;
+    let value: f64 = num.trim().parse().map_err(|_| {
+        format!("`{s}` is not a duration: write e.g. `10s`, `500ms`, `24h` or `10`")
+    })?;
     Duration::try_from_secs_f64(value * scale)
         .ok()
         .filter(|d| !d.is_zero())
@@ -167,6 +180,7 @@ async fn main() -> std::process::ExitCode {
     options.sqlite_readers = args.sqlite_readers;
     options.sqlite_queue = args.sqlite_queue;
     options.statement_timeout = args.statement_timeout;
+    options.key_window = args.key_window;
     let mut config = match Config::open_with(&args.database, &options).await {
         Ok(c) => c,
         Err(e) => {
@@ -179,6 +193,7 @@ async fn main() -> std::process::ExitCode {
         .max_page_size(args.max_page_size)
         .max_body(args.max_body)
         .max_url(args.max_url)
+        .max_batch(args.max_batch, args.max_batch_bytes)
         .max_filter_terms(args.max_filter_terms)
         .max_filter_depth(args.max_filter_depth);
     if let Some(tables) = args.tables {
@@ -242,7 +257,9 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        for bad in ["", "abc", "10m", "0", "-1s", "inf"] {
+        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86400)));
+        for bad in ["", "abc", "10d", "0", "-1s", "inf", "h"] {
             let e = parse_duration(bad).unwrap_err();
             assert!(e.contains(&format!("`{bad}`")), "{bad}: {e}");
         }

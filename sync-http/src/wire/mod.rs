@@ -5,8 +5,10 @@
 //! - [`etag`]: versions as strong ETags and `If-Match` preconditions;
 //! - [`odata`]: `$filter` text from a [`Filter`](sync_core::store::Filter), the keyset
 //!   condition of incremental pulls, and the query string of a page request;
+//! - [`batch`]: the `tablesync` extension (discovery, batch push);
 //! - [`ErrorBody`]: the JSON error every non-2xx answer carries.
 
+pub mod batch;
 pub mod etag;
 pub mod json;
 pub mod odata;

@@ -169,6 +169,10 @@ pub struct StoreOptions {
     /// [`StoreError::TimedOut`] (a 503); on PostgreSQL also the longest a request waits
     /// for a pooled connection ([`StoreError::Busy`]). `--statement-timeout`.
     pub statement_timeout: std::time::Duration,
+    /// How long a batch operation's idempotency key and answer are kept: a batch sent
+    /// again within it is answered from the record and applies nothing twice.
+    /// `--key-window`.
+    pub key_window: std::time::Duration,
 }
 
 /// Default [`StoreOptions::sqlite_readers`].
@@ -184,6 +188,7 @@ impl Default for StoreOptions {
             sqlite_readers: DEFAULT_SQLITE_READERS,
             sqlite_queue: DEFAULT_SQLITE_QUEUE,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            key_window: DEFAULT_KEY_WINDOW,
         }
     }
 }
@@ -388,6 +393,86 @@ pub enum Outcome {
     NotFound,
 }
 
+/// One operation of a batch (see `EXTENSION.md` at the repository root): a write and the
+/// idempotency key its client gave it.
+///
+/// ```
+/// use sync_server::store::{BatchOp, WriteOp};
+/// let op = BatchOp {
+///     table: "Todo".into(),
+///     id: "a1".into(),
+///     key: "q17.1".into(),
+///     op: WriteOp::Delete { if_match: Some("MQ==".into()) },
+/// };
+/// assert_eq!(op.key, "q17.1");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchOp {
+    /// The table.
+    pub table: String,
+    /// The item's id.
+    pub id: String,
+    /// The client's idempotency key: the same key (per owner) within the window gets
+    /// the recorded answer, and applies nothing.
+    pub key: String,
+    /// The write.
+    pub op: WriteOp,
+}
+
+/// The answer to one operation of a batch, as recorded under its key.
+///
+/// ```
+/// use sync_server::store::{Answer, Outcome, WriteOp};
+/// let a = Answer::of(&WriteOp::Delete { if_match: None }, &Ok(Outcome::NotFound)).unwrap();
+/// assert_eq!((a.status, a.replayed), (404, false));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The status a single request would have been answered with.
+    pub status: u16,
+    /// The row (its JSON text) for 200, 201, 409 and 412; the message otherwise.
+    pub body: String,
+    /// Whether this is the recorded answer of an earlier request with the same key.
+    pub replayed: bool,
+}
+
+impl Answer {
+    /// The answer a single request would get for this result; `None` for a failure
+    /// that another try may not repeat (the database failed, it was busy), which is
+    /// never recorded.
+    pub fn of(op: &WriteOp, result: &Result<Outcome, StoreError>) -> Option<Answer> {
+        let row = |status: u16, row: &Row| Answer {
+            status,
+            body: serde_json::to_string(&row.json(None)).unwrap_or_default(),
+            replayed: false,
+        };
+        let message = |status: u16, m: &str| Answer {
+            status,
+            body: m.to_owned(),
+            replayed: false,
+        };
+        Some(match result {
+            Ok(Outcome::Done(r)) => match op {
+                WriteOp::Insert { .. } | WriteOp::Undelete { .. } => row(201, r),
+                _ => row(200, r),
+            },
+            Ok(Outcome::Conflict(r)) => row(409, r),
+            Ok(Outcome::PreconditionFailed(r)) => row(412, r),
+            Ok(Outcome::NotFound) => message(404, "The item does not exist"),
+            Err(StoreError::BadRequest(m)) => message(400, m),
+            Err(_) => return None,
+        })
+    }
+
+    /// Whether [`Answer::body`] is a row (else a message).
+    pub fn has_row(&self) -> bool {
+        matches!(self.status, 200 | 201 | 409 | 412)
+    }
+}
+
+/// Default [`StoreOptions::key_window`]: a day.
+pub const DEFAULT_KEY_WINDOW: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// How a write changes a row, once its preconditions hold.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Plan {
@@ -515,6 +600,27 @@ pub trait Backend: Send + Sync + 'static {
                 table.name
             )))
         })
+    }
+
+    /// Whether [`Backend::write_batch`] is implemented (the server offers batches only
+    /// then).
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Applies a batch in one transaction, in order, each operation its own
+    /// compare-and-swap: a refused or failed one changes nothing and leaves the others
+    /// alone. An operation whose key (for this owner) is recorded within the key window
+    /// is answered from the record and applies nothing; every other answer except a
+    /// transient failure is recorded under its key in the same transaction as its
+    /// write. The outer error fails the whole batch (nothing of it committed).
+    fn write_batch<'a>(
+        &'a self,
+        owner: &'a str,
+        ops: Vec<BatchOp>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Answer, StoreError>>, StoreError>> {
+        let _ = (owner, ops);
+        Box::pin(async move { Err(StoreError::Database("this backend has no batches".into())) })
     }
 }
 

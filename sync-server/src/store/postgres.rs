@@ -6,7 +6,9 @@
 //! Connections use `NoTls`: the database is expected on loopback or a private network.
 //! The schema is the connection's `search_path` (e.g. `?options=-csearch_path%3Dapp`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use sea_query::{Alias, Expr, Func, PostgresQueryBuilder, Query, SubQueryStatement, Value as Sql};
@@ -20,7 +22,8 @@ use super::catalog::{
 use super::sql::{self, Flavor};
 use super::sqlite::bind_data;
 use super::{
-    Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions, WriteOp, plan,
+    Answer, Backend, BatchOp, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions,
+    WriteOp, plan,
 };
 use crate::query::TableQuery;
 
@@ -50,6 +53,10 @@ pub struct PostgresBackend {
 struct Inner {
     pool: Pool,
     catalog: Catalog,
+    /// How long batch keys are kept, in milliseconds.
+    key_window_ms: i64,
+    /// When this instance last pruned expired keys (database time).
+    pruned_ms: AtomicI64,
 }
 
 fn lock_schema() -> sea_query::SelectStatement {
@@ -114,12 +121,17 @@ impl PostgresBackend {
         for stmt in sql::bootstrap(FLAVOR) {
             tx.batch_execute(&stmt.build(PostgresQueryBuilder)).await?;
         }
+        for stmt in sql::bootstrap_indexes() {
+            tx.batch_execute(&stmt.build(PostgresQueryBuilder)).await?;
+        }
         tx.commit().await?;
         drop(client);
         Ok(PostgresBackend {
             inner: Arc::new(Inner {
                 pool,
                 catalog: Catalog::default(),
+                key_window_ms: i64::try_from(options.key_window.as_millis()).unwrap_or(i64::MAX),
+                pruned_ms: AtomicI64::new(i64::MIN),
             }),
         })
     }
@@ -260,6 +272,20 @@ impl Inner {
         c: &C,
         key: &str,
     ) -> Result<Option<Arc<TableMeta>>, StoreError> {
+        let meta = self.load_uncached(c, key).await?;
+        if let Some(m) = &meta {
+            self.catalog.put((**m).clone());
+        }
+        Ok(meta)
+    }
+
+    /// [`Inner::load`] without telling the catalog: inside a transaction that may have
+    /// changed the schema and may yet roll back.
+    async fn load_uncached<C: GenericClient>(
+        &self,
+        c: &C,
+        key: &str,
+    ) -> Result<Option<Arc<TableMeta>>, StoreError> {
         let Some(r) = query(c, &sql::select_table(key)).await?.pop() else {
             return Ok(None);
         };
@@ -273,7 +299,7 @@ impl Inner {
             })?;
             columns.push(ColumnMeta { name, phys, kind });
         }
-        Ok(Some(self.catalog.put(TableMeta {
+        Ok(Some(Arc::new(TableMeta {
             key: key.to_owned(),
             phys,
             columns,
@@ -317,7 +343,7 @@ impl Inner {
         wanted: impl FnOnce(&TableMeta) -> Result<Vec<(String, Kind)>, StoreError>,
     ) -> Result<TableMeta, StoreError> {
         execute(tx, &lock_schema()).await?;
-        let mut meta = match self.load(tx, key).await? {
+        let mut meta = match self.load_uncached(tx, key).await? {
             Some(m) => (*m).clone(),
             None => {
                 let n: i64 = query(tx, &sql::count_tables()).await?[0].try_get(0)?;
@@ -481,7 +507,215 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// A batch in one transaction (see [`Backend::write_batch`]): each operation in a
+    /// savepoint holding its key's claim and record, and inside it another holding its
+    /// write (and schema change), so that a refusal keeps its record and drops its
+    /// write. A key another transaction holds is waited for (its insert conflicts), so
+    /// two instances never both apply one key.
+    async fn write_batch(
+        &self,
+        owner: &str,
+        ops: &[BatchOp],
+    ) -> Result<Vec<Result<Answer, StoreError>>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let mut tx = client.transaction().await?;
+        let now: i64 = query(
+            &tx,
+            &sea_query::Query::select().expr(sql::db_now_ms()).to_owned(),
+        )
+        .await?[0]
+            .try_get(0)?;
+        let cutoff = now.saturating_sub(self.key_window_ms);
+        let last = self.pruned_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(last) >= 60_000 {
+            self.pruned_ms
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            execute(&tx, &sql::prune_keys(cutoff)).await?;
+        }
+        let mut schema: HashMap<String, Arc<TableMeta>> = HashMap::new();
+        let mut answers = Vec::with_capacity(ops.len());
+        for op in ops {
+            let answer = self
+                .batch_one(&mut tx, owner, op, now, cutoff, &mut schema)
+                .await;
+            answers.push(answer);
+        }
+        tx.commit().await?;
+        for meta in schema.into_values() {
+            self.catalog.put((*meta).clone());
+        }
+        Ok(answers)
+    }
+
+    async fn batch_one(
+        &self,
+        tx: &mut deadpool_postgres::Transaction<'_>,
+        owner: &str,
+        op: &BatchOp,
+        now: i64,
+        cutoff: i64,
+        schema: &mut HashMap<String, Arc<TableMeta>>,
+    ) -> Result<Answer, StoreError> {
+        let mut k = tx.transaction().await?;
+        if execute(&k, &sql::claim_key(owner, &op.key, now, cutoff)).await? == 0 {
+            let rows = query(&k, &sql::select_key(owner, &op.key)).await?;
+            let r = rows.first().ok_or_else(|| {
+                StoreError::Database(format!("key `{}` vanished while claimed", op.key))
+            })?;
+            let (status, body): (i32, String) = (r.try_get(0)?, r.try_get(1)?);
+            k.commit().await?;
+            return match u16::try_from(status) {
+                Ok(status) if status >= 100 => Ok(Answer {
+                    status,
+                    body,
+                    replayed: true,
+                }),
+                _ => Err(StoreError::Database(format!(
+                    "key `{}` has no recorded answer (status {status})",
+                    op.key
+                ))),
+            };
+        }
+        let (written, changed) = self.batch_write(&mut k, owner, op, schema).await;
+        let answer = match Answer::of(&op.op, &written) {
+            Some(a) => a,
+            None => {
+                k.rollback().await?;
+                return Err(match written {
+                    Err(e) => e,
+                    Ok(_) => StoreError::Database("an answer that cannot be recorded".into()),
+                });
+            }
+        };
+        execute(
+            &k,
+            &sql::record_key(owner, &op.key, answer.status, &answer.body),
+        )
+        .await?;
+        k.commit().await?;
+        if let Some(meta) = changed {
+            schema.insert(meta.key.clone(), meta);
+        }
+        Ok(answer)
+    }
+
+    /// The write of one batch operation in a savepoint of its own; with the outcome,
+    /// the table's schema when this write changed it.
+    async fn batch_write(
+        &self,
+        k: &mut deadpool_postgres::Transaction<'_>,
+        owner: &str,
+        op: &BatchOp,
+        schema: &HashMap<String, Arc<TableMeta>>,
+    ) -> (Result<Outcome, StoreError>, Option<Arc<TableMeta>>) {
+        let table = op.table.as_str();
+        let key = table.to_ascii_lowercase();
+        let data = match &op.op {
+            WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
+            _ => &[],
+        };
+        let known = match schema.get(&key) {
+            Some(m) => Some(Arc::clone(m)),
+            None => match self.meta(&*k, &key).await {
+                Ok(m) => m,
+                Err(e) => return (Err(e), None),
+            },
+        };
+        if known.is_none() && !matches!(op.op, WriteOp::Insert { .. }) {
+            return (Ok(Outcome::NotFound), None);
+        }
+        for _ in 0..INSERT_ROUNDS {
+            let w = match k.transaction().await {
+                Ok(w) => w,
+                Err(e) => return (Err(e.into()), None),
+            };
+            let round = async {
+                let (mut meta, changed) = match &known {
+                    Some(m) if missing_columns(Some(m), data).is_empty() => (Arc::clone(m), false),
+                    _ => (
+                        Arc::new(self.add_schema(&w, table, &key, data).await?),
+                        true,
+                    ),
+                };
+                let values = bind_data(table, &meta, data)?;
+                let select = sql::select_row_locked(&meta, owner, &op.id);
+                let current = self.rows(&w, &mut meta, &select).await?.pop();
+                let write: SubQueryStatement = match plan(&op.op, current.as_ref()) {
+                    Err(outcome) => return Ok(Some((outcome, None))),
+                    Ok(Plan::Insert) => {
+                        sql::insert_row(&meta, owner, &op.id, sql::clock_value(), &values).into()
+                    }
+                    Ok(Plan::Update {
+                        expected,
+                        deleted,
+                        with_data,
+                    }) => {
+                        let data = if with_data { values.as_slice() } else { &[] };
+                        let now = sql::clock_value();
+                        sql::update_row(&meta, owner, &op.id, expected, now, deleted, data).into()
+                    }
+                };
+                let written = self.rows(&w, &mut meta, &sql::clocked(&key, write)).await?;
+                match <[Row; 1]>::try_from(written) {
+                    Ok([row]) => Ok(Some((Outcome::Done(row), changed.then_some(meta)))),
+                    // Another instance's insert of the id won: the next round reads it.
+                    Err(none) if none.is_empty() && current.is_none() => Ok(None),
+                    Err(rows) => Err(StoreError::Database(format!(
+                        "compare-and-swap on `{table}`/`{}` changed {} rows",
+                        op.id,
+                        rows.len()
+                    ))),
+                }
+            }
+            .await;
+            match round {
+                Ok(Some((outcome @ Outcome::Done(_), changed))) => {
+                    return match w.commit().await {
+                        Ok(()) => (Ok(outcome), changed),
+                        Err(e) => (Err(e.into()), None),
+                    };
+                }
+                Ok(Some((refusal, _))) => {
+                    return match w.rollback().await {
+                        Ok(()) => (Ok(refusal), None),
+                        Err(e) => (Err(e.into()), None),
+                    };
+                }
+                Ok(None) => {
+                    if let Err(e) = w.rollback().await {
+                        return (Err(e.into()), None);
+                    }
+                }
+                Err(e) => {
+                    let _ = w.rollback().await;
+                    return (Err(e), None);
+                }
+            }
+        }
+        (
+            Err(StoreError::Database(format!(
+                "insert of `{table}`/`{}` lost {INSERT_ROUNDS} races in a row",
+                op.id
+            ))),
+            None,
+        )
+    }
+}
+
 impl Backend for PostgresBackend {
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn write_batch<'a>(
+        &'a self,
+        owner: &'a str,
+        ops: Vec<BatchOp>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Answer, StoreError>>, StoreError>> {
+        Box::pin(async move { self.inner.write_batch(owner, &ops).await })
+    }
+
     fn declare<'a>(
         &'a self,
         table: &'a crate::schema::TableDecl,

@@ -23,6 +23,8 @@ pub(crate) enum Flavor {
 }
 
 pub(crate) const TABLES: &str = "__tablesync_tables";
+/// Batch operations' idempotency keys and their recorded answers.
+pub(crate) const KEYS: &str = "__tablesync_keys";
 pub(crate) const COLUMNS: &str = "__tablesync_columns";
 
 pub(crate) const ID: &str = "id";
@@ -71,7 +73,79 @@ pub(crate) fn bootstrap(flavor: Flavor) -> Vec<TableCreateStatement> {
         .col(ColumnDef::new(a("ord")).big_integer().not_null())
         .primary_key(Index::create().col(a("tbl")).col(a("name")))
         .to_owned();
-    vec![tables, columns]
+    let keys = Table::create()
+        .table(a(KEYS))
+        .if_not_exists()
+        .col(text_col(flavor, OWNER).not_null())
+        .col(text_col(flavor, "key").not_null())
+        .col(ColumnDef::new(a("at_ms")).big_integer().not_null())
+        .col(ColumnDef::new(a("status")).integer().not_null())
+        .col(text_col(flavor, "body").not_null())
+        .primary_key(Index::create().col(a(OWNER)).col(a("key")))
+        .to_owned();
+    vec![tables, columns, keys]
+}
+
+/// Indexes of the registry tables: keys by age, for pruning.
+pub(crate) fn bootstrap_indexes() -> Vec<IndexCreateStatement> {
+    vec![
+        Index::create()
+            .if_not_exists()
+            .name("__tablesync_keys_age")
+            .table(a(KEYS))
+            .col(a("at_ms"))
+            .to_owned(),
+    ]
+}
+
+// ---- idempotency keys ----
+
+/// Claims a key for an operation about to run (status 0 until [`record_key`]): inserts
+/// it, or takes over a record older than `cutoff`. Changes no row when a live record
+/// exists; on PostgreSQL it first waits for a transaction holding the same key.
+pub(crate) fn claim_key(owner: &str, key: &str, now: i64, cutoff: i64) -> InsertStatement {
+    Query::insert()
+        .into_table(a(KEYS))
+        .columns([a(OWNER), a("key"), a("at_ms"), a("status"), a("body")])
+        .values_panic([owner.into(), key.into(), now.into(), 0i32.into(), "".into()])
+        .on_conflict(
+            OnConflict::columns([a(OWNER), a("key")])
+                .update_columns([a("at_ms"), a("status"), a("body")])
+                .action_and_where(Expr::col((a(KEYS), a("at_ms"))).lt(cutoff))
+                .to_owned(),
+        )
+        .to_owned()
+}
+
+/// The recorded answer under a key: `status`, `body`.
+pub(crate) fn select_key(owner: &str, key: &str) -> SelectStatement {
+    Query::select()
+        .columns([a("status"), a("body")])
+        .from(a(KEYS))
+        .and_where(Expr::col(a(OWNER)).eq(owner))
+        .and_where(Expr::col(a("key")).eq(key))
+        .to_owned()
+}
+
+/// Records the answer of a claimed key.
+pub(crate) fn record_key(owner: &str, key: &str, status: u16, body: &str) -> UpdateStatement {
+    Query::update()
+        .table(a(KEYS))
+        .values([
+            (a("status"), i32::from(status).into()),
+            (a("body"), body.into()),
+        ])
+        .and_where(Expr::col(a(OWNER)).eq(owner))
+        .and_where(Expr::col(a("key")).eq(key))
+        .to_owned()
+}
+
+/// Forgets keys recorded before `cutoff`.
+pub(crate) fn prune_keys(cutoff: i64) -> sea_query::DeleteStatement {
+    Query::delete()
+        .from_table(a(KEYS))
+        .and_where(Expr::col(a("at_ms")).lt(cutoff))
+        .to_owned()
 }
 
 pub(crate) fn create_data_table(flavor: Flavor, phys: &str) -> TableCreateStatement {

@@ -56,7 +56,8 @@ use super::catalog::{
 };
 use super::sql::{self, Flavor};
 use super::{
-    Backend, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions, WriteOp, plan,
+    Answer, Backend, BatchOp, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions,
+    WriteOp, plan,
 };
 use crate::query::TableQuery;
 
@@ -96,6 +97,10 @@ struct Shared {
     clock: Clock,
     stats: Counters,
     statement_timeout: Duration,
+    /// How long batch keys are kept, in milliseconds.
+    key_window_ms: i64,
+    /// When expired keys were last pruned.
+    pruned_ms: AtomicI64,
     /// The private file behind `open_in_memory`, removed when the last thread ends.
     _temp: Option<tempfile::TempDir>,
 }
@@ -191,6 +196,34 @@ enum Job {
     Run(RunFn),
     /// Runs in a group transaction.
     Write(WriteJob),
+    /// A batch: one transaction of its own.
+    Batch(BatchJob),
+}
+
+struct BatchJob {
+    owner: String,
+    ops: Vec<BatchOp>,
+    reply: Reply<Vec<Result<Answer, StoreError>>>,
+}
+
+/// What one write is about, whether it came alone or in a batch.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    table: &'a str,
+    owner: &'a str,
+    id: &'a str,
+    op: &'a WriteOp,
+}
+
+impl WriteJob {
+    fn target(&self) -> Target<'_> {
+        Target {
+            table: &self.table,
+            owner: &self.owner,
+            id: &self.id,
+            op: &self.op,
+        }
+    }
 }
 
 /// A read's work and reply.
@@ -384,6 +417,9 @@ impl SqliteBackend {
         for stmt in sql::bootstrap(FLAVOR) {
             conn.execute(&stmt.build(SqliteQueryBuilder), [])?;
         }
+        for stmt in sql::bootstrap_indexes() {
+            conn.execute(&stmt.build(SqliteQueryBuilder), [])?;
+        }
         let last: Option<i64> =
             conn.query_row(&sql::newest_clock().build(SqliteQueryBuilder).0, [], |r| {
                 r.get(0)
@@ -407,6 +443,8 @@ impl SqliteBackend {
             },
             stats: Counters::default(),
             statement_timeout: options.statement_timeout,
+            key_window_ms: i64::try_from(options.key_window.as_millis()).unwrap_or(i64::MAX),
+            pruned_ms: AtomicI64::new(i64::MIN),
             _temp: temp,
         });
         let queue = options.sqlite_queue.max(1);
@@ -531,6 +569,14 @@ fn serve_writes(inner: Inner, conn: &mut Connection, rx: Receiver<Job>) {
             match job {
                 Job::Run(f) => guarded(conn, |conn| f(&inner, conn)),
                 Job::Write(w) => writes.push(w),
+                Job::Batch(b) => {
+                    // The writes before it commit first, so that order is kept.
+                    if !writes.is_empty() {
+                        let group = std::mem::take(&mut writes);
+                        guarded(conn, |conn| inner.write_group(conn, group));
+                    }
+                    guarded(conn, |conn| inner.write_batch(conn, b));
+                }
             }
             if writes.len() < MAX_GROUP {
                 next = rx.try_recv().ok();
@@ -555,6 +601,22 @@ fn guarded(conn: &mut Connection, f: impl FnOnce(&mut Connection)) {
 impl Inner {
     /// The table's metadata from the registry (`None`: the table does not exist yet).
     fn load(&self, conn: &Connection, key: &str) -> Result<Option<Arc<TableMeta>>, StoreError> {
+        let meta = self.load_uncached(conn, key)?;
+        if let Some(m) = &meta {
+            // The caller gets the schema of its own snapshot; the catalog keeps the
+            // newest.
+            self.shared.catalog.put((**m).clone());
+        }
+        Ok(meta)
+    }
+
+    /// [`Inner::load`] without telling the catalog: inside a transaction that may have
+    /// changed the schema and may yet roll back.
+    fn load_uncached(
+        &self,
+        conn: &Connection,
+        key: &str,
+    ) -> Result<Option<Arc<TableMeta>>, StoreError> {
         let (q, v) = sql::select_table(key).build_rusqlite(SqliteQueryBuilder);
         let mut stmt = conn.prepare_cached(&q)?;
         let mut rows = stmt.query(&*v.as_params())?;
@@ -581,14 +643,11 @@ impl Inner {
                 Ok(ColumnMeta { name, phys, kind })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        // The caller gets the schema of its own snapshot; the catalog keeps the newest.
-        let meta = Arc::new(TableMeta {
+        Ok(Some(Arc::new(TableMeta {
             key: key.to_owned(),
             phys,
             columns,
-        });
-        self.shared.catalog.put((*meta).clone());
-        Ok(Some(meta))
+        })))
     }
 
     fn meta(&self, conn: &Connection, key: &str) -> Result<Option<Arc<TableMeta>>, StoreError> {
@@ -627,7 +686,7 @@ impl Inner {
             Ok(())
         };
         // Re-read under the lock: another process may have changed the schema.
-        let mut meta = match self.load(conn, key)? {
+        let mut meta = match self.load_uncached(conn, key)? {
             Some(m) => (*m).clone(),
             None => {
                 let n = count(conn, sql::count_tables())? + 1;
@@ -675,7 +734,7 @@ impl Inner {
             let written = (|| {
                 let meta = Arc::new(self.add_schema(conn, &job.table, &key, data)?);
                 let values = bind_data(&job.table, &meta, data)?;
-                let outcome = self.apply(conn, &key, Arc::clone(&meta), &values, &job)?;
+                let outcome = self.apply(conn, &key, Arc::clone(&meta), &values, job.target())?;
                 Ok::<_, StoreError>((meta, outcome))
             })();
             match written {
@@ -696,6 +755,198 @@ impl Inner {
         })();
         self.end_stamping(false);
         let _ = job.reply.send(result);
+    }
+
+    /// A batch, alone in one transaction: each operation in its own savepoint, its
+    /// schema change (if any) and its key's record with it. Answers go out only after
+    /// the `COMMIT`; if it fails, the whole batch fails and nothing of it stands.
+    fn write_batch(&self, conn: &mut Connection, job: BatchJob) {
+        self.begin_stamping();
+        let result = (|| {
+            exec(conn, "BEGIN IMMEDIATE")?;
+            let run = self.batch_in_tx(conn, &job.owner, &job.ops);
+            match run {
+                Ok(done) if !conn.is_autocommit() => match exec(conn, "COMMIT") {
+                    Ok(()) => Ok(done),
+                    Err(e) => {
+                        rollback(conn);
+                        Err(e)
+                    }
+                },
+                Ok(_) => Err(StoreError::Database(
+                    "SQLite rolled the transaction back".into(),
+                )),
+                Err(e) => {
+                    rollback(conn);
+                    Err(e)
+                }
+            }
+        })();
+        let answers = match result {
+            Ok((answers, schema)) => {
+                for meta in schema.into_values() {
+                    self.shared.catalog.put((*meta).clone());
+                }
+                self.end_stamping(true);
+                Ok(answers)
+            }
+            Err(e) => {
+                self.end_stamping(false);
+                Err(e)
+            }
+        };
+        let _ = job.reply.send(answers);
+    }
+
+    /// The operations of a batch inside its transaction; the answers, and the tables
+    /// whose schema the batch changed.
+    #[allow(clippy::type_complexity)]
+    fn batch_in_tx(
+        &self,
+        conn: &Connection,
+        owner: &str,
+        ops: &[BatchOp],
+    ) -> Result<
+        (
+            Vec<Result<Answer, StoreError>>,
+            HashMap<String, Arc<TableMeta>>,
+        ),
+        StoreError,
+    > {
+        let now = self.shared.clock.now();
+        let cutoff = now.saturating_sub(self.shared.key_window_ms);
+        self.prune_keys(conn, now, cutoff)?;
+        let mut schema = HashMap::new();
+        let mut answers = Vec::with_capacity(ops.len());
+        for op in ops {
+            answers.push(self.batch_one(conn, owner, op, now, cutoff, &mut schema));
+            if conn.is_autocommit() {
+                return Err(StoreError::Database(
+                    "SQLite rolled the transaction back".into(),
+                ));
+            }
+        }
+        Ok((answers, schema))
+    }
+
+    /// Forgets expired keys, at most once a minute.
+    fn prune_keys(&self, conn: &Connection, now: i64, cutoff: i64) -> Result<(), StoreError> {
+        let last = self.shared.pruned_ms.load(Relaxed);
+        if now.saturating_sub(last) < 60_000 {
+            return Ok(());
+        }
+        self.shared.pruned_ms.store(now, Relaxed);
+        let (q, v) = sql::prune_keys(cutoff).build_rusqlite(SqliteQueryBuilder);
+        conn.execute(&q, &*v.as_params())?;
+        Ok(())
+    }
+
+    /// One operation of a batch: the recorded answer of its key, or the write in a
+    /// savepoint and its answer recorded. A transient failure leaves no record, so that
+    /// the operation runs when sent again.
+    fn batch_one(
+        &self,
+        conn: &Connection,
+        owner: &str,
+        op: &BatchOp,
+        now: i64,
+        cutoff: i64,
+        schema: &mut HashMap<String, Arc<TableMeta>>,
+    ) -> Result<Answer, StoreError> {
+        exec(conn, "SAVEPOINT k")?;
+        let result = (|| {
+            let (q, v) =
+                sql::claim_key(owner, &op.key, now, cutoff).build_rusqlite(SqliteQueryBuilder);
+            if conn.execute(&q, &*v.as_params())? == 0 {
+                return Ok((recorded(conn, owner, &op.key)?, None));
+            }
+            let target = Target {
+                table: &op.table,
+                owner,
+                id: &op.id,
+                op: &op.op,
+            };
+            let (written, changed) = self.batch_write(conn, target, schema);
+            let answer = Answer::of(&op.op, &written).ok_or_else(|| match written {
+                Err(e) => e,
+                Ok(_) => StoreError::Database("an answer that cannot be recorded".into()),
+            })?;
+            let (q, v) = sql::record_key(owner, &op.key, answer.status, &answer.body)
+                .build_rusqlite(SqliteQueryBuilder);
+            conn.execute(&q, &*v.as_params())?;
+            Ok((answer, changed))
+        })();
+        if let Ok((answer, changed)) = result {
+            match exec(conn, "RELEASE k") {
+                Ok(()) => {
+                    if let Some(meta) = changed {
+                        schema.insert(meta.key.clone(), meta);
+                    }
+                    return Ok(answer);
+                }
+                Err(e) => {
+                    undo_to(conn, SAVEPOINT_K);
+                    return Err(e);
+                }
+            }
+        }
+        undo_to(conn, SAVEPOINT_K);
+        result.map(|(answer, _)| answer)
+    }
+
+    /// The write of a batch operation in its own savepoint: kept when done, rolled back
+    /// (its schema change too) when refused or failed. With the outcome, the table's
+    /// schema when this write changed it.
+    fn batch_write(
+        &self,
+        conn: &Connection,
+        target: Target<'_>,
+        schema: &HashMap<String, Arc<TableMeta>>,
+    ) -> (Result<Outcome, StoreError>, Option<Arc<TableMeta>>) {
+        let mut changed = None;
+        let result = self.batch_write_in(conn, target, schema, &mut changed);
+        match result {
+            Ok(Outcome::Done(_)) => (result, changed),
+            _ => (result, None),
+        }
+    }
+
+    fn batch_write_in(
+        &self,
+        conn: &Connection,
+        target: Target<'_>,
+        schema: &HashMap<String, Arc<TableMeta>>,
+        changed: &mut Option<Arc<TableMeta>>,
+    ) -> Result<Outcome, StoreError> {
+        let key = target.table.to_ascii_lowercase();
+        let data = job_data(target.op);
+        let meta = match schema.get(&key) {
+            Some(m) => Some(Arc::clone(m)),
+            None => self.meta(conn, &key)?,
+        };
+        exec(conn, "SAVEPOINT w")?;
+        let result = (|| {
+            let meta = match meta {
+                Some(m) if missing_columns(Some(&m), data).is_empty() => m,
+                None if !matches!(target.op, WriteOp::Insert { .. }) => {
+                    return Ok(Outcome::NotFound);
+                }
+                // Its own reads see what the batch added so far.
+                _ => {
+                    let m = Arc::new(self.add_schema(conn, target.table, &key, data)?);
+                    *changed = Some(Arc::clone(&m));
+                    m
+                }
+            };
+            let values = bind_data(target.table, &meta, data)?;
+            self.apply(conn, &key, meta, &values, target)
+        })();
+        if let Ok(Outcome::Done(_)) = result {
+            exec(conn, "RELEASE w")?;
+            return result;
+        }
+        undo(conn);
+        result
     }
 
     /// The text of a statement shape, built by `build` the first time.
@@ -905,7 +1156,7 @@ impl Inner {
         job: &WriteJob,
     ) -> Result<Outcome, StoreError> {
         exec(conn, "SAVEPOINT w")?;
-        let result = self.apply(conn, &key, meta, &values, job);
+        let result = self.apply(conn, &key, meta, &values, job.target());
         if let Ok(Outcome::Done(_)) = result {
             match exec(conn, "RELEASE w") {
                 Ok(()) => return result,
@@ -926,9 +1177,9 @@ impl Inner {
         key: &str,
         mut meta: Arc<TableMeta>,
         values: &[(String, Sql)],
-        job: &WriteJob,
+        job: Target<'_>,
     ) -> Result<Outcome, StoreError> {
-        let (table, owner, id) = (&job.table, job.owner.as_str(), job.id.as_str());
+        let (table, owner, id) = (job.table, job.owner, job.id);
         let now: i64 = {
             let v = RusqliteValues(
                 sql::tick_values(key, self.shared.clock.now())
@@ -942,7 +1193,7 @@ impl Inner {
         self.stamped
             .set(Some(self.stamped.get().map_or(now, |s| s.max(now))));
         let current = self.select_row(conn, &mut meta, owner, id)?;
-        let (text, params) = match plan(&job.op, current.as_ref()) {
+        let (text, params) = match plan(job.op, current.as_ref()) {
             // The caller rolls the savepoint back, the clock with it.
             Err(outcome) => return Ok(outcome),
             Ok(Plan::Insert) => {
@@ -1014,6 +1265,36 @@ fn undo(conn: &Connection) {
     }
 }
 
+/// Rolls back to a named savepoint and leaves it; failing that, the whole transaction.
+fn undo_to(conn: &Connection, (to, release): (&str, &str)) {
+    if conn.is_autocommit() {
+        return;
+    }
+    if exec(conn, to).and_then(|()| exec(conn, release)).is_err() {
+        rollback(conn);
+    }
+}
+
+/// The savepoint of one batch operation: its key's claim and record, and its write.
+const SAVEPOINT_K: (&str, &str) = ("ROLLBACK TO k", "RELEASE k");
+
+/// The answer recorded under a key.
+fn recorded(conn: &Connection, owner: &str, key: &str) -> Result<Answer, StoreError> {
+    let (q, v) = sql::select_key(owner, key).build_rusqlite(SqliteQueryBuilder);
+    let (status, body): (i64, String) =
+        conn.query_row(&q, &*v.as_params(), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    match u16::try_from(status) {
+        Ok(status) if status >= 100 => Ok(Answer {
+            status,
+            body,
+            replayed: true,
+        }),
+        _ => Err(StoreError::Database(format!(
+            "key `{key}` has no recorded answer (status {status})"
+        ))),
+    }
+}
+
 /// Rolls the open transaction back, if any.
 fn rollback(conn: &Connection) {
     if !conn.is_autocommit() {
@@ -1059,6 +1340,31 @@ pub(crate) fn bind_data(
 }
 
 impl Backend for SqliteBackend {
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn write_batch<'a>(
+        &'a self,
+        owner: &'a str,
+        ops: Vec<BatchOp>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Answer, StoreError>>, StoreError>> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Batch(BatchJob {
+            owner: owner.to_owned(),
+            ops,
+            reply,
+        });
+        let sent = self.writes.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => full(&self.shared, "write"),
+            TrySendError::Disconnected(_) => stopped(),
+        });
+        Box::pin(async move {
+            sent?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+
     fn declare<'a>(
         &'a self,
         table: &'a crate::schema::TableDecl,

@@ -4,6 +4,7 @@
 
 mod auth;
 mod bad_input;
+mod batch;
 mod common;
 mod conformance;
 mod hostile;
