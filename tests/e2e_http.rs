@@ -393,3 +393,222 @@ async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
     );
     s.shutdown().await.expect("graceful shutdown");
 }
+
+// ---- batch push (the `tablesync` extension) ----
+
+/// A server whose requests are logged as `METHOD /path`; with `extension: false` it
+/// answers the extension's paths as Microsoft's server does (a 404 page).
+async fn logged_server(
+    max_batch: usize,
+    extension: bool,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::extract::{Request, State};
+    use axum::middleware::{Next, from_fn_with_state};
+    use axum::response::{IntoResponse, Response};
+    type Log = Arc<std::sync::Mutex<Vec<String>>>;
+    async fn observe(
+        State((log, extension)): State<(Log, bool)>,
+        req: Request,
+        next: Next,
+    ) -> Response {
+        let path = req.uri().path().to_owned();
+        log.lock().unwrap().push(format!("{} {path}", req.method()));
+        if !extension && path.starts_with("/tablesync") {
+            let page = "<!DOCTYPE html><pre>Cannot GET</pre>";
+            return (axum::http::StatusCode::NOT_FOUND, page).into_response();
+        }
+        next.run(req).await
+    }
+    let config = sync_server::Config::open("sqlite::memory:")
+        .await
+        .unwrap()
+        .max_batch(max_batch, 1 << 20);
+    let log: Log = Arc::default();
+    let app = sync_server::router(config)
+        .layer(from_fn_with_state((Arc::clone(&log), extension), observe));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, log)
+}
+
+fn record(cols: &[(&str, Value)]) -> Record {
+    let mut r = Record::new();
+    for (c, v) in cols {
+        r.set(*c, v.clone());
+    }
+    r
+}
+
+/// Five writes of every kind, two of them refused; what each result says.
+async fn five_writes(t: &HttpTransport, round: &str) -> Vec<String> {
+    use tablesync::transport::{BatchWrite, Write};
+    let stale = t
+        .insert("T", record(&[("id", "b".into()), ("n", 1.into())]))
+        .await
+        .map(|r| r.version().map(str::to_owned));
+    let stale = stale.unwrap_or_else(|_| Some("MQ==".into()));
+    let key = |k: &str| format!("{round}.{k}");
+    let writes = vec![
+        BatchWrite::new(
+            key("1"),
+            "T",
+            Write::Insert {
+                item: record(&[("id", "a".into()), ("n", 1.into())]),
+            },
+        ),
+        BatchWrite::new(
+            key("2"),
+            "T",
+            Write::Update {
+                item: record(&[("id", "a".into()), ("n", 2.into())]),
+                expected_version: None,
+            },
+        ),
+        BatchWrite::new(
+            key("3"),
+            "T",
+            Write::Update {
+                item: record(&[("id", "b".into()), ("n", 9.into())]),
+                expected_version: Some("OTk=".into()),
+            },
+        ),
+        BatchWrite::new(
+            key("4"),
+            "T",
+            Write::Delete {
+                id: "nope".into(),
+                expected_version: None,
+            },
+        ),
+        BatchWrite::new(
+            key("5"),
+            "T",
+            Write::Update {
+                item: record(&[("id", "b".into()), ("n", 3.into())]),
+                expected_version: stale,
+            },
+        ),
+    ];
+    t.push_batch(writes)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            Ok(Some(row)) => format!(
+                "ok {} n={:?}",
+                row.id().unwrap_or_default(),
+                row.get("n").cloned()
+            ),
+            Ok(None) => "ok none".into(),
+            Err(e) => format!(
+                "{} copy={:?}",
+                e.status().map_or("-".into(), |s| s.to_string()),
+                e.server_copy().and_then(|c| c.get("n").cloned())
+            ),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_batch_is_one_request_to_our_server_and_means_what_single_calls_mean() {
+    let (url, log) = logged_server(1000, true).await;
+    let t = HttpTransport::new(&url).unwrap();
+    let batched = five_writes(&t, "r1").await;
+    let requests = log.lock().unwrap().clone();
+    assert_eq!(
+        requests,
+        [
+            "POST /tables/T",
+            "GET /tablesync/v1",
+            "POST /tablesync/v1/batch"
+        ],
+        "the insert alone, discovery once, then one batch"
+    );
+    // The same writes against a server without the extension: one request each.
+    let (url2, log2) = logged_server(1000, false).await;
+    let t2 = HttpTransport::new(&url2).unwrap();
+    let single = five_writes(&t2, "r1").await;
+    assert_eq!(batched, single, "a batched write means what it means alone");
+    assert_eq!(
+        batched,
+        [
+            "ok a n=Some(Integer(1))",
+            "ok a n=Some(Integer(2))",
+            "412 copy=Some(Integer(1))",
+            "404 copy=None",
+            "ok b n=Some(Integer(3))",
+        ]
+    );
+    let requests2 = log2.lock().unwrap().clone();
+    assert_eq!(requests2[1], "GET /tablesync/v1");
+    assert_eq!(requests2.len(), 2 + 5, "{requests2:?}");
+    assert!(requests2[2..].iter().all(|r| r.contains("/tables/T")));
+    // Asked once per transport.
+    let _ = five_writes(&t2, "r2").await;
+    let asked = log2
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("tablesync"))
+        .count();
+    assert_eq!(asked, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_batch_is_cut_to_the_servers_limit_and_sent_again_applies_nothing_twice() {
+    use tablesync::transport::{BatchWrite, Write};
+    let (url, log) = logged_server(2, true).await;
+    let t = HttpTransport::new(&url).unwrap();
+    let writes: Vec<BatchWrite> = (0..5)
+        .map(|i| {
+            BatchWrite::new(
+                format!("k{i}"),
+                "T",
+                Write::Update {
+                    item: record(&[("id", "x".into()), ("n", (i as i64).into())]),
+                    expected_version: None,
+                },
+            )
+        })
+        .collect();
+    t.insert("T", record(&[("id", "x".into()), ("n", 0.into())]))
+        .await
+        .unwrap();
+    let first: Vec<_> = t.push_batch(writes.clone()).await;
+    assert!(first.iter().all(|r| r.is_ok()), "{first:?}");
+    let posts = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.as_str() == "POST /tablesync/v1/batch")
+        .count();
+    assert_eq!(posts, 3, "five writes in batches of at most two");
+    let version = server_row(&url, "T", "x")
+        .await
+        .unwrap()
+        .version()
+        .map(str::to_owned);
+    // Sent again (say the answers were lost): the same answers, nothing applied.
+    let again = t.push_batch(writes).await;
+    let versions = |rs: &[tablesync::transport::WriteResult]| -> Vec<Option<String>> {
+        rs.iter()
+            .map(|r| {
+                r.as_ref()
+                    .unwrap()
+                    .as_ref()
+                    .unwrap()
+                    .version()
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    assert_eq!(versions(&first), versions(&again));
+    assert_eq!(
+        server_row(&url, "T", "x")
+            .await
+            .unwrap()
+            .version()
+            .map(str::to_owned),
+        version
+    );
+}

@@ -64,6 +64,64 @@ pub struct PullPage {
     pub more: bool,
 }
 
+/// One write of a push batch: what [`Transport::insert`], [`Transport::update`] or
+/// [`Transport::delete`] would send, and the key that makes sending it again safe.
+///
+/// ```
+/// use sync_core::transport::{BatchWrite, Write};
+/// let w = BatchWrite::new("q7.2", "Todo", Write::Delete { id: "a".into(), expected_version: None });
+/// assert_eq!(w.key, "q7.2");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchWrite {
+    /// Names the operation, not the attempt: the same operation sent again carries the
+    /// same key, so a server that records keys applies it once.
+    pub key: String,
+    /// The table.
+    pub table: String,
+    /// The write.
+    pub write: Write,
+}
+
+impl BatchWrite {
+    /// A write with its key; see the type's example.
+    pub fn new(key: impl Into<String>, table: impl Into<String>, write: Write) -> BatchWrite {
+        BatchWrite {
+            key: key.into(),
+            table: table.into(),
+            write,
+        }
+    }
+}
+
+/// What a [`BatchWrite`] does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// As [`Transport::insert`].
+    Insert {
+        /// The item.
+        item: Record,
+    },
+    /// As [`Transport::update`].
+    Update {
+        /// The item (with its id).
+        item: Record,
+        /// The version it was based on.
+        expected_version: Option<String>,
+    },
+    /// As [`Transport::delete`].
+    Delete {
+        /// The item's id.
+        id: String,
+        /// The version it was based on.
+        expected_version: Option<String>,
+    },
+}
+
+/// The answer to one [`BatchWrite`]: what its single call would have answered (a row
+/// for an insert or update; a delete's row when the server sends one).
+pub type WriteResult = Result<Option<Record>, TransportError>;
+
 /// How the engine talks to a server. Implemented by `sync_http::HttpTransport` and by
 /// [`MemoryTransport`].
 ///
@@ -118,4 +176,80 @@ pub trait Transport: Send + Sync + 'static {
         table: &str,
         request: PullRequest,
     ) -> impl Future<Output = Result<PullPage, TransportError>> + Send;
+
+    /// Sends writes in order and answers each, in order: one result per write, each
+    /// meaning what its single call's answer means. Once a result stops the push
+    /// ([`TransportError::stops_push`]: the network, the credentials), the writes after
+    /// it are not sent and get that error too.
+    ///
+    /// The default sends them one call at a time. `HttpTransport` sends them in
+    /// batches to a server that offers them (the `tablesync` extension), each write
+    /// with its key, so that a batch sent again after a lost answer applies nothing
+    /// twice.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sync_core::transport::{BatchWrite, MemoryRemote, Transport, Write};
+    /// use sync_core::Record;
+    /// let transport = MemoryRemote::new().transport();
+    /// let mut item = Record::new();
+    /// item.set("id", "a");
+    /// let writes = vec![
+    ///     BatchWrite::new("k1", "Todo", Write::Insert { item }),
+    ///     BatchWrite::new("k2", "Todo", Write::Delete { id: "nope".into(), expected_version: None }),
+    /// ];
+    /// let results = transport.push_batch(writes).await;
+    /// assert!(results[0].as_ref().unwrap().is_some());
+    /// assert!(results[1].as_ref().is_err());
+    /// # });
+    /// ```
+    fn push_batch(&self, writes: Vec<BatchWrite>) -> impl Future<Output = Vec<WriteResult>> + Send {
+        one_at_a_time(self, writes)
+    }
+}
+
+/// [`Transport::push_batch`] one call at a time: what the default does, for a transport
+/// that batches only sometimes (`HttpTransport` against a server without batches).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use sync_core::transport::{BatchWrite, MemoryRemote, Write, one_at_a_time};
+/// let transport = MemoryRemote::new().transport();
+/// let w = BatchWrite::new("k", "Todo", Write::Delete { id: "a".into(), expected_version: None });
+/// assert_eq!(one_at_a_time(&transport, vec![w]).await.len(), 1);
+/// # });
+/// ```
+pub async fn one_at_a_time<T: Transport + ?Sized>(
+    transport: &T,
+    writes: Vec<BatchWrite>,
+) -> Vec<WriteResult> {
+    let mut results = Vec::with_capacity(writes.len());
+    let mut stop: Option<TransportError> = None;
+    for w in writes {
+        if let Some(e) = &stop {
+            results.push(Err(e.clone()));
+            continue;
+        }
+        let result = match w.write {
+            Write::Insert { item } => transport.insert(&w.table, item).await.map(Some),
+            Write::Update {
+                item,
+                expected_version,
+            } => transport
+                .update(&w.table, item, expected_version)
+                .await
+                .map(Some),
+            Write::Delete {
+                id,
+                expected_version,
+            } => transport.delete(&w.table, &id, expected_version).await,
+        };
+        if let Err(e) = &result
+            && e.stops_push()
+        {
+            stop = Some(e.clone());
+        }
+        results.push(result);
+    }
+    results
 }

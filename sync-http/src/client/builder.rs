@@ -102,6 +102,7 @@ pub struct HttpTransportBuilder {
     retry: RetryPolicy,
     max_response_bytes: u64,
     max_page_size: u32,
+    extensions: bool,
 }
 
 /// The default of [`HttpTransportBuilder::max_response_bytes`]: 32 MiB, a hundred times
@@ -146,7 +147,24 @@ impl HttpTransportBuilder {
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            extensions: true,
         }
+    }
+
+    /// Whether to ask the server for the `tablesync` extension (batch push) once, and
+    /// use it when offered (default: yes). Off, the transport speaks the Azure table
+    /// protocol alone, as it does with a server that does not offer the extension.
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::builder("http://127.0.0.1:3000")
+    ///     .extensions(false)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(t);
+    /// ```
+    pub fn extensions(mut self, ask: bool) -> HttpTransportBuilder {
+        self.extensions = ask;
+        self
     }
 
     /// The largest answer body read, in bytes (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
@@ -292,6 +310,8 @@ impl HttpTransportBuilder {
                 paging: Mutex::new(HashMap::new()),
                 max_response_bytes: self.max_response_bytes,
                 page_cap: AtomicU32::new(self.max_page_size.max(1)),
+                extensions: self.extensions,
+                discovered: tokio::sync::OnceCell::new(),
             }),
         })
     }

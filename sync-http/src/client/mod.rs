@@ -47,6 +47,7 @@
 //! second 401 is `Unauthorized`, which stops the push and keeps everything queued.
 
 mod answer;
+mod batch;
 mod builder;
 mod page;
 mod pull;

@@ -6,14 +6,16 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
-use sync_core::transport::{PullPage, PullRequest, Transport, TransportError};
+use sync_core::transport::{
+    BatchWrite, PullPage, PullRequest, Transport, TransportError, WriteResult,
+};
 use sync_core::{Record, TableSchema};
 
 use super::answer;
 use super::builder::{BuildError, HttpTransportBuilder, TokenHeader, TokenRefresher};
 use super::pull::TablePaging;
 use super::retry::RetryPolicy;
-use super::send::{Call, Described};
+use super::send::Call;
 use crate::wire::etag::if_match;
 use crate::wire::json::record_to_vec;
 
@@ -68,6 +70,10 @@ pub(crate) struct Inner {
     /// The most rows a page asks for: the configured cap, lowered to what a server
     /// that refused a larger `$top` allows.
     pub page_cap: AtomicU32,
+    /// Whether to ask for the `tablesync` extension.
+    pub extensions: bool,
+    /// The server's discovery answer, once asked (`None`: table protocol only).
+    pub discovered: tokio::sync::OnceCell<Option<crate::wire::batch::Discovery>>,
 }
 
 impl std::fmt::Debug for HttpTransport {
@@ -246,13 +252,15 @@ fn encode_segment(segment: &str) -> String {
 }
 
 /// A record as the JSON body of `call`.
-fn body(call: &Call, table: &str, item: &Record) -> Result<Vec<u8>, TransportError> {
+pub(crate) fn body(call: &Call, table: &str, item: &Record) -> Result<Vec<u8>, TransportError> {
     record_to_vec(table, item).map_err(|e| TransportError::Malformed {
         message: format!("{}: the item cannot be sent: {e}", call.described()),
     })
 }
 
-fn if_match_header(version: Option<String>) -> Result<Option<HeaderValue>, TransportError> {
+pub(crate) fn if_match_header(
+    version: Option<String>,
+) -> Result<Option<HeaderValue>, TransportError> {
     let Some(v) = version else {
         return Ok(None);
     };
@@ -268,7 +276,11 @@ fn if_match_header(version: Option<String>) -> Result<Option<HeaderValue>, Trans
 /// A single-row answer must be about the row asked for. A row with another id (from a
 /// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
 /// as the server's copy of an item it is not, and the operation dropped as done.
-fn of_item(row: Record, id: Option<&str>, what: &Described) -> Result<Record, TransportError> {
+pub(crate) fn of_item(
+    row: Record,
+    id: Option<&str>,
+    what: &(impl std::fmt::Display + ?Sized),
+) -> Result<Record, TransportError> {
     match id {
         Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
             message: format!(
@@ -282,11 +294,11 @@ fn of_item(row: Record, id: Option<&str>, what: &Described) -> Result<Record, Tr
 
 /// A refusal whose server copy (409/412) is about another row carries no server copy:
 /// the engine then reads the item itself, as after the reference server's 409.
-fn refused(
+pub(crate) fn refused(
     reply: &super::send::Reply,
     table: &str,
     schema: Option<&TableSchema>,
-    what: &Described,
+    what: &(impl std::fmt::Display + ?Sized),
     id: Option<&str>,
 ) -> TransportError {
     let mut e = answer::refusal(reply, table, schema, what);
@@ -407,6 +419,14 @@ impl Transport for HttpTransport {
 
     async fn pull(&self, table: &str, request: PullRequest) -> Result<PullPage, TransportError> {
         self.inner.pull(table, request).await
+    }
+
+    async fn push_batch(&self, writes: Vec<BatchWrite>) -> Vec<WriteResult> {
+        match self.inner.batch_limits().await {
+            Ok(Some(limits)) => self.inner.push_batches(writes, &limits).await,
+            Ok(None) => sync_core::transport::one_at_a_time(self, writes).await,
+            Err(e) => vec![Err(e); writes.len()],
+        }
     }
 }
 

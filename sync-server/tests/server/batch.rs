@@ -462,8 +462,28 @@ async fn killed(db: Db) {
     drop(schema);
 }
 
+/// A server process, killed when dropped (a failing test leaves none behind).
+struct Proc(std::process::Child);
+
+impl Proc {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `tablesync-server` on an ephemeral port and waits for it to answer.
-async fn start_binary(url: &str) -> (std::process::Child, String) {
+async fn start_binary(url: &str) -> (Proc, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
@@ -482,7 +502,7 @@ async fn start_binary(url: &str) -> (std::process::Child, String) {
             .await
             .is_ok()
         {
-            return (child, base);
+            return (Proc(child), base);
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
