@@ -10,9 +10,9 @@ use tablesync::conflict::{
     Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision, Proceed,
 };
 use tablesync::engine::{PushStatus, SyncContext, SyncError, SyncEvent, SyncOptions};
-use tablesync::store::{Filter, OpKind, Query, Store, StoreError};
+use tablesync::store::{Filter, OpKind, Operation, Query, Store, StoreError};
 use tablesync::transport::{Fault, MemoryRemote, TransportError};
-use tablesync::{Syncable, Value};
+use tablesync::{Record, Syncable, Value};
 
 on_every_store!(
     tutorial_conflict_keep_local_pushes_the_local_value,
@@ -54,6 +54,8 @@ on_every_store!(
     a_server_always_saying_more_follow_ends_the_pull_at_the_bound_keeping_what_was_stored,
     a_pull_filter_on_an_unknown_column_is_the_local_querys_error_and_sends_nothing,
     a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field,
+    saving_an_unchanged_item_queues_nothing_and_a_server_change_is_no_conflict,
+    saving_an_unchanged_item_leaves_its_queued_operation_as_it_is,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1542,5 +1544,83 @@ async fn a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_fi
     assert_eq!(
         (copy.count, copy.ratio, copy.at),
         (ok.count, ok.ratio, ok.at)
+    );
+}
+
+/// The queued operations and the stored row of one item, to compare before and after.
+async fn queued_and_stored<S: Store>(ctx: &Ctx<S>, id: &str) -> (Vec<Operation>, Option<Record>) {
+    let id = id.to_owned();
+    let store = Arc::clone(ctx.store());
+    tokio::task::spawn_blocking(move || store.read(|tx| Ok((tx.ops(None)?, tx.get(TODO, &id)?))))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn saving_an_unchanged_item_queues_nothing_and_a_server_change_is_no_conflict<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    // Another client completes the item while this device still shows the old copy.
+    server_edit(&server, TODO, &item.id, &[("complete", Value::Bool(true))]);
+    let before = queued_and_stored(&a, &item.id).await;
+    let shown = todos.get(&item.id).await.unwrap().unwrap();
+    todos.update(shown).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0, "nothing queued");
+    // Not even the row's local write time moved.
+    assert_eq!(queued_and_stored(&a, &item.id).await, before);
+    let writes = server.applied().len();
+    assert_eq!(a.push().await.unwrap().total, 0);
+    let pulled = todos.pull("all", None).await.unwrap();
+    assert_eq!((pulled.conflicts, pulled.received), (0, 1));
+    assert!(todos.conflicts().await.unwrap().is_empty());
+    assert_eq!(server.applied().len(), writes, "nothing was sent");
+    assert!(todos.get(&item.id).await.unwrap().unwrap().complete);
+}
+
+async fn saving_an_unchanged_item_leaves_its_queued_operation_as_it_is<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    // A pending insert stays an insert, with its revision: nothing to re-send.
+    let fresh = todos.insert(todo("Buy milk")).await.unwrap();
+    let before = queued_and_stored(&a, &fresh.id).await;
+    todos.update(fresh.clone()).await.unwrap();
+    assert_eq!(queued_and_stored(&a, &fresh.id).await, before);
+    assert_eq!(before.0[0].kind, OpKind::Insert);
+
+    // A pending update keeps its kind, base version, revision and error.
+    a.push().await.unwrap();
+    let mut edited = todos.get(&fresh.id).await.unwrap().unwrap();
+    edited.text = "Buy oat milk".into();
+    todos.update(edited.clone()).await.unwrap();
+    let before = queued_and_stored(&a, &fresh.id).await;
+    assert_eq!(
+        (before.0.len(), before.0[0].kind, before.0[0].revision),
+        (1, OpKind::Update, 0)
+    );
+    todos.update(edited.clone()).await.unwrap();
+    assert_eq!(queued_and_stored(&a, &fresh.id).await, before);
+    // A real change still collapses into the entry.
+    todos
+        .update(TodoItem {
+            complete: true,
+            ..edited
+        })
+        .await
+        .unwrap();
+    let after = queued_and_stored(&a, &fresh.id).await;
+    assert_eq!((after.0[0].kind, after.0[0].revision), (OpKind::Update, 1));
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    let on_server = server_item(&server, &fresh.id);
+    assert_eq!(
+        (on_server.text.as_str(), on_server.complete),
+        ("Buy oat milk", true)
     );
 }

@@ -159,6 +159,31 @@ where
     /// Updates an item locally and queues the update (collapsing into a pending
     /// operation). The version stays the stored one: the push's precondition is the
     /// server version this device last saw.
+    ///
+    /// An item whose synced fields all equal the stored row's changes nothing: nothing
+    /// is written or queued, and an operation already queued for the item stays exactly
+    /// as it is. So saving what [`get`](SyncTable::get) returned never sends anything,
+    /// and never turns a server change made meanwhile into a conflict.
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// let milk = todos.insert(Todo { id: String::new(), text: "milk".into(), version: None }).await?;
+    /// ctx.push().await?;
+    /// todos.update(milk.clone()).await?; // the same value: nothing to send
+    /// assert_eq!(ctx.pending_count().await?, 0);
+    /// todos.update(Todo { text: "oat milk".into(), ..milk }).await?;
+    /// assert_eq!(ctx.pending_count().await?, 1);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn update(&self, item: R) -> Result<(), SyncError> {
         let id = item.id().to_owned();
         let mut row = local_row(&item, None)?;
@@ -170,6 +195,9 @@ where
                         id,
                     });
                 };
+                if unchanged(&item, &stored) {
+                    return Ok(());
+                }
                 let version = stored.version().map(str::to_owned);
                 keep_base(tx, R::table_name(), &id, &stored)?;
                 row.set(SystemColumn::Version.name(), version.clone());
@@ -370,6 +398,13 @@ where
             })
             .await
     }
+}
+
+/// Whether `item` holds exactly what is stored for it, field by field as the store
+/// would keep them. A stored row that no longer decodes (a schema change) counts as
+/// changed: writing the item is then the way to repair it.
+fn unchanged<R: Syncable>(item: &R, stored: &Record) -> bool {
+    R::from_record(stored.clone()).is_ok_and(|stored| item.changed_columns(&stored).is_empty())
 }
 
 fn no_op<R: Syncable>(id: &str) -> SyncError {
