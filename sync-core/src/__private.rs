@@ -49,6 +49,17 @@ pub fn json_same<T: serde::Serialize>(a: &T, b: &T) -> bool {
     }
 }
 
+/// `Syncable::field_of` over the derive's `(column, field)` pairs: the exact column name
+/// first, then ignoring ASCII case, as `TableSchema::column` matches.
+#[inline]
+pub fn field_of(columns: &[(&'static str, &'static str)], column: &str) -> Option<&'static str> {
+    columns
+        .iter()
+        .find(|(c, _)| *c == column)
+        .or_else(|| columns.iter().find(|(c, _)| c.eq_ignore_ascii_case(column)))
+        .map(|(_, field)| *field)
+}
+
 /// Compares two fields by their stored form.
 #[inline]
 pub fn same<T: SyncValue>(a: &T, b: &T) -> bool {

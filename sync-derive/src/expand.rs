@@ -7,6 +7,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident};
 
@@ -83,6 +84,7 @@ fn expand(cont: &Container) -> TokenStream {
     let to_record = to_record(cont, &plan, &core);
     let from_record = from_record(cont, &core);
     let changed_columns = changed_columns(cont);
+    let field_names = field_names(cont, &core);
     let merge3 = merge3(cont, &core);
 
     quote! {
@@ -97,6 +99,7 @@ fn expand(cont: &Container) -> TokenStream {
                 #to_record
                 #from_record
                 #changed_columns
+                #field_names
                 #merge3
             }
         };
@@ -289,8 +292,42 @@ fn changed_columns(cont: &Container) -> TokenStream {
     }
 }
 
+/// A field's name as the app wrote it (`r#type` is `type`), as conflicts report it.
+fn field_name(field: &Field) -> String {
+    field.ident.unraw().to_string()
+}
+
+/// `field_of` and `column_of`: the data fields' names and their columns, both ways.
+fn field_names(cont: &Container, core: &TokenStream) -> TokenStream {
+    let pairs: Vec<(String, &str)> = data_fields(cont)
+        .map(|(_, f, column, _)| (field_name(f), column))
+        .collect();
+    let to_field = pairs
+        .iter()
+        .map(|(field, column)| quote!((#column, #field)));
+    let to_column = pairs
+        .iter()
+        .map(|(field, column)| quote!(#field => ::core::option::Option::Some(#column),));
+    quote! {
+        fn field_of(
+            __column: &::core::primitive::str,
+        ) -> ::core::option::Option<&'static ::core::primitive::str> {
+            #core::__private::field_of(&[#(#to_field),*], __column)
+        }
+
+        fn column_of(
+            __field: &::core::primitive::str,
+        ) -> ::core::option::Option<&'static ::core::primitive::str> {
+            match __field {
+                #(#to_column)*
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
+}
+
 /// `merge3`: `local` and `remote` are taken apart by value (no `Clone` needed); data
-/// fields merge 3-way, the id and local-only fields come from `local`, the version and
+/// fields merge 3-way (a clash is reported by the field's name), the id and local-only fields come from `local`, the version and
 /// server-maintained fields from `remote`.
 fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
     let mut local_pat = Vec::new();
@@ -312,8 +349,9 @@ fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
                 remote_pat.push(quote!(#member: #r));
                 inits.push(quote!(#member: #r));
             }
-            Role::Data { column, .. } => {
+            Role::Data { .. } => {
                 let ops = ops(i);
+                let field = field_name(f);
                 local_pat.push(quote!(#member: #l));
                 remote_pat.push(quote!(#member: #r));
                 merges.push(quote! {
@@ -322,7 +360,7 @@ fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
                     } else if #ops.same(&#r, &__base.#member) || #ops.same(&#l, &#r) {
                         #l
                     } else {
-                        __clashes.push(::std::string::String::from(#column));
+                        __clashes.push(::std::string::String::from(#field));
                         #l
                     };
                 });

@@ -32,8 +32,11 @@ use syn::{DeriveInput, parse_macro_input};
 ///   field is an `Option`), a value of the wrong type or an out-of-range integer as a
 ///   `DecodeError` naming the table, the column and the expected type;
 /// - `changed_columns` lists the data columns that differ, in schema order;
+/// - `field_of` and `column_of` map a data column to its field's name as written
+///   (`dueDate` to `due_date`) and back, so that conflicts report fields;
 /// - `merge3` merges field by field: a field changed on one side takes that side, a field
-///   changed differently on both sides is a clash (reported, local value kept). The id and
+///   changed differently on both sides is a clash (reported by its field name, local
+///   value kept). The id and
 ///   local-only fields come from `local`, the version and server-maintained fields from
 ///   `remote`. The struct needs neither `Clone` nor `PartialEq`.
 ///
