@@ -9,7 +9,7 @@ use common::{Person, TODO, TodoItem, jane, server_edit, todo};
 use tablesync::conflict::{
     Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision, Proceed,
 };
-use tablesync::engine::{PushStatus, SyncContext, SyncError, SyncEvent, SyncOptions};
+use tablesync::engine::{PendingOp, PushStatus, SyncContext, SyncError, SyncEvent, SyncOptions};
 use tablesync::store::{Filter, OpKind, Operation, Query, Store, StoreError};
 use tablesync::transport::{Fault, MemoryRemote, TransportError};
 use tablesync::{Record, Syncable, Value};
@@ -56,6 +56,7 @@ on_every_store!(
     a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field,
     saving_an_unchanged_item_queues_nothing_and_a_server_change_is_no_conflict,
     saving_an_unchanged_item_leaves_its_queued_operation_as_it_is,
+    pending_lists_each_queued_change_with_its_kind_attempts_error_and_conflict,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1623,4 +1624,122 @@ async fn saving_an_unchanged_item_leaves_its_queued_operation_as_it_is<S: Store>
         (on_server.text.as_str(), on_server.complete),
         ("Buy oat milk", true)
     );
+}
+
+async fn pending_lists_each_queued_change_with_its_kind_attempts_error_and_conflict<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            max_in_flight: 1,
+            ..SyncOptions::default()
+        },
+    );
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let people = a.table::<Person>().await.unwrap();
+    let rejected = todos.insert(todo("rejected")).await.unwrap();
+    let contested = todos.insert(todo("contested")).await.unwrap();
+    let deleted = todos.insert(todo("to delete")).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(a.pending().await.unwrap(), []);
+    // One update is rejected with a 400, another meets a server change (a conflict).
+    server_edit(
+        &server,
+        TODO,
+        &contested.id,
+        &[("text", Value::from("theirs"))],
+    );
+    for (item, text) in [(&rejected, "too long"), (&contested, "mine")] {
+        todos
+            .update(TodoItem {
+                text: text.into(),
+                ..todos.get(&item.id).await.unwrap().unwrap()
+            })
+            .await
+            .unwrap();
+    }
+    a.transport().fail_next(
+        1,
+        TransportError::Server {
+            status: 400,
+            message: "text too long".into(),
+        },
+    );
+    let r = a.push().await.unwrap();
+    assert_eq!((r.failed.len(), r.conflicts), (1, 1));
+    // Then changes never sent: an insert in another table and a delete.
+    people.insert(jane()).await.unwrap();
+    todos.delete(&deleted.id).await.unwrap();
+
+    let seen = |ops: Vec<PendingOp>| -> Vec<(String, String, OpKind, u32, Option<u16>, bool)> {
+        ops.into_iter()
+            .map(|op| {
+                (
+                    op.table,
+                    op.id,
+                    op.kind,
+                    op.attempts,
+                    op.error.and_then(|e| e.status),
+                    op.in_conflict,
+                )
+            })
+            .collect()
+    };
+    let all = seen(a.pending().await.unwrap());
+    let (todo_t, person_t) = (TODO.to_owned(), "Person".to_owned());
+    assert_eq!(
+        all,
+        [
+            (
+                todo_t.clone(),
+                rejected.id.clone(),
+                OpKind::Update,
+                1,
+                Some(400),
+                false
+            ),
+            (
+                todo_t.clone(),
+                contested.id.clone(),
+                OpKind::Update,
+                1,
+                None,
+                true
+            ),
+            (
+                person_t.clone(),
+                "jane".into(),
+                OpKind::Insert,
+                0,
+                None,
+                false
+            ),
+            (
+                todo_t.clone(),
+                deleted.id.clone(),
+                OpKind::Delete,
+                0,
+                None,
+                false
+            ),
+        ],
+        "in queue order"
+    );
+    assert_eq!(all.len(), a.pending_count().await.unwrap());
+    // One table's list is that table's part of the queue.
+    let only_todos: Vec<_> = all.iter().filter(|o| o.0 == todo_t).cloned().collect();
+    assert_eq!(seen(todos.pending().await.unwrap()), only_todos);
+    assert_eq!(
+        seen(people.pending().await.unwrap()),
+        [(person_t, "jane".into(), OpKind::Insert, 0, None, false)]
+    );
+    // Resolving the conflict releases the entry; pushing empties the list.
+    todos.keep_local(&contested.id).await.unwrap();
+    assert!(!todos.pending().await.unwrap().iter().any(|o| o.in_conflict));
+    todos.cancel_and_discard(&rejected.id).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(a.pending().await.unwrap(), []);
 }

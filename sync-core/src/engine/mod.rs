@@ -46,12 +46,14 @@
 //! ```
 
 mod error;
+mod pending;
 mod pull;
 mod push;
 mod resolve;
 mod table;
 
 pub use error::SyncError;
+pub use pending::PendingOp;
 pub use pull::PullReport;
 pub use push::{OperationFailure, PushReport, PushStatus};
 pub use table::SyncTable;
@@ -359,6 +361,14 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     /// Queued operations, all tables.
     pub async fn pending_count(&self) -> Result<usize, SyncError> {
         self.inner.read(|tx| Ok(tx.ops(None)?.len())).await
+    }
+
+    /// Every local change not yet accepted by the server, all tables, in queue order:
+    /// table, id, kind, attempts, the server's last rejection, and whether a conflict
+    /// holds it back. See [`PendingOp`] for an example; [`SyncTable::pending`] lists
+    /// one table's.
+    pub async fn pending(&self) -> Result<Vec<PendingOp>, SyncError> {
+        self.inner.read(|tx| Ok(pending::list(tx, None)?)).await
     }
 
     /// Queued operations the server rejected (they stay queued with their error until

@@ -278,6 +278,33 @@ where
             .map(|v| v.len())
     }
 
+    /// This table's local changes not yet accepted by the server, in queue order (see
+    /// [`PendingOp`](super::PendingOp)).
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::{MemoryStore, OpKind};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "t1".into(), text: "milk".into(), version: None }).await?;
+    /// ctx.push().await?;
+    /// todos.delete("t1").await?;
+    /// let kinds: Vec<_> = todos.pending().await?.into_iter().map(|op| (op.id, op.kind)).collect();
+    /// assert_eq!(kinds, [("t1".to_string(), OpKind::Delete)]);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn pending(&self) -> Result<Vec<super::PendingOp>, SyncError> {
+        self.inner
+            .read(|tx| Ok(super::pending::list(tx, Some(R::table_name()))?))
+            .await
+    }
+
     /// Pulls the server's changes for this query id (incremental from the last pull
     /// of the same query id). Pushes this table's pending operations first.
     pub async fn pull(
