@@ -57,6 +57,8 @@ on_every_store!(
     saving_an_unchanged_item_queues_nothing_and_a_server_change_is_no_conflict,
     saving_an_unchanged_item_leaves_its_queued_operation_as_it_is,
     pending_lists_each_queued_change_with_its_kind_attempts_error_and_conflict,
+    a_local_field_is_stored_never_sent_and_survives_pulls_and_conflicts,
+    a_field_merge_keeps_local_fields_and_never_clashes_on_them,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1742,4 +1744,191 @@ async fn pending_lists_each_queued_change_with_its_kind_attempts_error_and_confl
     todos.cancel_and_discard(&rejected.id).await.unwrap();
     a.push().await.unwrap();
     assert_eq!(a.pending().await.unwrap(), []);
+}
+
+/// A site visit whose notes stay on the device (`local`) and whose scratch text is not
+/// stored at all (`skip`).
+#[derive(Syncable, Debug, Clone, PartialEq)]
+struct Visit {
+    id: String,
+    site: String,
+    rating: i64,
+    #[sync(local)]
+    notes: String,
+    #[sync(local, rename = "seenOn")]
+    seen: Option<i64>,
+    #[sync(skip)]
+    scratch: String,
+    #[version]
+    version: Option<String>,
+}
+
+const VISIT: &str = "Visit";
+
+fn visit(site: &str) -> Visit {
+    Visit {
+        id: "v1".into(),
+        site: site.into(),
+        rating: 3,
+        notes: "gate code 1234".into(),
+        seen: Some(7),
+        scratch: "typing…".into(),
+        version: None,
+    }
+}
+
+/// Whether any write the server applied has a local column with a value only the
+/// device had (`notes = "theirs"` is another client's column of that name).
+fn server_saw_local_columns(server: &MemoryRemote) -> bool {
+    let local = |r: &Record| {
+        r.contains("seenOn") || r.get("notes").is_some_and(|v| *v != Value::from("theirs"))
+    };
+    server.applied().iter().any(|w| local(&w.row))
+}
+
+async fn a_local_field_is_stored_never_sent_and_survives_pulls_and_conflicts<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let visits = a.table::<Visit>().await.unwrap();
+    visits.insert(visit("north")).await.unwrap();
+    let stored = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.notes.as_str(), stored.seen),
+        ("gate code 1234", Some(7))
+    );
+    assert_eq!(stored.scratch, "", "a skip field is not stored");
+    // Local queries see local columns.
+    let by_notes = Filter::eq("notes", "gate code 1234");
+    assert_eq!(visits.count(Some(by_notes.clone())).await.unwrap(), 1);
+
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    assert!(!server_saw_local_columns(&server));
+    // The server's answer became the local row; the notes stayed.
+    let synced = visits.get("v1").await.unwrap().unwrap();
+    assert!(synced.version.is_some());
+    assert_eq!(
+        (synced.notes.as_str(), synced.seen),
+        ("gate code 1234", Some(7))
+    );
+
+    // Changing only local fields stores them and queues nothing.
+    visits
+        .update(Visit {
+            notes: "dog in the yard".into(),
+            seen: None,
+            ..synced.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let noted = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (noted.notes.as_str(), noted.seen),
+        ("dog in the yard", None)
+    );
+
+    // A pull updating the row keeps them, even when the server has a column of that
+    // name (another client's).
+    server_edit(
+        &server,
+        VISIT,
+        "v1",
+        &[
+            ("site", Value::from("south")),
+            ("notes", Value::from("theirs")),
+        ],
+    );
+    let pulled = visits.pull("all", None).await.unwrap();
+    assert_eq!((pulled.received, pulled.conflicts), (1, 0));
+    let after_pull = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (after_pull.site.as_str(), after_pull.notes.as_str()),
+        ("south", "dog in the yard")
+    );
+
+    // A conflict is about synced fields only; both sides show the device's notes, and
+    // taking the server's side keeps them.
+    visits
+        .update(Visit {
+            site: "east".into(),
+            notes: "bring a ladder".into(),
+            ..after_pull
+        })
+        .await
+        .unwrap();
+    server_edit(&server, VISIT, "v1", &[("site", Value::from("west"))]);
+    assert_eq!(a.push().await.unwrap().conflicts, 1);
+    assert!(!server_saw_local_columns(&server));
+    let c = visits.conflicts().await.unwrap().remove(0);
+    assert_eq!(c.differing_fields(), ["site"]);
+    assert_eq!(c.remote.as_ref().unwrap().notes, "bring a ladder");
+    visits.keep_remote("v1").await.unwrap();
+    let resolved = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (resolved.site.as_str(), resolved.notes.as_str()),
+        ("west", "bring a ladder")
+    );
+
+    // The server cannot filter on a local column: the pull says so and sends nothing.
+    let calls = a.transport().calls();
+    match visits.pull("notes", Some(by_notes)).await {
+        Err(SyncError::LocalOnlyColumn { table, column }) => {
+            assert_eq!((table.as_str(), column.as_str()), (VISIT, "notes"))
+        }
+        other => panic!("expected LocalOnlyColumn, got {other:?}"),
+    }
+    assert_eq!(a.transport().calls(), calls);
+
+    // Another device never sees them.
+    let b = device(&make, &server);
+    let on_b = b.table::<Visit>().await.unwrap();
+    on_b.pull("all", None).await.unwrap();
+    let copy = on_b.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (copy.site.as_str(), copy.notes.as_str(), copy.seen),
+        ("west", "", None)
+    );
+}
+
+async fn a_field_merge_keeps_local_fields_and_never_clashes_on_them<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let visits = a
+        .table_with_policy::<Visit>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    visits.insert(visit("north")).await.unwrap();
+    a.push().await.unwrap();
+    let synced = visits.get("v1").await.unwrap().unwrap();
+    // This device changes the rating and its notes; the server changes the site.
+    visits
+        .update(Visit {
+            rating: 5,
+            notes: "ask for Ana".into(),
+            ..synced
+        })
+        .await
+        .unwrap();
+    server_edit(&server, VISIT, "v1", &[("site", Value::from("south"))]);
+    let r = a.push().await.unwrap();
+    // Resolved during the push, and the merged value re-sent by it.
+    assert_eq!((r.resolved, r.conflicts), (1, 0), "merged without asking");
+    let merged = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            merged.site.as_str(),
+            merged.rating,
+            merged.notes.as_str(),
+            merged.seen
+        ),
+        ("south", 5, "ask for Ana", Some(7))
+    );
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    assert!(!server_saw_local_columns(&server));
+    let on_server = Visit::from_record(server.get(VISIT, "v1").unwrap()).unwrap();
+    assert_eq!((on_server.site.as_str(), on_server.rating), ("south", 5));
 }

@@ -339,7 +339,8 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
         self.inner
             .tx(move |tx| Ok(tx.ensure_table(&ensure)?))
             .await?;
-        self.inner.transport.register_schema(&schema);
+        // The server never has the local-only columns.
+        self.inner.transport.register_schema(&schema.synced());
         let entry = Arc::new(TableEntry {
             schema,
             gate: resolve::gate(&policy),
@@ -425,8 +426,8 @@ fn transact<S: Store, R>(
     }
 }
 
-/// The columns a push sends: the item's id and data columns (the server maintains the
-/// rest; the version travels as the precondition).
+/// The columns a push sends: the item's id and data columns, never the local-only ones
+/// (the server maintains the rest; the version travels as the precondition).
 pub(crate) fn outgoing(schema: Option<&TableSchema>, row: &Record) -> Record {
     let mut out = Record::with_capacity(row.len());
     for (name, value) in row.iter() {
@@ -435,7 +436,7 @@ pub(crate) fn outgoing(schema: Option<&TableSchema>, row: &Record) -> Record {
             Some(_) => false,
             // Columns the struct no longer has (kept by a migration) are not sent:
             // they would overwrite newer values written by up-to-date clients.
-            None => schema.is_none_or(|s| s.column(name).is_some()),
+            None => schema.is_none_or(|s| s.column(name).is_some_and(|c| !c.local)),
         };
         if keep {
             out.push(name, value.clone());

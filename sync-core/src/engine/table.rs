@@ -161,8 +161,8 @@ where
     /// server version this device last saw.
     ///
     /// An item whose synced fields all equal the stored row's changes nothing: nothing
-    /// is written or queued, and an operation already queued for the item stays exactly
-    /// as it is. So saving what [`get`](SyncTable::get) returned never sends anything,
+    /// is queued, and an operation already queued for the item stays exactly as it is;
+    /// only its local-only (`#[sync(local)]`) fields are stored, if it has any. So saving what [`get`](SyncTable::get) returned never sends anything,
     /// and never turns a server change made meanwhile into a conflict.
     ///
     /// ```
@@ -196,6 +196,17 @@ where
                     });
                 };
                 if unchanged(&item, &stored) {
+                    // Nothing to send; a change to local-only fields is stored as it is.
+                    let mut local = R::schema().local_columns().peekable();
+                    if local.peek().is_some() {
+                        let mut kept = stored;
+                        for col in local {
+                            if let Some(v) = row.get(&col.name) {
+                                kept.set(col.name.as_str(), v.clone());
+                            }
+                        }
+                        tx.upsert(R::table_name(), &kept)?;
+                    }
                     return Ok(());
                 }
                 let version = stored.version().map(str::to_owned);
@@ -442,18 +453,20 @@ fn no_op<R: Syncable>(id: &str) -> SyncError {
 }
 
 /// Puts the last synced copy back and forgets it (its operation was cancelled).
-fn restore_base(
-    tx: &mut dyn StoreTx,
-    table: &str,
-    id: &str,
-) -> Result<(), crate::store::StoreError> {
+/// Local-only columns are not the base's to restore: they keep their stored values.
+fn restore_base(tx: &mut dyn StoreTx, table: &str, id: &str) -> Result<(), SyncError> {
     match tx.base(table, id)? {
-        Some(base) => tx.upsert(table, &base)?,
+        Some(base) => {
+            let schema = super::resolve::stored_schema(tx, table)?;
+            let row = super::resolve::keeping_local_columns(tx, &schema, table, id, &base)?;
+            tx.upsert(table, &row)?
+        }
         None => {
             tx.delete(table, id)?;
         }
     }
-    tx.remove_base(table, id).map(|_| ())
+    tx.remove_base(table, id)?;
+    Ok(())
 }
 
 /// Captures the base of a 3-way merge with the first local change to an item: with no

@@ -12,7 +12,8 @@ use super::schema::TableSchema;
 /// - `to_record` emits `id`, `version` and every data column of the schema; the other
 ///   system columns (`updatedAt`, `createdAt`, `deleted`) belong to the server and the
 ///   store, and are never emitted;
-/// - `from_record(to_record(x))` equals `x` for every field that is not local-only;
+/// - `from_record(to_record(x))` equals `x` for every field that is stored (all but
+///   `#[sync(skip)]` fields);
 /// - `changed_columns` and `merge3` look at data columns only.
 ///
 /// ```
@@ -89,7 +90,8 @@ pub trait Syncable: Sized {
 
     /// Decodes a record. A missing column (unless the field is an `Option`) or a value of
     /// the wrong type is an error naming the table, column and expected type. Extra
-    /// columns are ignored; local-only (`#[sync(skip)]`) fields get their `Default`.
+    /// columns are ignored; `#[sync(skip)]` fields get their `Default`, and so do
+    /// local-only (`#[sync(local)]`) fields the record lacks or holds as `Null`.
     fn from_record(record: Record) -> Result<Self, DecodeError>;
 
     /// The data columns whose values differ between `self` and `other`, in schema order.
@@ -127,7 +129,7 @@ pub trait Syncable: Sized {
     }
 
     /// The data column of a struct field, by the field's name (exactly as written);
-    /// `None` for the id, version, server-maintained and local-only fields, and for a
+    /// `None` for the id, version, server-maintained, local-only and `skip` fields, and for a
     /// name the struct does not have. The inverse of [`field_of`](Syncable::field_of).
     ///
     /// ```
@@ -154,7 +156,7 @@ pub trait Syncable: Sized {
     /// 3-way field merge: a field changed on one side only takes that side's value; a
     /// field changed differently on both sides is a clash (reported by its field name,
     /// local value kept).
-    /// The id and local-only fields come from `local`; the version and server-maintained
+    /// The id, local-only and `skip` fields come from `local`; the version and server-maintained
     /// fields from `remote`, so that the merged value can be pushed against the remote.
     fn merge3(base: &Self, local: Self, remote: Self) -> Merged<Self>;
 }
