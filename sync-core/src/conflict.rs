@@ -76,6 +76,19 @@ impl<T: Syncable> Conflict<T> {
     /// The columns (the names in the store and on the wire) whose local and remote
     /// values differ, in schema order; empty when either side is a delete. See
     /// [`differing_fields`](Conflict::differing_fields) for the struct's field names.
+    ///
+    /// ```
+    /// use sync_core::conflict::{Conflict, ConflictKind};
+    /// #[derive(Debug, Clone, sync_derive::Syncable)]
+    /// #[sync(crate = "sync_core")]
+    /// struct Visit { id: String, due_date: i64, #[version] version: Option<String> }
+    /// let v = |due_date| Visit { id: "v1".into(), due_date, version: None };
+    /// let c = Conflict { id: "v1".into(), kind: ConflictKind::Pull, local: Some(v(1)),
+    ///                    remote: None, base: None, detected_at: chrono::Utc::now() };
+    /// assert!(c.differing_columns().is_empty(), "a delete on one side");
+    /// let c = Conflict { remote: Some(v(2)), ..c };
+    /// assert_eq!(c.differing_columns(), ["dueDate"]);
+    /// ```
     pub fn differing_columns(&self) -> Vec<&'static str> {
         match (&self.local, &self.remote) {
             (Some(l), Some(r)) => l.changed_columns(r),

@@ -126,6 +126,38 @@ use syn::{DeriveInput, parse_macro_input};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// A local-only field is stored but never synced; a `skip` field is not stored at all:
+///
+/// ```
+/// use sync_core::Syncable;
+///
+/// #[derive(sync_derive::Syncable)]
+/// struct Visit {
+///     id: String,
+///     site: String,
+///     #[sync(local)]
+///     notes: String,
+///     #[sync(skip)]
+///     scratch: String,
+///     #[version]
+///     version: Option<String>,
+/// }
+///
+/// let schema = Visit::schema();
+/// assert!(schema.column("notes").is_some_and(|c| c.local));
+/// assert!(schema.column("scratch").is_none());
+/// let v = Visit { id: "v1".into(), site: "north".into(), notes: "gate code".into(),
+///                 scratch: "typing".into(), version: None };
+/// let back = Visit::from_record(v.to_record()?)?;
+/// assert_eq!((back.notes.as_str(), back.scratch.as_str()), ("gate code", ""));
+/// // A server's copy has no local columns: they read as their default.
+/// let mut server_copy = sync_core::Record::new();
+/// server_copy.set("id", "v1");
+/// server_copy.set("site", "south");
+/// assert_eq!(Visit::from_record(server_copy)?.notes, "");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// A struct without a version field is refused at compile time:
 ///
 /// ```compile_fail

@@ -368,6 +368,27 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     /// table, id, kind, attempts, the server's last rejection, and whether a conflict
     /// holds it back. See [`PendingOp`] for an example; [`SyncTable::pending`] lists
     /// one table's.
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::{MemoryStore, OpKind};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// for id in ["a", "b"] {
+    ///     todos.insert(Todo { id: id.into(), text: "milk".into(), version: None }).await?;
+    /// }
+    /// let ids: Vec<String> = ctx.pending().await?.into_iter().map(|op| op.id).collect();
+    /// assert_eq!(ids, ["a", "b"]);
+    /// ctx.push().await?;
+    /// assert!(ctx.pending().await?.is_empty());
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn pending(&self) -> Result<Vec<PendingOp>, SyncError> {
         self.inner.read(|tx| Ok(pending::list(tx, None)?)).await
     }

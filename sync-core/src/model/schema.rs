@@ -279,6 +279,12 @@ impl TableSchema {
     }
 
     /// The schema the server sees: this one without its local-only columns.
+    ///
+    /// ```
+    /// use sync_core::{ColumnType, TableSchema};
+    /// let s = TableSchema::new("T").with_local_column("n", ColumnType::Text, true);
+    /// assert_eq!(s.synced(), TableSchema::new("T"));
+    /// ```
     pub fn synced(&self) -> TableSchema {
         TableSchema {
             name: self.name.clone(),
