@@ -61,12 +61,8 @@ fn show_conflict(c: &Conflict<TodoItem>) {
             _ => t.due_date.to_string(),
         },
     };
-    for (field, column) in [
-        ("text", "text"),
-        ("complete", "complete"),
-        ("due_date", "dueDate"),
-    ] {
-        let mark = if differing.contains(&column) {
+    for field in ["text", "complete", "due_date"] {
+        let mark = if differing.contains(&field) {
             "  <- differs"
         } else {
             ""

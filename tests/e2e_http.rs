@@ -298,6 +298,53 @@ async fn story_hostile_ids_and_paging(url: &str) {
     );
 }
 
+/// A field note whose text stays on the device.
+#[derive(Syncable, Debug, Clone, PartialEq)]
+struct FieldNote {
+    id: String,
+    site: String,
+    #[sync(local)]
+    notes: String,
+    #[version]
+    version: Option<String>,
+}
+
+/// A local-only field never reaches the real server, and survives a pull that updates
+/// its row from the server.
+async fn story_local_fields(url: &str) {
+    let a = device(url);
+    let notes = a.table::<FieldNote>().await.unwrap();
+    let id = uid("note");
+    notes
+        .insert(FieldNote {
+            id: id.clone(),
+            site: "north".into(),
+            notes: "gate code 1234".into(),
+            version: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    let on_server = server_row(url, "FieldNote", &id).await.expect("pushed");
+    assert_eq!(on_server.get("site"), Some(&Value::from("north")));
+    assert!(!on_server.contains("notes"), "{on_server:?}");
+
+    server_edit(url, "FieldNote", &id, &[("site", Value::from("south"))]).await;
+    let pulled = notes.pull("all", None).await.unwrap();
+    assert_eq!(pulled.conflicts, 0);
+    let mine = notes.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (mine.site.as_str(), mine.notes.as_str()),
+        ("south", "gate code 1234")
+    );
+
+    let b = device(url);
+    let theirs = b.table::<FieldNote>().await.unwrap();
+    theirs.pull("all", None).await.unwrap();
+    let copy = theirs.get(&id).await.unwrap().unwrap();
+    assert_eq!((copy.site.as_str(), copy.notes.as_str()), ("south", ""));
+}
+
 macro_rules! e2e {
     ($($name:ident => $body:expr),* $(,)?) => {
         mod sqlite_server {
@@ -342,6 +389,7 @@ e2e!(
     blog_field_merge => |url: String| async move { story_blog_field_merge(&url).await },
     deletes_both_directions => |url: String| async move { story_deletes(&url).await },
     hostile_ids_page_through_the_real_server => |url: String| async move { story_hostile_ids_and_paging(&url).await },
+    local_fields_never_reach_the_server => |url: String| async move { story_local_fields(&url).await },
 );
 
 /// A client whose page size is above the server's limit pulls everything: the

@@ -9,10 +9,10 @@ use common::{Person, TODO, TodoItem, jane, server_edit, todo};
 use tablesync::conflict::{
     Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision, Proceed,
 };
-use tablesync::engine::{PushStatus, SyncContext, SyncError, SyncEvent, SyncOptions};
-use tablesync::store::{Filter, OpKind, Query, Store, StoreError};
+use tablesync::engine::{PendingOp, PushStatus, SyncContext, SyncError, SyncEvent, SyncOptions};
+use tablesync::store::{Filter, OpKind, Operation, Query, Store, StoreError};
 use tablesync::transport::{Fault, MemoryRemote, TransportError};
-use tablesync::{Syncable, Value};
+use tablesync::{Record, Syncable, Value};
 
 on_every_store!(
     tutorial_conflict_keep_local_pushes_the_local_value,
@@ -54,6 +54,11 @@ on_every_store!(
     a_server_always_saying_more_follow_ends_the_pull_at_the_bound_keeping_what_was_stored,
     a_pull_filter_on_an_unknown_column_is_the_local_querys_error_and_sends_nothing,
     a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_field,
+    saving_an_unchanged_item_queues_nothing_and_a_server_change_is_no_conflict,
+    saving_an_unchanged_item_leaves_its_queued_operation_as_it_is,
+    pending_lists_each_queued_change_with_its_kind_attempts_error_and_conflict,
+    a_local_field_is_stored_never_sent_and_survives_pulls_and_conflicts,
+    a_field_merge_keeps_local_fields_and_never_clashes_on_them,
 );
 
 type Ctx<S> = SyncContext<S, tablesync::transport::MemoryTransport>;
@@ -1543,4 +1548,387 @@ async fn a_value_the_wire_cannot_carry_exactly_is_refused_at_write_naming_its_fi
         (copy.count, copy.ratio, copy.at),
         (ok.count, ok.ratio, ok.at)
     );
+}
+
+/// The queued operations and the stored row of one item, to compare before and after.
+async fn queued_and_stored<S: Store>(ctx: &Ctx<S>, id: &str) -> (Vec<Operation>, Option<Record>) {
+    let id = id.to_owned();
+    let store = Arc::clone(ctx.store());
+    tokio::task::spawn_blocking(move || store.read(|tx| Ok((tx.ops(None)?, tx.get(TODO, &id)?))))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn saving_an_unchanged_item_queues_nothing_and_a_server_change_is_no_conflict<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let item = todos.insert(todo("Buy milk")).await.unwrap();
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    // Another client completes the item while this device still shows the old copy.
+    server_edit(&server, TODO, &item.id, &[("complete", Value::Bool(true))]);
+    let before = queued_and_stored(&a, &item.id).await;
+    let shown = todos.get(&item.id).await.unwrap().unwrap();
+    todos.update(shown).await.unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0, "nothing queued");
+    // Not even the row's local write time moved.
+    assert_eq!(queued_and_stored(&a, &item.id).await, before);
+    let writes = server.applied().len();
+    assert_eq!(a.push().await.unwrap().total, 0);
+    let pulled = todos.pull("all", None).await.unwrap();
+    assert_eq!((pulled.conflicts, pulled.received), (0, 1));
+    assert!(todos.conflicts().await.unwrap().is_empty());
+    assert_eq!(server.applied().len(), writes, "nothing was sent");
+    assert!(todos.get(&item.id).await.unwrap().unwrap().complete);
+}
+
+async fn saving_an_unchanged_item_leaves_its_queued_operation_as_it_is<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let todos = a.table::<TodoItem>().await.unwrap();
+    // A pending insert stays an insert, with its revision: nothing to re-send.
+    let fresh = todos.insert(todo("Buy milk")).await.unwrap();
+    let before = queued_and_stored(&a, &fresh.id).await;
+    todos.update(fresh.clone()).await.unwrap();
+    assert_eq!(queued_and_stored(&a, &fresh.id).await, before);
+    assert_eq!(before.0[0].kind, OpKind::Insert);
+
+    // A pending update keeps its kind, base version, revision and error.
+    a.push().await.unwrap();
+    let mut edited = todos.get(&fresh.id).await.unwrap().unwrap();
+    edited.text = "Buy oat milk".into();
+    todos.update(edited.clone()).await.unwrap();
+    let before = queued_and_stored(&a, &fresh.id).await;
+    assert_eq!(
+        (before.0.len(), before.0[0].kind, before.0[0].revision),
+        (1, OpKind::Update, 0)
+    );
+    todos.update(edited.clone()).await.unwrap();
+    assert_eq!(queued_and_stored(&a, &fresh.id).await, before);
+    // A real change still collapses into the entry.
+    todos
+        .update(TodoItem {
+            complete: true,
+            ..edited
+        })
+        .await
+        .unwrap();
+    let after = queued_and_stored(&a, &fresh.id).await;
+    assert_eq!((after.0[0].kind, after.0[0].revision), (OpKind::Update, 1));
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    let on_server = server_item(&server, &fresh.id);
+    assert_eq!(
+        (on_server.text.as_str(), on_server.complete),
+        ("Buy oat milk", true)
+    );
+}
+
+async fn pending_lists_each_queued_change_with_its_kind_attempts_error_and_conflict<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = SyncContext::with_options(
+        make(),
+        server.transport(),
+        SyncOptions {
+            max_in_flight: 1,
+            ..SyncOptions::default()
+        },
+    );
+    let todos = a.table::<TodoItem>().await.unwrap();
+    let people = a.table::<Person>().await.unwrap();
+    let rejected = todos.insert(todo("rejected")).await.unwrap();
+    let contested = todos.insert(todo("contested")).await.unwrap();
+    let deleted = todos.insert(todo("to delete")).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(a.pending().await.unwrap(), []);
+    // One update is rejected with a 400, another meets a server change (a conflict).
+    server_edit(
+        &server,
+        TODO,
+        &contested.id,
+        &[("text", Value::from("theirs"))],
+    );
+    for (item, text) in [(&rejected, "too long"), (&contested, "mine")] {
+        todos
+            .update(TodoItem {
+                text: text.into(),
+                ..todos.get(&item.id).await.unwrap().unwrap()
+            })
+            .await
+            .unwrap();
+    }
+    a.transport().fail_next(
+        1,
+        TransportError::Server {
+            status: 400,
+            message: "text too long".into(),
+        },
+    );
+    let r = a.push().await.unwrap();
+    assert_eq!((r.failed.len(), r.conflicts), (1, 1));
+    // Then changes never sent: an insert in another table and a delete.
+    people.insert(jane()).await.unwrap();
+    todos.delete(&deleted.id).await.unwrap();
+
+    let seen = |ops: Vec<PendingOp>| -> Vec<(String, String, OpKind, u32, Option<u16>, bool)> {
+        ops.into_iter()
+            .map(|op| {
+                (
+                    op.table,
+                    op.id,
+                    op.kind,
+                    op.attempts,
+                    op.error.and_then(|e| e.status),
+                    op.in_conflict,
+                )
+            })
+            .collect()
+    };
+    let all = seen(a.pending().await.unwrap());
+    let (todo_t, person_t) = (TODO.to_owned(), "Person".to_owned());
+    assert_eq!(
+        all,
+        [
+            (
+                todo_t.clone(),
+                rejected.id.clone(),
+                OpKind::Update,
+                1,
+                Some(400),
+                false
+            ),
+            (
+                todo_t.clone(),
+                contested.id.clone(),
+                OpKind::Update,
+                1,
+                None,
+                true
+            ),
+            (
+                person_t.clone(),
+                "jane".into(),
+                OpKind::Insert,
+                0,
+                None,
+                false
+            ),
+            (
+                todo_t.clone(),
+                deleted.id.clone(),
+                OpKind::Delete,
+                0,
+                None,
+                false
+            ),
+        ],
+        "in queue order"
+    );
+    assert_eq!(all.len(), a.pending_count().await.unwrap());
+    // One table's list is that table's part of the queue.
+    let only_todos: Vec<_> = all.iter().filter(|o| o.0 == todo_t).cloned().collect();
+    assert_eq!(seen(todos.pending().await.unwrap()), only_todos);
+    assert_eq!(
+        seen(people.pending().await.unwrap()),
+        [(person_t, "jane".into(), OpKind::Insert, 0, None, false)]
+    );
+    // Resolving the conflict releases the entry; pushing empties the list.
+    todos.keep_local(&contested.id).await.unwrap();
+    assert!(!todos.pending().await.unwrap().iter().any(|o| o.in_conflict));
+    todos.cancel_and_discard(&rejected.id).await.unwrap();
+    a.push().await.unwrap();
+    assert_eq!(a.pending().await.unwrap(), []);
+}
+
+/// A site visit whose notes stay on the device (`local`) and whose scratch text is not
+/// stored at all (`skip`).
+#[derive(Syncable, Debug, Clone, PartialEq)]
+struct Visit {
+    id: String,
+    site: String,
+    rating: i64,
+    #[sync(local)]
+    notes: String,
+    #[sync(local, rename = "seenOn")]
+    seen: Option<i64>,
+    #[sync(skip)]
+    scratch: String,
+    #[version]
+    version: Option<String>,
+}
+
+const VISIT: &str = "Visit";
+
+fn visit(site: &str) -> Visit {
+    Visit {
+        id: "v1".into(),
+        site: site.into(),
+        rating: 3,
+        notes: "gate code 1234".into(),
+        seen: Some(7),
+        scratch: "typing…".into(),
+        version: None,
+    }
+}
+
+/// Whether any write the server applied has a local column with a value only the
+/// device had (`notes = "theirs"` is another client's column of that name).
+fn server_saw_local_columns(server: &MemoryRemote) -> bool {
+    let local = |r: &Record| {
+        r.contains("seenOn") || r.get("notes").is_some_and(|v| *v != Value::from("theirs"))
+    };
+    server.applied().iter().any(|w| local(&w.row))
+}
+
+async fn a_local_field_is_stored_never_sent_and_survives_pulls_and_conflicts<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let visits = a.table::<Visit>().await.unwrap();
+    visits.insert(visit("north")).await.unwrap();
+    let stored = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.notes.as_str(), stored.seen),
+        ("gate code 1234", Some(7))
+    );
+    assert_eq!(stored.scratch, "", "a skip field is not stored");
+    // Local queries see local columns.
+    let by_notes = Filter::eq("notes", "gate code 1234");
+    assert_eq!(visits.count(Some(by_notes.clone())).await.unwrap(), 1);
+
+    assert_eq!(a.push().await.unwrap().pushed, 1);
+    assert!(!server_saw_local_columns(&server));
+    // The server's answer became the local row; the notes stayed.
+    let synced = visits.get("v1").await.unwrap().unwrap();
+    assert!(synced.version.is_some());
+    assert_eq!(
+        (synced.notes.as_str(), synced.seen),
+        ("gate code 1234", Some(7))
+    );
+
+    // Changing only local fields stores them and queues nothing.
+    visits
+        .update(Visit {
+            notes: "dog in the yard".into(),
+            seen: None,
+            ..synced.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    let noted = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (noted.notes.as_str(), noted.seen),
+        ("dog in the yard", None)
+    );
+
+    // A pull updating the row keeps them, even when the server has a column of that
+    // name (another client's).
+    server_edit(
+        &server,
+        VISIT,
+        "v1",
+        &[
+            ("site", Value::from("south")),
+            ("notes", Value::from("theirs")),
+        ],
+    );
+    let pulled = visits.pull("all", None).await.unwrap();
+    assert_eq!((pulled.received, pulled.conflicts), (1, 0));
+    let after_pull = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (after_pull.site.as_str(), after_pull.notes.as_str()),
+        ("south", "dog in the yard")
+    );
+
+    // A conflict is about synced fields only; both sides show the device's notes, and
+    // taking the server's side keeps them.
+    visits
+        .update(Visit {
+            site: "east".into(),
+            notes: "bring a ladder".into(),
+            ..after_pull
+        })
+        .await
+        .unwrap();
+    server_edit(&server, VISIT, "v1", &[("site", Value::from("west"))]);
+    assert_eq!(a.push().await.unwrap().conflicts, 1);
+    assert!(!server_saw_local_columns(&server));
+    let c = visits.conflicts().await.unwrap().remove(0);
+    assert_eq!(c.differing_fields(), ["site"]);
+    assert_eq!(c.remote.as_ref().unwrap().notes, "bring a ladder");
+    visits.keep_remote("v1").await.unwrap();
+    let resolved = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (resolved.site.as_str(), resolved.notes.as_str()),
+        ("west", "bring a ladder")
+    );
+
+    // The server cannot filter on a local column: the pull says so and sends nothing.
+    let calls = a.transport().calls();
+    match visits.pull("notes", Some(by_notes)).await {
+        Err(SyncError::LocalOnlyColumn { table, column }) => {
+            assert_eq!((table.as_str(), column.as_str()), (VISIT, "notes"))
+        }
+        other => panic!("expected LocalOnlyColumn, got {other:?}"),
+    }
+    assert_eq!(a.transport().calls(), calls);
+
+    // Another device never sees them.
+    let b = device(&make, &server);
+    let on_b = b.table::<Visit>().await.unwrap();
+    on_b.pull("all", None).await.unwrap();
+    let copy = on_b.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (copy.site.as_str(), copy.notes.as_str(), copy.seen),
+        ("west", "", None)
+    );
+}
+
+async fn a_field_merge_keeps_local_fields_and_never_clashes_on_them<S: Store>(
+    make: impl Fn() -> S,
+) {
+    let server = MemoryRemote::new();
+    let a = device(&make, &server);
+    let visits = a
+        .table_with_policy::<Visit>(ConflictPolicy::FieldMerge)
+        .await
+        .unwrap();
+    visits.insert(visit("north")).await.unwrap();
+    a.push().await.unwrap();
+    let synced = visits.get("v1").await.unwrap().unwrap();
+    // This device changes the rating and its notes; the server changes the site.
+    visits
+        .update(Visit {
+            rating: 5,
+            notes: "ask for Ana".into(),
+            ..synced
+        })
+        .await
+        .unwrap();
+    server_edit(&server, VISIT, "v1", &[("site", Value::from("south"))]);
+    let r = a.push().await.unwrap();
+    // Resolved during the push, and the merged value re-sent by it.
+    assert_eq!((r.resolved, r.conflicts), (1, 0), "merged without asking");
+    let merged = visits.get("v1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            merged.site.as_str(),
+            merged.rating,
+            merged.notes.as_str(),
+            merged.seen
+        ),
+        ("south", 5, "ask for Ana", Some(7))
+    );
+    assert_eq!(a.pending_count().await.unwrap(), 0);
+    assert!(!server_saw_local_columns(&server));
+    let on_server = Visit::from_record(server.get(VISIT, "v1").unwrap()).unwrap();
+    assert_eq!((on_server.site.as_str(), on_server.rating), ("south", 5));
 }

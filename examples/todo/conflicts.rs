@@ -169,8 +169,8 @@ fn id_width(conflicts: &[Conflict<TodoItem>]) -> usize {
     short_len(&ids)
 }
 
-/// A row of the side-by-side view: its label, the column `differing_fields` names,
-/// and how to show an item's value.
+/// A row of the side-by-side view: its label, the field as `differing_fields` names
+/// it, and how to show an item's value.
 type Row = (&'static str, &'static str, fn(&TodoItem) -> String);
 
 /// One conflict, the three versions side by side; a `*` marks the fields where local
@@ -191,7 +191,7 @@ fn show(c: &Conflict<TodoItem>, id_width: usize) {
         ("done", "complete", |t| {
             if t.complete { "yes" } else { "no" }.to_owned()
         }),
-        ("due", "dueDate", |t| t.due_date.to_string()),
+        ("due", "due_date", |t| t.due_date.to_string()),
     ];
     let differing = c.differing_fields();
     let cells: Vec<Vec<String>> = rows
@@ -227,8 +227,8 @@ fn show(c: &Conflict<TodoItem>, id_width: usize) {
         w0 = widths[0],
         w1 = widths[1]
     );
-    for ((label, column, _), values) in rows.iter().zip(&cells) {
-        let mark = if differing.contains(column) { '*' } else { ' ' };
+    for ((label, field, _), values) in rows.iter().zip(&cells) {
+        let mark = if differing.contains(field) { '*' } else { ' ' };
         say!(
             "  {label:<4} {mark}  {:<w0$}   {:<w1$}   {}",
             values[0],
@@ -240,7 +240,7 @@ fn show(c: &Conflict<TodoItem>, id_width: usize) {
     }
     let names: Vec<&str> = rows
         .iter()
-        .filter(|(_, column, _)| differing.contains(column))
+        .filter(|(_, field, _)| differing.contains(field))
         .map(|(label, _, _)| *label)
         .collect();
     if c.involves_delete() {

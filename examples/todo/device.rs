@@ -10,7 +10,6 @@ use anyhow::{Context, anyhow, bail};
 use sync_http::{HttpTransport, RetryPolicy};
 use tablesync::chrono::NaiveDate;
 use tablesync::engine::{PushStatus, SyncContext, SyncError, SyncTable};
-use tablesync::store::Store;
 use tablesync::transport::TransportError;
 use tablesync::{SqliteStore, Syncable};
 
@@ -72,12 +71,8 @@ impl Device {
 
     /// Ids of items with a change not yet accepted by the server.
     pub async fn pending_ids(&self) -> anyhow::Result<BTreeSet<String>> {
-        let store = std::sync::Arc::clone(self.ctx.store());
-        let ops = tokio::task::spawn_blocking(move || {
-            store.read(|tx| tx.ops(Some(TodoItem::table_name())))
-        })
-        .await??;
-        Ok(ops.into_iter().map(|op| op.item_id).collect())
+        let pending = self.todos.pending().await?;
+        Ok(pending.into_iter().map(|op| op.id).collect())
     }
 
     /// Ids of items in conflict.

@@ -49,6 +49,17 @@ pub fn json_same<T: serde::Serialize>(a: &T, b: &T) -> bool {
     }
 }
 
+/// `Syncable::field_of` over the derive's `(column, field)` pairs: the exact column name
+/// first, then ignoring ASCII case, as `TableSchema::column` matches.
+#[inline]
+pub fn field_of(columns: &[(&'static str, &'static str)], column: &str) -> Option<&'static str> {
+    columns
+        .iter()
+        .find(|(c, _)| *c == column)
+        .or_else(|| columns.iter().find(|(c, _)| c.eq_ignore_ascii_case(column)))
+        .map(|(_, field)| *field)
+}
+
 /// Compares two fields by their stored form.
 #[inline]
 pub fn same<T: SyncValue>(a: &T, b: &T) -> bool {
@@ -103,6 +114,23 @@ impl<T> SyncValueOps<T> {
         }
     }
 
+    /// Decodes a local-only field (`#[sync(local)]`): a record without the column (a
+    /// server copy) or with `Null` there (a row stored before the field existed) reads
+    /// as `default()`.
+    #[inline]
+    pub fn decode_local(
+        &self,
+        record: &mut Record,
+        table: &str,
+        column: &str,
+        default: fn() -> T,
+    ) -> Result<T, DecodeError> {
+        match record.remove(column) {
+            None | Some(Value::Null) => Ok(default()),
+            Some(v) => (self.from_value)(v).map_err(|e| DecodeError::value(table, column, e)),
+        }
+    }
+
     /// `T::same`: whether two values would be stored identically.
     #[inline]
     pub fn same(&self, a: &T, b: &T) -> bool {
@@ -146,6 +174,24 @@ impl<T> JsonOps<T> {
         (self.decode)(record, table, column)
     }
 
+    /// [`decode_json`] of a local-only field: missing or `Null` reads as `default()`.
+    #[inline]
+    pub fn decode_local(
+        &self,
+        record: &mut Record,
+        table: &str,
+        column: &str,
+        default: fn() -> T,
+    ) -> Result<T, DecodeError> {
+        match record.get(column) {
+            None | Some(Value::Null) => {
+                record.remove(column);
+                Ok(default())
+            }
+            Some(_) => (self.decode)(record, table, column),
+        }
+    }
+
     /// [`json_same`].
     #[inline]
     pub fn same(&self, a: &T, b: &T) -> bool {
@@ -164,7 +210,7 @@ pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() ->
     }
 }
 
-/// Compile-time check for `#[sync(skip)]` and server-maintained fields; returns the
+/// Compile-time check for `#[sync(skip)]`, `#[sync(local)]` and server-maintained fields; returns the
 /// `Default` constructor the generated code then uses.
 #[inline]
 pub const fn assert_default<T: Default>() -> fn() -> T {

@@ -43,9 +43,53 @@ pub struct Conflict<T> {
 }
 
 impl<T: Syncable> Conflict<T> {
-    /// The fields whose local and remote values differ (empty when either side is a
-    /// delete).
+    /// The struct's fields whose local and remote values differ, by their names in the
+    /// struct (`due_date`, not the column `dueDate`), in schema order; empty when either
+    /// side is a delete. [`differing_columns`](Conflict::differing_columns) names their
+    /// columns.
+    ///
+    /// ```
+    /// use sync_core::conflict::{Conflict, ConflictKind};
+    /// #[derive(Debug, Clone, sync_derive::Syncable)]
+    /// #[sync(crate = "sync_core")]
+    /// struct Visit {
+    ///     id: String,
+    ///     #[sync(rename = "siteId")]
+    ///     site: String,
+    ///     visit_count: i64,
+    ///     #[version]
+    ///     version: Option<String>,
+    /// }
+    /// let v = |site: &str, visit_count| Visit { id: "v1".into(), site: site.into(), visit_count, version: None };
+    /// let c = Conflict { id: "v1".into(), kind: ConflictKind::Push, local: Some(v("north", 2)),
+    ///                    remote: Some(v("south", 3)), base: None, detected_at: chrono::Utc::now() };
+    /// assert_eq!(c.differing_fields(), ["site", "visit_count"]);
+    /// assert_eq!(c.differing_columns(), ["siteId", "visitCount"]);
+    /// ```
     pub fn differing_fields(&self) -> Vec<&'static str> {
+        self.differing_columns()
+            .into_iter()
+            .map(|column| T::field_of(column).unwrap_or(column))
+            .collect()
+    }
+
+    /// The columns (the names in the store and on the wire) whose local and remote
+    /// values differ, in schema order; empty when either side is a delete. See
+    /// [`differing_fields`](Conflict::differing_fields) for the struct's field names.
+    ///
+    /// ```
+    /// use sync_core::conflict::{Conflict, ConflictKind};
+    /// #[derive(Debug, Clone, sync_derive::Syncable)]
+    /// #[sync(crate = "sync_core")]
+    /// struct Visit { id: String, due_date: i64, #[version] version: Option<String> }
+    /// let v = |due_date| Visit { id: "v1".into(), due_date, version: None };
+    /// let c = Conflict { id: "v1".into(), kind: ConflictKind::Pull, local: Some(v(1)),
+    ///                    remote: None, base: None, detected_at: chrono::Utc::now() };
+    /// assert!(c.differing_columns().is_empty(), "a delete on one side");
+    /// let c = Conflict { remote: Some(v(2)), ..c };
+    /// assert_eq!(c.differing_columns(), ["dueDate"]);
+    /// ```
+    pub fn differing_columns(&self) -> Vec<&'static str> {
         match (&self.local, &self.remote) {
             (Some(l), Some(r)) => l.changed_columns(r),
             _ => Vec::new(),

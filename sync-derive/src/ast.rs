@@ -44,7 +44,7 @@ pub enum Role {
     Version,
     /// A server-maintained system column, read in and never written.
     Server(ServerColumn),
-    /// Local-only (`#[sync(skip)]`): not a column.
+    /// Not stored at all (`#[sync(skip)]`): not a column.
     Skip,
     /// A data column.
     Data {
@@ -52,6 +52,8 @@ pub enum Role {
         column: String,
         /// Stored as JSON (`#[sync(json)]`).
         json: bool,
+        /// Stored on the device, never synced (`#[sync(local)]`).
+        local: bool,
     },
 }
 
@@ -190,10 +192,11 @@ impl<'a> Container<'a> {
         })
     }
 
-    /// The data fields, in declaration (and schema) order.
+    /// The data fields (local-only ones included: they are columns too), in declaration
+    /// (and schema) order.
     pub fn data_fields(&self) -> impl Iterator<Item = (&Field<'a>, &str, bool)> {
         self.fields.iter().filter_map(|f| match &f.role {
-            Role::Data { column, json } => Some((f, column.as_str(), *json)),
+            Role::Data { column, json, .. } => Some((f, column.as_str(), *json)),
             _ => None,
         })
     }
@@ -227,6 +230,7 @@ fn role_of(ident: &Ident, attrs: &attr::Field, explicit_id: bool, rule: RenameRu
         Role::Data {
             column,
             json: attrs.json.is_set(),
+            local: attrs.local.is_set(),
         }
     }
 }

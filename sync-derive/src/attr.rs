@@ -12,8 +12,8 @@ use syn::{Attribute, LitStr, Meta, Token};
 use crate::ctxt::Ctxt;
 use crate::names::RenameRule;
 use crate::symbol::{
-    CONTAINER_SYNC_KEYS, CRATE, CREATED_AT, DELETED, FIELD_SYNC_KEYS, ID, JSON, RENAME, RENAME_ALL,
-    SKIP, SYNC, Symbol, TABLE, UPDATED_AT, VERSION,
+    CONTAINER_SYNC_KEYS, CRATE, CREATED_AT, DELETED, FIELD_SYNC_KEYS, ID, JSON, LOCAL, RENAME,
+    RENAME_ALL, SKIP, SYNC, Symbol, TABLE, UPDATED_AT, VERSION,
 };
 
 /// An attribute value that may be given at most once; remembers the tokens it came from
@@ -86,6 +86,8 @@ pub struct Field {
     pub rename: Attr<LitStr>,
     /// `#[sync(skip)]`.
     pub skip: Flag,
+    /// `#[sync(local)]`.
+    pub local: Flag,
     /// `#[sync(json)]`.
     pub json: Flag,
 }
@@ -162,6 +164,7 @@ impl Field {
             deleted: Attr::none(DELETED),
             rename: Attr::none(RENAME),
             skip: Attr::none(SKIP),
+            local: Attr::none(LOCAL),
             json: Attr::none(JSON),
         };
         for attr in attrs {
@@ -177,6 +180,9 @@ impl Field {
                     } else if meta.path == SKIP {
                         no_value(&meta, SKIP)?;
                         out.skip.set(cx, &meta.path, ());
+                    } else if meta.path == LOCAL {
+                        no_value(&meta, LOCAL)?;
+                        out.local.set(cx, &meta.path, ());
                     } else if meta.path == JSON {
                         no_value(&meta, JSON)?;
                         out.json.set(cx, &meta.path, ());
@@ -264,7 +270,7 @@ fn string_value(meta: &ParseNestedMeta, example: &str) -> syn::Result<LitStr> {
     }
 }
 
-/// A flag key (`skip`, `json`) must not carry `= value` or `(...)`.
+/// A flag key (`skip`, `local`, `json`) must not carry `= value` or `(...)`.
 fn no_value(meta: &ParseNestedMeta, key: Symbol) -> syn::Result<()> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {
         Ok(())

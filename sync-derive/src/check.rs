@@ -9,7 +9,7 @@ use crate::ast::{Container, Field, Role, SYSTEM_COLUMNS, ServerColumn};
 use crate::attr::Flag;
 use crate::ctxt::Ctxt;
 use crate::names::{column_name_problem, table_name_problem};
-use crate::symbol::{CREATED_AT, DELETED, ID, JSON, RENAME, SKIP, UPDATED_AT, VERSION};
+use crate::symbol::{CREATED_AT, DELETED, ID, JSON, LOCAL, RENAME, SKIP, UPDATED_AT, VERSION};
 
 /// Runs every rule.
 pub fn check(cx: &Ctxt, cont: &Container) {
@@ -27,17 +27,18 @@ pub fn check(cx: &Ctxt, cont: &Container) {
 }
 
 /// A field plays one role: at most one of `#[id]`, `#[version]`, `#[updated_at]`,
-/// `#[created_at]`, `#[deleted]` and `#[sync(skip)]`.
+/// `#[created_at]`, `#[deleted]`, `#[sync(skip)]` and `#[sync(local)]`.
 fn check_one_role_per_field(cx: &Ctxt, cont: &Container) {
     for field in &cont.fields {
         let a = &field.attrs;
-        let roles: [(String, &Flag); 6] = [
+        let roles: [(String, &Flag); 7] = [
             (format!("#[{ID}]"), &a.id),
             (format!("#[{VERSION}]"), &a.version),
             (format!("#[{UPDATED_AT}]"), &a.updated_at),
             (format!("#[{CREATED_AT}]"), &a.created_at),
             (format!("#[{DELETED}]"), &a.deleted),
             (format!("#[sync({SKIP})]"), &a.skip),
+            (format!("#[sync({LOCAL})]"), &a.local),
         ];
         let mut given = roles.iter().filter(|(_, flag)| flag.is_set());
         let Some((first, _)) = given.next() else {
@@ -47,7 +48,7 @@ fn check_one_role_per_field(cx: &Ctxt, cont: &Container) {
             cx.error_spanned_by(
                 flag.tokens(),
                 format!(
-                    "`{other}` cannot be combined with `{first}`: a field is either the id, the version, a server-maintained column (`#[updated_at]`, `#[created_at]`, `#[deleted]`) or local-only (`#[sync(skip)]`); keep one"
+                    "`{other}` cannot be combined with `{first}`: a field is either the id, the version, a server-maintained column (`#[updated_at]`, `#[created_at]`, `#[deleted]`), stored but never synced (`#[sync(local)]`) or not stored at all (`#[sync(skip)]`); keep one"
                 ),
             );
         }
@@ -83,31 +84,42 @@ fn check_fixed_columns_have_no_column_options(cx: &Ctxt, cont: &Container) {
         }
         if field.role == Role::Id
             && !a.id.is_set()
+            && let Some(tokens) = a.local.tokens()
+        {
+            cx.error_spanned_by(
+                tokens,
+                format!(
+                    "`{LOCAL}` is not allowed on the id field (the field named `id` is the id unless another field is marked `#[id]`): the server needs every record's id; mark the id field `#[id]` to keep a local-only field named `id`"
+                ),
+            );
+        }
+        if field.role == Role::Id
+            && !a.id.is_set()
             && let Some(tokens) = a.skip.tokens()
         {
             cx.error_spanned_by(
                 tokens,
                 format!(
-                    "`{SKIP}` is not allowed on the id field (the field named `id` is the id unless another field is marked `#[id]`): every record needs its id; mark the id field `#[id]` to keep a local-only field named `id`"
+                    "`{SKIP}` is not allowed on the id field (the field named `id` is the id unless another field is marked `#[id]`): every record needs its id; mark the id field `#[id]` to keep a field named `id` that is not stored"
                 ),
             );
         }
     }
 }
 
-/// A local-only (`skip`) field is not a column, so it takes neither `rename` nor `json`.
+/// A `skip` field is not stored, so it is no column and takes neither `rename` nor `json`.
 fn check_skip_has_no_column_options(cx: &Ctxt, cont: &Container) {
     for field in cont.fields.iter().filter(|f| f.role == Role::Skip) {
         if let Some(tokens) = field.attrs.rename.tokens() {
             cx.error_spanned_by(
                 tokens,
-                "`rename` has no effect on a `#[sync(skip)]` field: a local-only field is not a column; remove one of them",
+                "`rename` has no effect on a `#[sync(skip)]` field: a field that is not stored is not a column; remove one of them (`#[sync(local)]` stores a field without syncing it)",
             );
         }
         if let Some(tokens) = field.attrs.json.tokens() {
             cx.error_spanned_by(
                 tokens,
-                "`skip` and `json` exclude each other: `#[sync(skip)]` keeps the field local-only, `#[sync(json)]` syncs it as a JSON column; keep one",
+                "`skip` and `json` exclude each other: `#[sync(skip)]` does not store the field, `#[sync(json)]` stores it as a JSON column; keep one (`#[sync(local, json)]` stores it as JSON without syncing it)",
             );
         }
     }

@@ -7,6 +7,7 @@
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident};
 
@@ -83,6 +84,7 @@ fn expand(cont: &Container) -> TokenStream {
     let to_record = to_record(cont, &plan, &core);
     let from_record = from_record(cont, &core);
     let changed_columns = changed_columns(cont);
+    let field_names = field_names(cont, &core);
     let merge3 = merge3(cont, &core);
 
     quote! {
@@ -97,6 +99,7 @@ fn expand(cont: &Container) -> TokenStream {
                 #to_record
                 #from_record
                 #changed_columns
+                #field_names
                 #merge3
             }
         };
@@ -128,16 +131,24 @@ fn field_ops(cont: &Container, core: &TokenStream) -> TokenStream {
             },
             Role::Server(_) => quote!(#sync_value #default),
             Role::Skip => default,
-            Role::Data { json: true, .. } => quote_spanned! {span=>
-                const #ops: #private::JsonOps<#ty> = #private::assert_json::<#ty>();
-            },
-            Role::Data { json: false, .. } => sync_value,
+            Role::Data { json, local, .. } => {
+                let ops = if *json {
+                    quote_spanned! {span=>
+                        const #ops: #private::JsonOps<#ty> = #private::assert_json::<#ty>();
+                    }
+                } else {
+                    sync_value
+                };
+                // A local-only field reads as its default from a row without it (a
+                // server copy, a row stored before the field existed).
+                if *local { quote!(#ops #default) } else { ops }
+            }
         }
     });
     quote!(#(#consts)*)
 }
 
-/// The data fields with their index (for [`ops`]).
+/// The data fields (local-only ones included) with their index (for [`ops`]).
 fn data_fields<'c, 'a>(
     cont: &'c Container<'a>,
 ) -> impl Iterator<Item = (usize, &'c Field<'a>, &'c str, bool)> {
@@ -145,20 +156,36 @@ fn data_fields<'c, 'a>(
         .iter()
         .enumerate()
         .filter_map(|(i, f)| match &f.role {
-            Role::Data { column, json } => Some((i, f, column.as_str(), *json)),
+            Role::Data { column, json, .. } => Some((i, f, column.as_str(), *json)),
             _ => None,
         })
+}
+
+/// The synced data fields: [`data_fields`] without the local-only ones.
+fn synced_fields<'c, 'a>(
+    cont: &'c Container<'a>,
+) -> impl Iterator<Item = (usize, &'c Field<'a>, &'c str, bool)> {
+    data_fields(cont).filter(|(_, f, _, _)| !is_local(f))
+}
+
+fn is_local(field: &Field) -> bool {
+    matches!(field.role, Role::Data { local: true, .. })
 }
 
 /// `schema()`: built once, system columns then one column per data field in order.
 fn schema(cont: &Container, core: &TokenStream) -> TokenStream {
     let table = &cont.table;
-    let columns = data_fields(cont).map(|(i, _, column, json)| {
+    let columns = data_fields(cont).map(|(i, f, column, json)| {
         let ops = ops(i);
-        if json {
-            quote!(.with_column(#column, #core::ColumnType::Json, true))
+        let with = if is_local(f) {
+            quote!(with_local_column)
         } else {
-            quote!(.with_column(#column, #ops.column_type, #ops.nullable))
+            quote!(with_column)
+        };
+        if json {
+            quote!(.#with(#column, #core::ColumnType::Json, true))
+        } else {
+            quote!(.#with(#column, #ops.column_type, #ops.nullable))
         }
     });
     quote! {
@@ -222,7 +249,8 @@ fn to_record(cont: &Container, plan: &Plan, core: &TokenStream) -> TokenStream {
     }
 }
 
-/// `from_record`: every field in declaration order; local-only fields get their default.
+/// `from_record`: every field in declaration order; `skip` fields get their default, and
+/// so do local-only fields missing from the record.
 fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
     let table = &cont.table;
     let private = quote!(#core::__private);
@@ -244,6 +272,11 @@ fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
                 quote!(#ops.decode_server(&mut __record, #table, #column, #default)?)
             }
             Role::Skip => quote!(#default()),
+            Role::Data {
+                column,
+                local: true,
+                ..
+            } => quote!(#ops.decode_local(&mut __record, #table, #column, #default)?),
             Role::Data { column, .. } => quote!(#ops.decode(&mut __record, #table, #column)?),
         };
         quote!(#member: #value,)
@@ -257,9 +290,9 @@ fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
     }
 }
 
-/// `changed_columns`: data fields only, in schema order.
+/// `changed_columns`: synced data fields only, in schema order.
 fn changed_columns(cont: &Container) -> TokenStream {
-    let checks: Vec<TokenStream> = data_fields(cont)
+    let checks: Vec<TokenStream> = synced_fields(cont)
         .map(|(i, f, column, _)| {
             let member = f.ident;
             let ops = ops(i);
@@ -289,9 +322,45 @@ fn changed_columns(cont: &Container) -> TokenStream {
     }
 }
 
+/// A field's name as the app wrote it (`r#type` is `type`), as conflicts report it.
+fn field_name(field: &Field) -> String {
+    field.ident.unraw().to_string()
+}
+
+/// `field_of` and `column_of`: the synced data fields' names and their columns, both
+/// ways (local-only fields are never in a conflict).
+fn field_names(cont: &Container, core: &TokenStream) -> TokenStream {
+    let pairs: Vec<(String, &str)> = synced_fields(cont)
+        .map(|(_, f, column, _)| (field_name(f), column))
+        .collect();
+    let to_field = pairs
+        .iter()
+        .map(|(field, column)| quote!((#column, #field)));
+    let to_column = pairs
+        .iter()
+        .map(|(field, column)| quote!(#field => ::core::option::Option::Some(#column),));
+    quote! {
+        fn field_of(
+            __column: &::core::primitive::str,
+        ) -> ::core::option::Option<&'static ::core::primitive::str> {
+            #core::__private::field_of(&[#(#to_field),*], __column)
+        }
+
+        fn column_of(
+            __field: &::core::primitive::str,
+        ) -> ::core::option::Option<&'static ::core::primitive::str> {
+            match __field {
+                #(#to_column)*
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
+}
+
 /// `merge3`: `local` and `remote` are taken apart by value (no `Clone` needed); data
-/// fields merge 3-way, the id and local-only fields come from `local`, the version and
-/// server-maintained fields from `remote`.
+/// fields merge 3-way (a clash is reported by the field's name), the id, local-only and
+/// `skip` fields come from `local`, the version and server-maintained fields from
+/// `remote`.
 fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
     let mut local_pat = Vec::new();
     let mut remote_pat = Vec::new();
@@ -302,7 +371,7 @@ fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
         let l = Ident::new(&format!("__local_{i}"), Span::call_site());
         let r = Ident::new(&format!("__remote_{i}"), Span::call_site());
         match &f.role {
-            Role::Id | Role::Skip => {
+            Role::Id | Role::Skip | Role::Data { local: true, .. } => {
                 local_pat.push(quote!(#member: #l));
                 remote_pat.push(quote!(#member: _));
                 inits.push(quote!(#member: #l));
@@ -312,8 +381,9 @@ fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
                 remote_pat.push(quote!(#member: #r));
                 inits.push(quote!(#member: #r));
             }
-            Role::Data { column, .. } => {
+            Role::Data { .. } => {
                 let ops = ops(i);
+                let field = field_name(f);
                 local_pat.push(quote!(#member: #l));
                 remote_pat.push(quote!(#member: #r));
                 merges.push(quote! {
@@ -322,7 +392,7 @@ fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
                     } else if #ops.same(&#r, &__base.#member) || #ops.same(&#l, &#r) {
                         #l
                     } else {
-                        __clashes.push(::std::string::String::from(#column));
+                        __clashes.push(::std::string::String::from(#field));
                         #l
                     };
                 });

@@ -31,11 +31,14 @@ use syn::{DeriveInput, parse_macro_input};
 ///   columns); `from_record` decodes them back, reporting a missing column (unless the
 ///   field is an `Option`), a value of the wrong type or an out-of-range integer as a
 ///   `DecodeError` naming the table, the column and the expected type;
-/// - `changed_columns` lists the data columns that differ, in schema order;
+/// - `changed_columns` lists the synced data columns that differ, in schema order;
+/// - `field_of` and `column_of` map a data column to its field's name as written
+///   (`dueDate` to `due_date`) and back, so that conflicts report fields;
 /// - `merge3` merges field by field: a field changed on one side takes that side, a field
-///   changed differently on both sides is a clash (reported, local value kept). The id and
-///   local-only fields come from `local`, the version and server-maintained fields from
-///   `remote`. The struct needs neither `Clone` nor `PartialEq`.
+///   changed differently on both sides is a clash (reported by its field name, local
+///   value kept). The id, local-only and `skip` fields come from `local`, the version
+///   and server-maintained fields from `remote`. The struct needs neither `Clone` nor
+///   `PartialEq`.
 ///
 /// # Required
 ///
@@ -61,8 +64,15 @@ use syn::{DeriveInput, parse_macro_input};
 /// On a field:
 /// - `#[sync(rename = "column")]`: this data field's column name.
 /// - `#[sync(json)]`: store any `serde` type as a nullable JSON column.
-/// - `#[sync(skip)]`: local-only; not a column, never synced, `Default::default()` when
-///   decoded, kept from `local` when merged. The type must implement `Default`.
+/// - `#[sync(local)]`: local-only; a column of the local store like any other (queries
+///   and counts can use it), but never sent in a push, never taken from a pull (a
+///   server copy leaves it as stored), never a changed or clashing field, never a pull
+///   filter. Changing only local-only fields queues nothing. `Default::default()` when
+///   the stored row has none (`Null`). Combines with `rename` and `json`. The type must
+///   implement `Default`.
+/// - `#[sync(skip)]`: not stored at all; not a column, never synced, `Default::default()`
+///   whenever decoded (so a value set before a save is gone when the item is read
+///   back), kept from `local` when merged. The type must implement `Default`.
 /// - `#[updated_at]`, `#[created_at]`, `#[deleted]` (at most one each): receive the
 ///   server's `updatedAt`, `createdAt` and `deleted` values when decoding (the type's
 ///   default when the record has none yet); never sent. The type must implement `SyncValue`
@@ -113,6 +123,38 @@ use syn::{DeriveInput, parse_macro_input};
 /// let columns: Vec<&str> = record.iter().map(|(c, _)| c).collect();
 /// assert_eq!(columns, ["id", "version", "text", "complete", "dueDate"]);
 /// assert_eq!(Todo::from_record(record)?, todo);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A local-only field is stored but never synced; a `skip` field is not stored at all:
+///
+/// ```
+/// use sync_core::Syncable;
+///
+/// #[derive(sync_derive::Syncable)]
+/// struct Visit {
+///     id: String,
+///     site: String,
+///     #[sync(local)]
+///     notes: String,
+///     #[sync(skip)]
+///     scratch: String,
+///     #[version]
+///     version: Option<String>,
+/// }
+///
+/// let schema = Visit::schema();
+/// assert!(schema.column("notes").is_some_and(|c| c.local));
+/// assert!(schema.column("scratch").is_none());
+/// let v = Visit { id: "v1".into(), site: "north".into(), notes: "gate code".into(),
+///                 scratch: "typing".into(), version: None };
+/// let back = Visit::from_record(v.to_record()?)?;
+/// assert_eq!((back.notes.as_str(), back.scratch.as_str()), ("gate code", ""));
+/// // A server's copy has no local columns: they read as their default.
+/// let mut server_copy = sync_core::Record::new();
+/// server_copy.set("id", "v1");
+/// server_copy.set("site", "south");
+/// assert_eq!(Visit::from_record(server_copy)?.notes, "");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///

@@ -35,11 +35,13 @@ pub const RENAME: Symbol = Symbol("rename");
 pub const SKIP: Symbol = Symbol("skip");
 /// `#[sync(json)]` on a field.
 pub const JSON: Symbol = Symbol("json");
+/// `#[sync(local)]` on a field.
+pub const LOCAL: Symbol = Symbol("local");
 
 /// The keys `#[sync(...)]` accepts on the struct.
 pub const CONTAINER_SYNC_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
 /// The keys `#[sync(...)]` accepts on a field.
-pub const FIELD_SYNC_KEYS: &[Symbol] = &[RENAME, SKIP, JSON];
+pub const FIELD_SYNC_KEYS: &[Symbol] = &[RENAME, SKIP, LOCAL, JSON];
 
 /// The field named `id` is the id when no field carries `#[id]`.
 pub const DEFAULT_ID_FIELD: &str = "id";

@@ -163,3 +163,98 @@ fn the_id_comes_from_local() {
     };
     assert_eq!(Person::merge3(&base(), local, remote).value.id, "p1");
 }
+
+/// A struct whose field names are not its column names: camelCase by default, an
+/// explicit rename, a raw identifier, and a local-only field.
+#[derive(sync_derive::Syncable, Debug, Clone)]
+struct Inspection {
+    id: String,
+    #[sync(rename = "siteId")]
+    site: String,
+    due_date: Option<chrono::NaiveDate>,
+    r#type: String,
+    #[sync(skip)]
+    draft: String,
+    #[version]
+    version: Option<String>,
+}
+
+fn inspection() -> Inspection {
+    Inspection {
+        id: "i1".into(),
+        site: "north".into(),
+        due_date: None,
+        r#type: "roof".into(),
+        draft: String::new(),
+        version: Some("v1".into()),
+    }
+}
+
+#[test]
+fn fields_and_columns_map_both_ways_by_the_names_the_app_wrote() {
+    for (field, column) in [
+        ("site", "siteId"),
+        ("due_date", "dueDate"),
+        ("type", "type"),
+    ] {
+        assert_eq!(Inspection::field_of(column), Some(field), "{column}");
+        assert_eq!(Inspection::column_of(field), Some(column), "{field}");
+    }
+    // Columns match ignoring ASCII case, as the schema matches them; fields exactly.
+    assert_eq!(Inspection::field_of("SITEID"), Some("site"));
+    assert_eq!(Inspection::column_of("Site"), None);
+    // Neither system columns nor local-only fields have a counterpart.
+    for name in ["id", "version", "updatedAt", "draft", "siteid_", ""] {
+        assert_eq!(Inspection::field_of(name), None, "{name}");
+    }
+    for name in ["id", "version", "draft", "siteId", "r#type"] {
+        assert_eq!(Inspection::column_of(name), None, "{name}");
+    }
+}
+
+#[test]
+fn clashes_are_reported_by_field_name_and_their_columns_on_request() {
+    let base = inspection();
+    let local = Inspection {
+        site: "east".into(),
+        due_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 2),
+        r#type: "wall".into(),
+        ..inspection()
+    };
+    let remote = Inspection {
+        site: "west".into(),
+        due_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 4),
+        r#type: "wall".into(),
+        ..inspection()
+    };
+    let merged = Inspection::merge3(&base, local, remote);
+    assert_eq!(merged.clashes, ["site", "due_date"]);
+    assert_eq!(merged.clashing_columns(), ["siteId", "dueDate"]);
+}
+
+#[test]
+fn a_conflict_names_its_differing_fields_and_columns_apart() {
+    use sync_core::conflict::{Conflict, ConflictKind};
+    let local = Inspection {
+        site: "east".into(),
+        r#type: "wall".into(),
+        draft: "local notes differ, but are not synced".into(),
+        ..inspection()
+    };
+    let remote = Inspection {
+        due_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 4),
+        ..inspection()
+    };
+    let c = Conflict {
+        id: "i1".into(),
+        kind: ConflictKind::Pull,
+        local: Some(local),
+        remote: Some(remote),
+        base: Some(inspection()),
+        detected_at: Utc::now(),
+    };
+    assert_eq!(c.differing_fields(), ["site", "due_date", "type"]);
+    assert_eq!(c.differing_columns(), ["siteId", "dueDate", "type"]);
+    let deleted = Conflict { remote: None, ..c };
+    assert!(deleted.differing_fields().is_empty());
+}

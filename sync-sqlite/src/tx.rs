@@ -573,6 +573,9 @@ pub(crate) fn load_schemas(conn: &Connection) -> Result<Tables, StoreError> {
                     ),
                 },
                 name,
+                // Not on disk: the engine marks local-only columns again when it
+                // ensures the table (see `Column::local`).
+                local: false,
             };
             Ok((key, get::<String>(row, 1, t, &which)?, column))
         },

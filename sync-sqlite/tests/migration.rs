@@ -152,3 +152,35 @@ fn a_file_from_a_newer_format_is_refused() {
         e => panic!("expected FormatTooNew, got {e:?}"),
     }
 }
+
+#[test]
+fn a_local_only_column_keeps_its_data_and_is_marked_again_by_ensure_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    let schema = v1().with_local_column("notes", ColumnType::Text, true);
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .transaction(|tx| {
+                tx.ensure_table(&schema)?;
+                let mut r = Record::new();
+                r.set("id", "r1");
+                r.set("text", "milk");
+                r.set("notes", "the oat kind");
+                tx.upsert("Todo", &r)
+            })
+            .unwrap();
+        let kept = store.read(|tx| tx.table_schema("Todo")).unwrap().unwrap();
+        assert!(kept.column("notes").is_some_and(|c| c.local));
+    }
+    // The flag is not on disk: a reopened store reports a plain column, with its data,
+    // until the engine ensures the table again.
+    let store = SqliteStore::open(&path).unwrap();
+    let reopened = store.read(|tx| tx.table_schema("Todo")).unwrap().unwrap();
+    assert!(reopened.column("notes").is_some_and(|c| !c.local));
+    store.transaction(|tx| tx.ensure_table(&schema)).unwrap();
+    let ensured = store.read(|tx| tx.table_schema("Todo")).unwrap().unwrap();
+    assert_eq!(ensured, schema);
+    let row = store.read(|tx| tx.get("Todo", "r1")).unwrap().unwrap();
+    assert_eq!(row.get("notes"), Some(&Value::from("the oat kind")));
+}

@@ -30,6 +30,17 @@ pub enum SyncError {
     /// A stored or received record does not decode into the app's type.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// A pull filter names a local-only column (`#[sync(local)]`): the server does not
+    /// have it. Filter a local query on it instead.
+    #[error(
+        "table `{table}`: column `{column}` is local-only (`#[sync(local)]`), so the server cannot filter on it; filter a local query instead"
+    )]
+    LocalOnlyColumn {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
     /// No such item locally.
     #[error("table `{table}`: no item `{id}`")]
     NotFound {

@@ -46,12 +46,14 @@
 //! ```
 
 mod error;
+mod pending;
 mod pull;
 mod push;
 mod resolve;
 mod table;
 
 pub use error::SyncError;
+pub use pending::PendingOp;
 pub use pull::PullReport;
 pub use push::{OperationFailure, PushReport, PushStatus};
 pub use table::SyncTable;
@@ -337,7 +339,8 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
         self.inner
             .tx(move |tx| Ok(tx.ensure_table(&ensure)?))
             .await?;
-        self.inner.transport.register_schema(&schema);
+        // The server never has the local-only columns.
+        self.inner.transport.register_schema(&schema.synced());
         let entry = Arc::new(TableEntry {
             schema,
             gate: resolve::gate(&policy),
@@ -359,6 +362,35 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     /// Queued operations, all tables.
     pub async fn pending_count(&self) -> Result<usize, SyncError> {
         self.inner.read(|tx| Ok(tx.ops(None)?.len())).await
+    }
+
+    /// Every local change not yet accepted by the server, all tables, in queue order:
+    /// table, id, kind, attempts, the server's last rejection, and whether a conflict
+    /// holds it back. See [`PendingOp`] for an example; [`SyncTable::pending`] lists
+    /// one table's.
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::{MemoryStore, OpKind};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// for id in ["a", "b"] {
+    ///     todos.insert(Todo { id: id.into(), text: "milk".into(), version: None }).await?;
+    /// }
+    /// let ids: Vec<String> = ctx.pending().await?.into_iter().map(|op| op.id).collect();
+    /// assert_eq!(ids, ["a", "b"]);
+    /// ctx.push().await?;
+    /// assert!(ctx.pending().await?.is_empty());
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn pending(&self) -> Result<Vec<PendingOp>, SyncError> {
+        self.inner.read(|tx| Ok(pending::list(tx, None)?)).await
     }
 
     /// Queued operations the server rejected (they stay queued with their error until
@@ -415,8 +447,8 @@ fn transact<S: Store, R>(
     }
 }
 
-/// The columns a push sends: the item's id and data columns (the server maintains the
-/// rest; the version travels as the precondition).
+/// The columns a push sends: the item's id and data columns, never the local-only ones
+/// (the server maintains the rest; the version travels as the precondition).
 pub(crate) fn outgoing(schema: Option<&TableSchema>, row: &Record) -> Record {
     let mut out = Record::with_capacity(row.len());
     for (name, value) in row.iter() {
@@ -425,7 +457,7 @@ pub(crate) fn outgoing(schema: Option<&TableSchema>, row: &Record) -> Record {
             Some(_) => false,
             // Columns the struct no longer has (kept by a migration) are not sent:
             // they would overwrite newer values written by up-to-date clients.
-            None => schema.is_none_or(|s| s.column(name).is_some()),
+            None => schema.is_none_or(|s| s.column(name).is_some_and(|c| !c.local)),
         };
         if keep {
             out.push(name, value.clone());

@@ -31,7 +31,7 @@ use crate::transport::{PullPage, PullRequest, Transport, TransportError};
 
 use super::push::{self, PushReport, PushStatus, same_data};
 use super::resolve::{
-    self, Decider, RecordDecision, apply_server_copy, fit_to, settle, stored_schema,
+    self, Decider, RecordDecision, apply_server_copy, fit_remote, settle, stored_schema,
 };
 use super::{Inner, SyncError, SyncEvent, outgoing};
 
@@ -198,19 +198,28 @@ pub(crate) async fn pull<S: Store, T: Transport>(
 }
 
 /// A pull filter names only columns of the table's registered schema, or it is the
-/// error a local query with it gives.
-fn check_filter(schema: &TableSchema, filter: &Filter) -> Result<(), StoreError> {
-    match filter
-        .columns()
-        .into_iter()
-        .find(|c| schema.column(c).is_none())
-    {
-        Some(unknown) => Err(StoreError::UnknownColumn {
-            table: schema.name.clone(),
-            column: unknown.to_owned(),
-        }),
-        None => Ok(()),
+/// error a local query with it gives; and no local-only column, which the server does
+/// not have.
+fn check_filter(schema: &TableSchema, filter: &Filter) -> Result<(), SyncError> {
+    for name in filter.columns() {
+        match schema.column(name) {
+            None => {
+                return Err(StoreError::UnknownColumn {
+                    table: schema.name.clone(),
+                    column: name.to_owned(),
+                }
+                .into());
+            }
+            Some(c) if c.local => {
+                return Err(SyncError::LocalOnlyColumn {
+                    table: schema.name.clone(),
+                    column: c.name.clone(),
+                });
+            }
+            Some(_) => {}
+        }
     }
+    Ok(())
 }
 
 #[derive(Default)]
@@ -254,7 +263,7 @@ fn apply_page(
         // An unresolved conflict keeps the row as the app left it; its remote side
         // follows the server.
         if let Some(c) = in_conflict.get_mut(id) {
-            c.remote = live.map(|r| fit_to(&stored, r));
+            c.remote = live.map(|r| fit_remote(&stored, r));
             tx.save_conflict(c)?;
             continue;
         }
@@ -283,7 +292,7 @@ fn apply_page(
         }
         let mut conflict = StoredConflict::new(table, id, ConflictKind::Pull);
         conflict.local = local;
-        conflict.remote = live.map(|r| fit_to(&stored, r));
+        conflict.remote = live.map(|r| fit_remote(&stored, r));
         conflict.base = tx.base(table, id)?;
         let decision = match decide {
             Some(d) => d(&conflict)?,

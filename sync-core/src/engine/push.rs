@@ -20,7 +20,7 @@ use crate::store::{
 };
 use crate::transport::{Transport, TransportError};
 
-use super::resolve::{self, RecordDecision, fit, settle, settle_with, stored_schema};
+use super::resolve::{self, RecordDecision, fit, fit_remote, settle, settle_with, stored_schema};
 use super::{Inner, SyncError, SyncEvent, outgoing};
 
 /// How a push ended.
@@ -857,7 +857,7 @@ fn finish_success_with(
                     let row = fit(tx, table, &row)?;
                     tx.upsert(table, &row)?;
                 }
-                let base = fit(tx, table, c)?;
+                let base = fit_remote(&stored_schema(tx, table)?, c);
                 tx.set_base(table, &base)?;
                 if current.kind == OpKind::Insert {
                     current.kind = OpKind::Update;
@@ -900,7 +900,10 @@ fn on_conflict(
         OpKind::Delete => None,
         OpKind::Insert | OpKind::Update => tx.get(table, id)?,
     };
-    conflict.remote = remote.as_ref().map(|r| fit(tx, table, r)).transpose()?;
+    conflict.remote = match &remote {
+        Some(r) => Some(fit_remote(&stored_schema(tx, table)?, r)),
+        None => None,
+    };
     conflict.base = tx.base(table, id)?;
     let decision = match (&decide, may_resolve) {
         (Some(d), true) => d(&conflict)?,

@@ -75,7 +75,15 @@ pub(crate) fn decider<T: Syncable + Send + 'static>(policy: ConflictPolicy<T>) -
         ConflictPolicy::FieldMerge => Arc::new(|c| {
             Ok(match (&c.base, &c.local, &c.remote) {
                 (Some(b), Some(l), Some(r)) => {
-                    let merged = Record::merge3(b, l, r);
+                    // Local-only columns are the device's: the local value, never a clash.
+                    let (mut b, mut r) = (b.clone(), r.clone());
+                    for col in T::schema().local_columns() {
+                        if let Some(v) = l.get(&col.name) {
+                            b.set(col.name.as_str(), v.clone());
+                            r.set(col.name.as_str(), v.clone());
+                        }
+                    }
+                    let merged = Record::merge3(&b, l, &r);
                     if merged.is_clean() {
                         Resolve(RecordResolution::Use(merged.value))
                     } else {
@@ -108,14 +116,25 @@ fn time_of(r: &Record) -> Option<DateTime<Utc>> {
     }
 }
 
-/// Decodes a stored conflict into the app's type.
+/// Decodes a stored conflict into the app's type. The server's side carries the
+/// device's local-only fields (the server has none), so that taking it as it is keeps
+/// them.
 pub(crate) fn typed_conflict<T: Syncable>(c: &StoredConflict) -> Result<Conflict<T>, SyncError> {
     let decode = |r: &Option<Record>| r.clone().map(T::from_record).transpose();
+    let mut remote = c.remote.clone();
+    if let Some(r) = &mut remote {
+        let device = c.local.as_ref().or(c.base.as_ref());
+        for col in T::schema().local_columns() {
+            if let Some(v) = device.and_then(|d| d.get(&col.name)) {
+                r.set(col.name.as_str(), v.clone());
+            }
+        }
+    }
     Ok(Conflict {
         id: c.item_id.clone(),
         kind: c.kind,
         local: decode(&c.local)?,
-        remote: decode(&c.remote)?,
+        remote: decode(&remote)?,
         base: decode(&c.base)?,
         detected_at: c.detected_at,
     })
@@ -141,6 +160,39 @@ pub(crate) fn fit_to(schema: &TableSchema, record: &Record) -> Record {
         .filter(|(name, _)| schema.column(name).is_some())
         .map(|(n, v)| (n.to_owned(), v.clone()))
         .collect()
+}
+
+/// A server's record as the local table would hold it: [`fit_to`], without the
+/// local-only columns (the server has none: a column of that name is another client's).
+pub(crate) fn fit_remote(schema: &TableSchema, record: &Record) -> Record {
+    record
+        .iter()
+        .filter(|(name, _)| schema.column(name).is_some_and(|c| !c.local))
+        .map(|(n, v)| (n.to_owned(), v.clone()))
+        .collect()
+}
+
+/// A record that is not the app's own write (a server copy, a base copy) made ready to
+/// replace the stored row: [`fit_remote`], with the local-only columns as stored. Sync
+/// never touches local-only columns.
+pub(crate) fn keeping_local_columns(
+    tx: &mut dyn StoreTx,
+    schema: &TableSchema,
+    table: &str,
+    id: &str,
+    record: &Record,
+) -> Result<Record, SyncError> {
+    let mut row = fit_remote(schema, record);
+    if schema.local_columns().next().is_some()
+        && let Some(stored) = tx.get(table, id)?
+    {
+        for col in schema.local_columns() {
+            if let Some(v) = stored.get(&col.name) {
+                row.set(col.name.as_str(), v.clone());
+            }
+        }
+    }
+    Ok(row)
 }
 
 /// Settles an item whose operation has ended: the server's copy becomes the local row
@@ -191,10 +243,18 @@ pub(crate) fn apply_server_copy(
 ) -> Result<(), SyncError> {
     match remote.filter(|r| !r.is_deleted()) {
         // Most server copies have only known columns: store them without a copy.
-        Some(r) if r.iter().all(|(name, _)| schema.column(name).is_some()) => {
+        Some(r)
+            if r.iter()
+                .all(|(name, _)| schema.column(name).is_some_and(|c| !c.local))
+                && schema.local_columns().next().is_none() =>
+        {
             tx.upsert(table, r)?
         }
-        Some(r) => tx.upsert(table, &fit_to(schema, r))?,
+        // A table with local-only columns costs one read of the stored row per copy.
+        Some(r) => {
+            let row = keeping_local_columns(tx, schema, table, id, r)?;
+            tx.upsert(table, &row)?
+        }
         None => {
             tx.delete(table, id)?;
         }
@@ -253,13 +313,13 @@ pub(crate) fn apply(
             (Some(r), Some(mut row)) => {
                 row.set(SystemColumn::Version.name(), remote_version.clone());
                 tx.upsert(table, &row)?;
-                let base = fit(tx, table, r)?;
+                let base = fit_remote(&stored_schema(tx, table)?, r);
                 tx.set_base(table, &base)?;
                 requeue(tx, table, id, OpKind::Update, remote_version, None)?;
             }
             (Some(r), None) => {
                 // The local delete wins: delete the server's current version.
-                let base = fit(tx, table, r)?;
+                let base = fit_remote(&stored_schema(tx, table)?, r);
                 tx.set_base(table, &base)?;
                 let item = tx.op(table, id)?.and_then(|op| op.item);
                 requeue(tx, table, id, OpKind::Delete, remote_version, item)?;
@@ -275,12 +335,23 @@ pub(crate) fn apply(
             let Some(r) = remote else {
                 return Err(remote_deleted());
             };
-            let mut row = fit(tx, table, &value)?;
+            let schema = stored_schema(tx, table)?;
+            let mut row = fit_to(&schema, &value);
+            // A value without the local-only columns (a merge over records) keeps them.
+            if let Some(stored) = tx.get(table, id)? {
+                for col in schema.local_columns() {
+                    if !row.contains(&col.name)
+                        && let Some(v) = stored.get(&col.name)
+                    {
+                        row.set(col.name.as_str(), v.clone());
+                    }
+                }
+            }
             row.set(SystemColumn::Id.name(), id);
             row.set(SystemColumn::Version.name(), remote_version.clone());
             row.set(SystemColumn::UpdatedAt.name(), Value::DateTime(Utc::now()));
             tx.upsert(table, &row)?;
-            let base = fit(tx, table, r)?;
+            let base = fit_remote(&schema, r);
             tx.set_base(table, &base)?;
             requeue(tx, table, id, OpKind::Update, remote_version, None)?;
         }

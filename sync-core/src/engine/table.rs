@@ -159,6 +159,31 @@ where
     /// Updates an item locally and queues the update (collapsing into a pending
     /// operation). The version stays the stored one: the push's precondition is the
     /// server version this device last saw.
+    ///
+    /// An item whose synced fields all equal the stored row's changes nothing: nothing
+    /// is queued, and an operation already queued for the item stays exactly as it is;
+    /// only its local-only (`#[sync(local)]`) fields are stored, if it has any. So saving what [`get`](SyncTable::get) returned never sends anything,
+    /// and never turns a server change made meanwhile into a conflict.
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// let milk = todos.insert(Todo { id: String::new(), text: "milk".into(), version: None }).await?;
+    /// ctx.push().await?;
+    /// todos.update(milk.clone()).await?; // the same value: nothing to send
+    /// assert_eq!(ctx.pending_count().await?, 0);
+    /// todos.update(Todo { text: "oat milk".into(), ..milk }).await?;
+    /// assert_eq!(ctx.pending_count().await?, 1);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn update(&self, item: R) -> Result<(), SyncError> {
         let id = item.id().to_owned();
         let mut row = local_row(&item, None)?;
@@ -170,6 +195,20 @@ where
                         id,
                     });
                 };
+                if unchanged(&item, &stored) {
+                    // Nothing to send; a change to local-only fields is stored as it is.
+                    let mut local = R::schema().local_columns().peekable();
+                    if local.peek().is_some() {
+                        let mut kept = stored;
+                        for col in local {
+                            if let Some(v) = row.get(&col.name) {
+                                kept.set(col.name.as_str(), v.clone());
+                            }
+                        }
+                        tx.upsert(R::table_name(), &kept)?;
+                    }
+                    return Ok(());
+                }
                 let version = stored.version().map(str::to_owned);
                 keep_base(tx, R::table_name(), &id, &stored)?;
                 row.set(SystemColumn::Version.name(), version.clone());
@@ -248,6 +287,33 @@ where
             .read(|tx| Ok(tx.ops(Some(R::table_name()))?))
             .await
             .map(|v| v.len())
+    }
+
+    /// This table's local changes not yet accepted by the server, in queue order (see
+    /// [`PendingOp`](super::PendingOp)).
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::{MemoryStore, OpKind};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "t1".into(), text: "milk".into(), version: None }).await?;
+    /// ctx.push().await?;
+    /// todos.delete("t1").await?;
+    /// let kinds: Vec<_> = todos.pending().await?.into_iter().map(|op| (op.id, op.kind)).collect();
+    /// assert_eq!(kinds, [("t1".to_string(), OpKind::Delete)]);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn pending(&self) -> Result<Vec<super::PendingOp>, SyncError> {
+        self.inner
+            .read(|tx| Ok(super::pending::list(tx, Some(R::table_name()))?))
+            .await
     }
 
     /// Pulls the server's changes for this query id (incremental from the last pull
@@ -372,6 +438,13 @@ where
     }
 }
 
+/// Whether `item` holds exactly what is stored for it, field by field as the store
+/// would keep them. A stored row that no longer decodes (a schema change) counts as
+/// changed: writing the item is then the way to repair it.
+fn unchanged<R: Syncable>(item: &R, stored: &Record) -> bool {
+    R::from_record(stored.clone()).is_ok_and(|stored| item.changed_columns(&stored).is_empty())
+}
+
 fn no_op<R: Syncable>(id: &str) -> SyncError {
     SyncError::Store(crate::store::StoreError::NoOperation {
         table: name::<R>(),
@@ -380,18 +453,20 @@ fn no_op<R: Syncable>(id: &str) -> SyncError {
 }
 
 /// Puts the last synced copy back and forgets it (its operation was cancelled).
-fn restore_base(
-    tx: &mut dyn StoreTx,
-    table: &str,
-    id: &str,
-) -> Result<(), crate::store::StoreError> {
+/// Local-only columns are not the base's to restore: they keep their stored values.
+fn restore_base(tx: &mut dyn StoreTx, table: &str, id: &str) -> Result<(), SyncError> {
     match tx.base(table, id)? {
-        Some(base) => tx.upsert(table, &base)?,
+        Some(base) => {
+            let schema = super::resolve::stored_schema(tx, table)?;
+            let row = super::resolve::keeping_local_columns(tx, &schema, table, id, &base)?;
+            tx.upsert(table, &row)?
+        }
         None => {
             tx.delete(table, id)?;
         }
     }
-    tx.remove_base(table, id).map(|_| ())
+    tx.remove_base(table, id)?;
+    Ok(())
 }
 
 /// Captures the base of a 3-way merge with the first local change to an item: with no

@@ -225,9 +225,9 @@ impl IntoIterator for Record {
     }
 }
 
-/// The result of a 3-way merge: the merged value and the columns changed differently on
-/// both sides (empty when the merge is clean). With clashes, `value` holds the local side
-/// for the clashing columns.
+/// The result of a 3-way merge: the merged value and what changed differently on both
+/// sides (empty when the merge is clean). With clashes, `value` holds the local side for
+/// the clashing fields.
 ///
 /// ```
 /// let m = sync_core::Merged { value: 1, clashes: Vec::<String>::new() };
@@ -237,7 +237,10 @@ impl IntoIterator for Record {
 pub struct Merged<T> {
     /// The merged value.
     pub value: T,
-    /// Column names changed differently on both sides.
+    /// What changed differently on both sides, in schema order: the struct's field
+    /// names for a typed merge ([`Syncable::merge3`](super::Syncable::merge3)), the
+    /// column names for a [`Record::merge3`]. For a typed merge,
+    /// [`clashing_columns`](Merged::clashing_columns) names the columns.
     pub clashes: Vec<String>,
 }
 
@@ -245,5 +248,34 @@ impl<T> Merged<T> {
     /// True when nothing clashed.
     pub fn is_clean(&self) -> bool {
         self.clashes.is_empty()
+    }
+}
+
+impl<T: super::Syncable> Merged<T> {
+    /// The columns of the clashing fields (the names in the store and on the wire), in
+    /// the order of [`clashes`](Merged::clashes). A clash that names no field of `T`
+    /// (a hand-written merge reporting columns) is given as it is.
+    ///
+    /// ```
+    /// use sync_core::Syncable;
+    /// #[derive(sync_derive::Syncable)]
+    /// #[sync(crate = "sync_core")]
+    /// struct Visit {
+    ///     id: String,
+    ///     #[sync(rename = "siteId")]
+    ///     site: String,
+    ///     #[version]
+    ///     version: Option<String>,
+    /// }
+    /// let v = |site: &str| Visit { id: "v1".into(), site: site.into(), version: None };
+    /// let merged = Visit::merge3(&v("base"), v("north"), v("south"));
+    /// assert_eq!(merged.clashes, ["site"]);
+    /// assert_eq!(merged.clashing_columns(), ["siteId"]);
+    /// ```
+    pub fn clashing_columns(&self) -> Vec<&str> {
+        self.clashes
+            .iter()
+            .map(|field| T::column_of(field).unwrap_or(field))
+            .collect()
     }
 }

@@ -157,7 +157,8 @@ impl SystemColumn {
 /// ```
 /// use sync_core::{Column, ColumnType};
 /// let c = Column::new("dueDate", ColumnType::Date).nullable(true);
-/// assert_eq!((c.name.as_str(), c.ty, c.nullable), ("dueDate", ColumnType::Date, true));
+/// assert_eq!((c.name.as_str(), c.ty, c.nullable, c.local), ("dueDate", ColumnType::Date, true, false));
+/// assert!(Column::new("notes", ColumnType::Text).local(true).local);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
@@ -169,6 +170,11 @@ pub struct Column {
     pub nullable: bool,
     /// `Some` for the server-maintained system columns.
     pub system: Option<SystemColumn>,
+    /// A local-only column (`#[sync(local)]`): stored on the device like any other,
+    /// never sent, never taken from the server, never part of a conflict. A store keeps
+    /// the flag as the last [`ensure_table`](crate::store::StoreTx::ensure_table) gave
+    /// it (the engine ensures every table it registers); it need not write it to disk.
+    pub local: bool,
 }
 
 impl Column {
@@ -179,12 +185,19 @@ impl Column {
             ty,
             nullable: false,
             system: None,
+            local: false,
         }
     }
 
     /// Sets whether the column may hold `Null`.
     pub fn nullable(mut self, nullable: bool) -> Column {
         self.nullable = nullable;
+        self
+    }
+
+    /// Sets whether the column is local-only (see [`Column::local`](Column#structfield.local)).
+    pub fn local(mut self, local: bool) -> Column {
+        self.local = local;
         self
     }
 
@@ -201,6 +214,7 @@ impl Column {
             // Only the id is always present; a row not yet pushed has no version or times.
             nullable: !matches!(col, SystemColumn::Id | SystemColumn::Deleted),
             system: Some(col),
+            local: false,
         }
     }
 }
@@ -239,6 +253,53 @@ impl TableSchema {
     pub fn with_column(mut self, name: impl Into<String>, ty: ColumnType, nullable: bool) -> Self {
         self.columns.push(Column::new(name, ty).nullable(nullable));
         self
+    }
+
+    /// Appends a local-only data column (builder style): stored on the device, never
+    /// synced (see [`Column::local`](Column#structfield.local)).
+    ///
+    /// ```
+    /// use sync_core::{ColumnType, TableSchema};
+    /// let s = TableSchema::new("Visit")
+    ///     .with_column("site", ColumnType::Text, false)
+    ///     .with_local_column("notes", ColumnType::Text, true);
+    /// assert!(s.column("notes").is_some_and(|c| c.local));
+    /// let sent: Vec<_> = s.synced().columns.iter().map(|c| c.name.clone()).collect();
+    /// assert_eq!(sent, ["id", "version", "updatedAt", "createdAt", "deleted", "site"]);
+    /// ```
+    pub fn with_local_column(
+        mut self,
+        name: impl Into<String>,
+        ty: ColumnType,
+        nullable: bool,
+    ) -> Self {
+        self.columns
+            .push(Column::new(name, ty).nullable(nullable).local(true));
+        self
+    }
+
+    /// The schema the server sees: this one without its local-only columns.
+    ///
+    /// ```
+    /// use sync_core::{ColumnType, TableSchema};
+    /// let s = TableSchema::new("T").with_local_column("n", ColumnType::Text, true);
+    /// assert_eq!(s.synced(), TableSchema::new("T"));
+    /// ```
+    pub fn synced(&self) -> TableSchema {
+        TableSchema {
+            name: self.name.clone(),
+            columns: self.columns.iter().filter(|c| !c.local).cloned().collect(),
+        }
+    }
+
+    /// The local-only columns.
+    ///
+    /// ```
+    /// let s = sync_core::TableSchema::new("T").with_local_column("n", sync_core::ColumnType::Text, true);
+    /// assert_eq!(s.local_columns().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["n"]);
+    /// ```
+    pub fn local_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.local)
     }
 
     /// The column with this name (exact match first, then ASCII case-insensitive, the way
@@ -330,7 +391,8 @@ impl TableSchema {
                         column: sys.name(),
                     });
                 }
-                Some(c) if c.ty != sys.column_type() || c.name != sys.name() => {
+                // A system column is the server's: it cannot be local-only.
+                Some(c) if c.ty != sys.column_type() || c.name != sys.name() || c.local => {
                     return Err(SchemaError::MissingSystemColumn {
                         table: self.name.clone(),
                         column: sys.name(),

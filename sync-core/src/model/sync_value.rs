@@ -43,7 +43,7 @@ use super::value::Value;
     message = "`{Self}` cannot be stored in a synced column",
     label = "this field's type has no `SyncValue` implementation",
     note = "supported: String, bool, i8..i64, u8..u32, f32, f64, Vec<u8>, Option<T>, chrono::DateTime<Utc>, chrono::NaiveDate, uuid::Uuid",
-    note = "for any serde type, mark the field `#[sync(json)]`; for your own type, implement `SyncValue`; for a local-only field, use `#[sync(skip)]`"
+    note = "for any serde type, mark the field `#[sync(json)]`; for your own type, implement `SyncValue`; for a field that is not to be stored at all, use `#[sync(skip)]`"
 )]
 pub trait SyncValue: Sized {
     /// The column type this Rust type is stored as.

@@ -12,7 +12,8 @@ use super::schema::TableSchema;
 /// - `to_record` emits `id`, `version` and every data column of the schema; the other
 ///   system columns (`updatedAt`, `createdAt`, `deleted`) belong to the server and the
 ///   store, and are never emitted;
-/// - `from_record(to_record(x))` equals `x` for every field that is not local-only;
+/// - `from_record(to_record(x))` equals `x` for every field that is stored (all but
+///   `#[sync(skip)]` fields);
 /// - `changed_columns` and `merge3` look at data columns only.
 ///
 /// ```
@@ -89,15 +90,73 @@ pub trait Syncable: Sized {
 
     /// Decodes a record. A missing column (unless the field is an `Option`) or a value of
     /// the wrong type is an error naming the table, column and expected type. Extra
-    /// columns are ignored; local-only (`#[sync(skip)]`) fields get their `Default`.
+    /// columns are ignored; `#[sync(skip)]` fields get their `Default`, and so do
+    /// local-only (`#[sync(local)]`) fields the record lacks or holds as `Null`.
     fn from_record(record: Record) -> Result<Self, DecodeError>;
 
     /// The data columns whose values differ between `self` and `other`, in schema order.
     fn changed_columns(&self, other: &Self) -> Vec<&'static str>;
 
+    /// The struct field that holds a data column, by the column's name (matched like
+    /// [`TableSchema::column`]: exactly, then ignoring ASCII case); `None` for a system
+    /// column or a name the table does not have.
+    ///
+    /// The derive answers with the field's name as written (`due_date` for `dueDate`,
+    /// `site` for a field renamed `#[sync(rename = "siteId")]`). The default, for
+    /// hand-written impls, names each field after its column.
+    ///
+    /// ```
+    /// use sync_core::Syncable;
+    /// #[derive(sync_derive::Syncable)]
+    /// #[sync(crate = "sync_core")]
+    /// struct Visit {
+    ///     id: String,
+    ///     due_date: Option<chrono::NaiveDate>,
+    ///     #[sync(rename = "siteId")]
+    ///     site: String,
+    ///     #[version]
+    ///     version: Option<String>,
+    /// }
+    /// assert_eq!(Visit::field_of("dueDate"), Some("due_date"));
+    /// assert_eq!(Visit::field_of("SITEID"), Some("site"));
+    /// assert_eq!((Visit::field_of("version"), Visit::field_of("nope")), (None, None));
+    /// ```
+    fn field_of(column: &str) -> Option<&'static str> {
+        Self::schema()
+            .column(column)
+            .filter(|c| c.system.is_none())
+            .map(|c| c.name.as_str())
+    }
+
+    /// The data column of a struct field, by the field's name (exactly as written);
+    /// `None` for the id, version, server-maintained, local-only and `skip` fields, and for a
+    /// name the struct does not have. The inverse of [`field_of`](Syncable::field_of).
+    ///
+    /// ```
+    /// use sync_core::Syncable;
+    /// #[derive(sync_derive::Syncable)]
+    /// #[sync(crate = "sync_core")]
+    /// struct Visit {
+    ///     id: String,
+    ///     #[sync(rename = "siteId")]
+    ///     site: String,
+    ///     #[version]
+    ///     version: Option<String>,
+    /// }
+    /// assert_eq!(Visit::column_of("site"), Some("siteId"));
+    /// assert_eq!((Visit::column_of("id"), Visit::column_of("siteId")), (None, None));
+    /// ```
+    fn column_of(field: &str) -> Option<&'static str> {
+        Self::schema()
+            .data_columns()
+            .find(|c| c.name == field)
+            .map(|c| c.name.as_str())
+    }
+
     /// 3-way field merge: a field changed on one side only takes that side's value; a
-    /// field changed differently on both sides is a clash (reported, local value kept).
-    /// The id and local-only fields come from `local`; the version and server-maintained
+    /// field changed differently on both sides is a clash (reported by its field name,
+    /// local value kept).
+    /// The id, local-only and `skip` fields come from `local`; the version and server-maintained
     /// fields from `remote`, so that the merged value can be pushed against the remote.
     fn merge3(base: &Self, local: Self, remote: Self) -> Merged<Self>;
 }
