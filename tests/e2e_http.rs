@@ -195,12 +195,17 @@ async fn story_blog_field_merge(url: &str) {
     })
     .await
     .unwrap();
-    a.push().await.unwrap();
-    pb.pull(&id, Some(only.clone())).await.unwrap();
+    let pushed = a.push().await.unwrap();
+    assert_eq!(pushed.pushed, 1, "{pushed:?}");
+    let pulled = pb.pull(&id, Some(only.clone())).await.unwrap();
     let mut on_a = pa.get(&id).await.unwrap().unwrap();
     on_a.name = "Janet".into();
     pa.update(on_a).await.unwrap();
-    let mut on_b = pb.get(&id).await.unwrap().unwrap();
+    let mut on_b = pb
+        .get(&id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("B pulled {pulled:?} and has no {id}"));
     on_b.age = 30;
     pb.update(on_b).await.unwrap();
     a.push().await.unwrap();
@@ -659,4 +664,39 @@ async fn a_push_batch_is_cut_to_the_servers_limit_and_sent_again_applies_nothing
             .map(str::to_owned),
         version
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_pushes_to_our_server_in_batches_and_to_microsofts_one_request_a_write() {
+    for extension in [true, false] {
+        let (url, log) = logged_server(1000, extension).await;
+        let d = device(&url);
+        let todos = d.table::<TodoItem>().await.unwrap();
+        for i in 0..30 {
+            todos.insert(todo(&format!("item {i}"))).await.unwrap();
+        }
+        let report = d.push().await.unwrap();
+        assert_eq!((report.pushed, report.total), (30, 30), "{report:?}");
+        let requests = log.lock().unwrap().clone();
+        let batches = requests
+            .iter()
+            .filter(|r| r.as_str() == "POST /tablesync/v1/batch")
+            .count();
+        let singles = requests
+            .iter()
+            .filter(|r| r.as_str() == format!("POST /tables/{TODO}"))
+            .count();
+        if extension {
+            // Four places in flight share the thirty: a batch each.
+            assert_eq!((batches, singles), (4, 0), "{requests:?}");
+        } else {
+            assert_eq!((batches, singles), (0, 30), "{requests:?}");
+            assert_eq!(requests[0], "GET /tablesync/v1", "asked once");
+        }
+        assert_eq!(d.pending_count().await.unwrap(), 0);
+        let fresh = device(&url);
+        let all = fresh.table::<TodoItem>().await.unwrap();
+        all.pull("all", None).await.unwrap();
+        assert_eq!(all.all().await.unwrap().len(), 30);
+    }
 }

@@ -96,6 +96,9 @@ impl Drop for CountingServer {
 }
 
 async fn count(State(applied): State<Arc<Applied>>, request: Request, next: Next) -> Response {
+    if request.uri().path() == sync_http::wire::batch::BATCH_PATH {
+        return count_batch(&applied, request, next).await;
+    }
     let method = request.method().clone();
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, 1 << 20).await else {
@@ -121,6 +124,60 @@ async fn count(State(applied): State<Arc<Applied>>, request: Request, next: Next
             .or_default() += 1;
     }
     response
+}
+
+/// A batch: each operation whose result says the server applied it now (a 2xx that is
+/// not a replay of a recorded answer) counts as its single request would.
+async fn count_batch(applied: &Applied, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, 64 << 20).await else {
+        return Response::builder()
+            .status(413)
+            .body(Body::empty())
+            .expect("a response");
+    };
+    let stamps: Vec<Option<String>> = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            Some(
+                v.get("operations")?
+                    .as_array()?
+                    .iter()
+                    .map(|op| Some(op.get("item")?.get("stamp")?.as_str()?.to_owned()))
+                    .collect(),
+            )
+        })
+        .unwrap_or_default();
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let (parts, body) = response.into_parts();
+    let Ok(answer) = to_bytes(body, 256 << 20).await else {
+        return Response::builder()
+            .status(500)
+            .body(Body::empty())
+            .expect("a response");
+    };
+    if parts.status.is_success()
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer)
+        && let Some(results) = v.get("results").and_then(|r| r.as_array())
+    {
+        let mut counts = applied.stamps.lock().expect("applied lock");
+        for (stamp, result) in stamps.iter().zip(results) {
+            let ok = result
+                .get("status")
+                .and_then(|s| s.as_u64())
+                .is_some_and(|s| (200..300).contains(&s));
+            let replayed = result.get("replayed").and_then(|r| r.as_bool()) == Some(true);
+            if ok
+                && !replayed
+                && let Some(s) = stamp
+            {
+                *counts.entry(s.clone()).or_default() += 1;
+            }
+        }
+    }
+    Response::from_parts(parts, Body::from(answer))
 }
 
 /// Whether `response` answers a write the server applied: a 2xx answer to POST, PATCH or

@@ -80,8 +80,11 @@ use resolve::Decider;
 /// ```
 #[derive(Debug, Clone)]
 pub struct SyncOptions {
-    /// Operations in flight at once during a push (on different items; never two on
-    /// one item). 1 pushes strictly in queue order.
+    /// Places in flight at once during a push, each sending one operation or one batch
+    /// (see [`max_batch`](SyncOptions::max_batch)); two operations on one item are
+    /// never in flight together. 1 pushes strictly in queue order, one operation at a
+    /// time, so that a conflict handler's abort leaves everything after the conflict
+    /// unsent; with more, an abort stops the push after what is already in flight.
     pub max_in_flight: usize,
     /// Rows per pull page.
     pub page_size: u32,
@@ -92,6 +95,12 @@ pub struct SyncOptions {
     /// is [`SyncError::PullLimit`], with every page received stored, so the next pull
     /// goes on from there. Default 10 000 (a million rows at the default page size).
     pub max_pull_pages: usize,
+    /// The most operations one place in flight hands the transport at once
+    /// ([`Transport::push_batch`](crate::transport::Transport::push_batch)) when
+    /// `max_in_flight` is more than 1: one request to a server that takes batches (the
+    /// tablesync server), one call after another to one that does not. A push shares
+    /// its operations equally among the places, up to this. Default 100.
+    pub max_batch: usize,
 }
 
 impl Default for SyncOptions {
@@ -101,6 +110,7 @@ impl Default for SyncOptions {
             page_size: 100,
             max_conflict_retries: 3,
             max_pull_pages: 10_000,
+            max_batch: 100,
         }
     }
 }

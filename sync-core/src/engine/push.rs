@@ -18,7 +18,7 @@ use crate::model::{Record, SystemColumn, TableSchema};
 use crate::store::{
     ConflictKind, OpError, OpKind, Operation, Store, StoreError, StoreTx, StoredConflict, normalize,
 };
-use crate::transport::{Transport, TransportError};
+use crate::transport::{BatchWrite, Transport, TransportError, Write, WriteResult};
 
 use super::resolve::{self, RecordDecision, fit, fit_remote, settle, settle_with, stored_schema};
 use super::{Inner, SyncError, SyncEvent, outgoing};
@@ -169,7 +169,15 @@ async fn drive<S: Store, T: Transport>(
     });
     let max = inner.options.max_in_flight.max(1);
     let (events, mut outcomes) = mpsc::unbounded_channel();
+    let share = if max == 1 {
+        1
+    } else {
+        ops.len()
+            .div_ceil(max)
+            .clamp(1, inner.options.max_batch.max(1))
+    };
     let shared = Arc::new(Lanes {
+        share,
         preparer: tokio::sync::Mutex::new(Preparer::new(inner, ops, max)),
         stop: AtomicBool::new(false),
     });
@@ -246,6 +254,11 @@ async fn drive<S: Store, T: Transport>(
 /// What the lanes of one push share.
 struct Lanes<S, T> {
     preparer: tokio::sync::Mutex<Preparer<S, T>>,
+    /// Operations a lane hands the transport at once: an equal share of the push per
+    /// lane, up to `max_batch`, so that every lane has work to the end. With one lane,
+    /// one: the queue then goes strictly one operation at a time, so a conflict handler
+    /// that aborts the push leaves everything after the conflict unsent.
+    share: usize,
     /// Set by a stop, an abort or a store failure: no lane starts another operation.
     stop: AtomicBool,
 }
@@ -264,36 +277,193 @@ async fn lane<S: Store, T: Transport>(
     events: mpsc::UnboundedSender<Event>,
 ) {
     let stopped = || shared.stop.load(Ordering::SeqCst);
+    let share = shared.share;
     while !stopped() {
-        let next = {
+        // The operations this lane sends together (see `Lanes::share`).
+        let taken = {
             let mut preparer = shared.preparer.lock().await;
             if stopped() {
                 break;
             }
-            preparer.next().await
-        };
-        let outcome = match next {
-            Ok(None) => break,
-            Ok(Some((op, p @ Prepared::Send(..)))) => {
-                match push_one(Arc::clone(&inner), op, Some(p), &finisher).await {
-                    Ok(None) => continue, // the finisher reports it
-                    Ok(Some(outcome)) => Ok(outcome),
-                    Err(e) => Err(e),
+            let mut taken = Vec::with_capacity(share);
+            while taken.len() < share {
+                match preparer.next().await {
+                    Ok(None) => break,
+                    Ok(Some(next)) => {
+                        let last = !matches!(next.1, Prepared::Send(..));
+                        taken.push(Ok(next));
+                        if last {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        taken.push(Err(e));
+                        break;
+                    }
                 }
             }
-            // Finished without sending: counted like any other operation.
-            Ok(Some((_, Prepared::Gone))) => Ok(Outcome::Skipped),
-            Ok(Some((_, Prepared::Abort))) => Ok(Outcome::Aborted),
-            Err(e) => Err(e),
+            taken
         };
-        // A stop, an abort or a failure is known to every lane before this one (or
-        // any other) takes another operation.
-        if matches!(outcome, Ok(Outcome::Stop(_) | Outcome::Aborted) | Err(_)) {
-            shared.stop.store(true, Ordering::SeqCst);
-        }
-        if events.send(outcome).is_err() {
+        if taken.is_empty() {
             break;
         }
+        let mut sends = Vec::new();
+        let mut others = Vec::new();
+        for t in taken {
+            match t {
+                Ok((op, Prepared::Send(o, row))) => sends.push((op, o, row)),
+                Ok((_, Prepared::Gone)) => others.push(Ok(Outcome::Skipped)),
+                Ok((_, Prepared::Abort)) => others.push(Ok(Outcome::Aborted)),
+                Err(e) => others.push(Err(e)),
+            }
+        }
+        let mut outcomes = send_batch(&inner, sends, &finisher).await;
+        outcomes.extend(others);
+        for outcome in outcomes {
+            // A stop, an abort or a failure is known to every lane before this one (or
+            // any other) takes another operation.
+            if matches!(outcome, Ok(Outcome::Stop(_) | Outcome::Aborted) | Err(_)) {
+                shared.stop.store(true, Ordering::SeqCst);
+            }
+            if events.send(outcome).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Sends prepared operations as one [`Transport::push_batch`], then deals with each
+/// answer as [`push_one`] does. The outcomes the finisher does not report, in order.
+async fn send_batch<S: Store, T: Transport>(
+    inner: &Arc<Inner<S, T>>,
+    sends: Vec<(Operation, Operation, Option<Record>)>,
+    finisher: &Finisher,
+) -> Vec<Event> {
+    let mut outcomes = Vec::new();
+    let mut writes = Vec::with_capacity(sends.len());
+    let mut sent = Vec::with_capacity(sends.len());
+    for (_, op, row) in sends {
+        let entry = inner.entry(&op.table);
+        let item = row
+            .as_ref()
+            .map(|r| outgoing(entry.as_ref().map(|e| &e.schema), r));
+        let write = match (op.kind, item) {
+            (OpKind::Insert, Some(item)) => Write::Insert { item },
+            (OpKind::Update, Some(item)) => Write::Update {
+                item,
+                expected_version: op.version.clone(),
+            },
+            (OpKind::Delete, _) => Write::Delete {
+                id: op.item_id.clone(),
+                expected_version: op.version.clone(),
+            },
+            (OpKind::Insert | OpKind::Update, None) => {
+                // A queued write whose row is gone cannot be sent; say so, keep the op.
+                let error = OpError {
+                    status: None,
+                    message: "the local row of this operation is missing".into(),
+                    server_copy: None,
+                };
+                outcomes.push(record_failure(inner, op, error).await);
+                continue;
+            }
+        };
+        writes.push(BatchWrite::new(
+            op_key(&op, &write),
+            op.table.clone(),
+            write,
+        ));
+        sent.push((op, row));
+    }
+    if writes.is_empty() {
+        return outcomes;
+    }
+    let results = {
+        let _on_the_wire = OnTheWire::new(&finisher.sending);
+        inner.transport.push_batch(writes).await
+    };
+    let mut results = results.into_iter();
+    for (op, row) in sent {
+        let result = results.next().unwrap_or_else(|| {
+            Err(TransportError::Malformed {
+                message: "the transport answered fewer writes than it was given".into(),
+            })
+        });
+        let prepared = Prepared::Send(op.clone(), row);
+        match push_one(
+            Arc::clone(inner),
+            op,
+            Some(prepared),
+            finisher,
+            Some(result),
+        )
+        .await
+        {
+            Ok(None) => {} // the finisher reports it
+            Ok(Some(outcome)) => outcomes.push(Ok(outcome)),
+            Err(e) => outcomes.push(Err(e)),
+        }
+    }
+    outcomes
+}
+
+/// The idempotency key of an operation as sent: the same entry at the same revision
+/// sending the same write has the same key (so a re-send after a lost answer is
+/// recognized by a server that records keys); anything else a different one, even
+/// should a queue sequence number be reused.
+fn op_key(op: &Operation, write: &Write) -> String {
+    let mut h = Fnv128::default();
+    h.text(&op.table);
+    h.text(&op.item_id);
+    h.bytes(&op.seq.to_le_bytes());
+    h.bytes(&op.revision.to_le_bytes());
+    match write {
+        Write::Insert { item } => {
+            h.text("insert");
+            h.text(&format!("{item:?}"));
+        }
+        Write::Update {
+            item,
+            expected_version,
+        } => {
+            h.text("update");
+            h.text(expected_version.as_deref().unwrap_or(""));
+            h.text(&format!("{item:?}"));
+        }
+        Write::Delete {
+            expected_version, ..
+        } => {
+            h.text("delete");
+            h.text(expected_version.as_deref().unwrap_or(""));
+        }
+    }
+    format!("ts1-{:032x}", h.0)
+}
+
+/// FNV-1a, 128 bits: stable across builds and runs (std's hashers promise neither),
+/// and a few lines; a key needs no cryptographic strength, only to differ.
+struct Fnv128(u128);
+
+impl Default for Fnv128 {
+    fn default() -> Self {
+        Fnv128(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d)
+    }
+}
+
+impl Fnv128 {
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u128::from(*b);
+            self.0 = self
+                .0
+                .wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+        }
+    }
+
+    /// A string, delimited so that ("ab", "c") and ("a", "bc") differ.
+    fn text(&mut self, s: &str) {
+        self.bytes(&(s.len() as u64).to_le_bytes());
+        self.bytes(s.as_bytes());
     }
 }
 
@@ -624,6 +794,7 @@ async fn push_one<S: Store, T: Transport>(
     op: Operation,
     mut first: Option<Prepared>,
     finisher: &Finisher,
+    mut answered: Option<WriteResult>,
 ) -> Result<Option<Outcome>, SyncError> {
     let (table, id) = (op.table.clone(), op.item_id.clone());
     let entry = inner.entry(&table);
@@ -652,23 +823,27 @@ async fn push_one<S: Store, T: Transport>(
         };
         let transport = &inner.transport;
         let on_the_wire = OnTheWire::new(&finisher.sending);
-        let result = match (op.kind, sent()) {
-            (OpKind::Insert, Some(s)) => transport.insert(&table, s).await.map(Some),
-            (OpKind::Update, Some(s)) => transport
-                .update(&table, s, op.version.clone())
-                .await
-                .map(Some),
-            (OpKind::Delete, _) => transport.delete(&table, &id, op.version.clone()).await,
-            (OpKind::Insert | OpKind::Update, None) => {
-                // A queued write whose row is gone cannot be sent; say so, keep the op.
-                let error = OpError {
-                    status: None,
-                    message: "the local row of this operation is missing".into(),
-                    server_copy: None,
-                };
-                drop(on_the_wire);
-                return record_failure(&inner, op, error).await.map(Some);
-            }
+        let result = match (answered.take(), op.kind, sent()) {
+            // The first attempt's answer, from a batch.
+            (Some(result), _, _) => result,
+            (None, kind, sent) => match (kind, sent) {
+                (OpKind::Insert, Some(s)) => transport.insert(&table, s).await.map(Some),
+                (OpKind::Update, Some(s)) => transport
+                    .update(&table, s, op.version.clone())
+                    .await
+                    .map(Some),
+                (OpKind::Delete, _) => transport.delete(&table, &id, op.version.clone()).await,
+                (OpKind::Insert | OpKind::Update, None) => {
+                    // A queued write whose row is gone cannot be sent; say so, keep the op.
+                    let error = OpError {
+                        status: None,
+                        message: "the local row of this operation is missing".into(),
+                        server_copy: None,
+                    };
+                    drop(on_the_wire);
+                    return record_failure(&inner, op, error).await.map(Some);
+                }
+            },
         };
         drop(on_the_wire);
         let err = match result {
