@@ -654,7 +654,11 @@ async fn batch_op(
     let (table, decl) = table_name(config, &op.table).await?;
     let item = match op.item {
         Some(obj) => {
-            if let Some(item_text) = item_text(text) {
+            // Only the item holds numbers: one scan of the operation, and on a find
+            // the item's own text, to name its column.
+            if oversized_integer(text).is_some()
+                && let Some(item_text) = item_text(text)
+            {
                 exact_integers(item_text.as_bytes())?;
             }
             let item = split_item(&table, obj)?;

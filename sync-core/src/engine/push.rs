@@ -8,6 +8,7 @@
 //! app may edit the item: the entry's revision tells, and the edit is kept.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -311,7 +312,7 @@ async fn lane<S: Store, T: Transport>(
         let mut others = Vec::new();
         for t in taken {
             match t {
-                Ok((op, Prepared::Send(o, row))) => sends.push((op, o, row)),
+                Ok((listed, Prepared::Send(op, row))) => sends.push((listed, op, row)),
                 Ok((_, Prepared::Gone)) => others.push(Ok(Outcome::Skipped)),
                 Ok((_, Prepared::Abort)) => others.push(Ok(Outcome::Aborted)),
                 Err(e) => others.push(Err(e)),
@@ -336,13 +337,13 @@ async fn lane<S: Store, T: Transport>(
 /// answer as [`push_one`] does. The outcomes the finisher does not report, in order.
 async fn send_batch<S: Store, T: Transport>(
     inner: &Arc<Inner<S, T>>,
-    sends: Vec<(Operation, Operation, Option<Record>)>,
+    sends: Vec<(Operation, Operation, Option<Record>)>, // listed, prepared, row
     finisher: &Finisher,
 ) -> Vec<Event> {
     let mut outcomes = Vec::new();
     let mut writes = Vec::with_capacity(sends.len());
     let mut sent = Vec::with_capacity(sends.len());
-    for (_, op, row) in sends {
+    for (listed, op, row) in sends {
         let entry = inner.entry(&op.table);
         let item = row
             .as_ref()
@@ -373,7 +374,7 @@ async fn send_batch<S: Store, T: Transport>(
             op.table.clone(),
             write,
         ));
-        sent.push((op, row));
+        sent.push((listed, Prepared::Send(op, row)));
     }
     if writes.is_empty() {
         return outcomes;
@@ -383,16 +384,15 @@ async fn send_batch<S: Store, T: Transport>(
         inner.transport.push_batch(writes).await
     };
     let mut results = results.into_iter();
-    for (op, row) in sent {
+    for (listed, prepared) in sent {
         let result = results.next().unwrap_or_else(|| {
             Err(TransportError::Malformed {
                 message: "the transport answered fewer writes than it was given".into(),
             })
         });
-        let prepared = Prepared::Send(op.clone(), row);
         match push_one(
             Arc::clone(inner),
-            op,
+            listed,
             Some(prepared),
             finisher,
             Some(result),
@@ -420,7 +420,7 @@ fn op_key(op: &Operation, write: &Write) -> String {
     match write {
         Write::Insert { item } => {
             h.text("insert");
-            h.text(&format!("{item:?}"));
+            let _ = write!(h, "{item:?}");
         }
         Write::Update {
             item,
@@ -428,7 +428,7 @@ fn op_key(op: &Operation, write: &Write) -> String {
         } => {
             h.text("update");
             h.text(expected_version.as_deref().unwrap_or(""));
-            h.text(&format!("{item:?}"));
+            let _ = write!(h, "{item:?}");
         }
         Write::Delete {
             expected_version, ..
@@ -443,6 +443,13 @@ fn op_key(op: &Operation, write: &Write) -> String {
 /// FNV-1a, 128 bits: stable across builds and runs (std's hashers promise neither),
 /// and a few lines; a key needs no cryptographic strength, only to differ.
 struct Fnv128(u128);
+
+impl std::fmt::Write for Fnv128 {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.bytes(s.as_bytes());
+        Ok(())
+    }
+}
 
 impl Default for Fnv128 {
     fn default() -> Self {
@@ -460,7 +467,9 @@ impl Fnv128 {
         }
     }
 
-    /// A string, delimited so that ("ab", "c") and ("a", "bc") differ.
+    /// A string, delimited so that ("ab", "c") and ("a", "bc") differ. (What is
+    /// written through `fmt::Write` is hashed as it comes, undelimited: one such write
+    /// per key, last.)
     fn text(&mut self, s: &str) {
         self.bytes(&(s.len() as u64).to_le_bytes());
         self.bytes(s.as_bytes());

@@ -464,9 +464,54 @@ impl Answer {
         })
     }
 
+    /// The answer recorded under `key` (status and body as stored), marked replayed.
+    pub(crate) fn recorded(key: &str, status: i64, body: String) -> Result<Answer, StoreError> {
+        match u16::try_from(status) {
+            Ok(status) if status >= 100 => Ok(Answer {
+                status,
+                body,
+                replayed: true,
+            }),
+            _ => Err(StoreError::Database(format!(
+                "key `{key}` has no recorded answer (status {status})"
+            ))),
+        }
+    }
+
     /// Whether [`Answer::body`] is a row (else a message).
     pub fn has_row(&self) -> bool {
         matches!(self.status, 200 | 201 | 409 | 412)
+    }
+}
+
+/// How long batch keys are kept, and when a backend last forgot the expired ones.
+pub(crate) struct KeyWindow {
+    window_ms: i64,
+    pruned_ms: std::sync::atomic::AtomicI64,
+}
+
+impl KeyWindow {
+    pub(crate) fn new(window: std::time::Duration) -> KeyWindow {
+        KeyWindow {
+            window_ms: i64::try_from(window.as_millis()).unwrap_or(i64::MAX),
+            pruned_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Keys recorded before this (at `now`) are expired.
+    pub(crate) fn cutoff(&self, now: i64) -> i64 {
+        now.saturating_sub(self.window_ms)
+    }
+
+    /// Whether to forget expired keys now: at most once a minute per backend.
+    pub(crate) fn prune_due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.pruned_ms.load(Relaxed);
+        now.saturating_sub(last) >= 60_000
+            && self
+                .pruned_ms
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
     }
 }
 

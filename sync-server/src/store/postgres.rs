@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use sea_query::{Alias, Expr, Func, PostgresQueryBuilder, Query, SubQueryStatement, Value as Sql};
@@ -22,8 +21,8 @@ use super::catalog::{
 use super::sql::{self, Flavor};
 use super::sqlite::bind_data;
 use super::{
-    Answer, Backend, BatchOp, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions,
-    WriteOp, plan,
+    Answer, Backend, BatchOp, BoxFuture, KeyWindow, Outcome, Page, Plan, Row, StoreError,
+    StoreOptions, WriteOp, plan,
 };
 use crate::query::TableQuery;
 
@@ -53,10 +52,8 @@ pub struct PostgresBackend {
 struct Inner {
     pool: Pool,
     catalog: Catalog,
-    /// How long batch keys are kept, in milliseconds.
-    key_window_ms: i64,
-    /// When this instance last pruned expired keys (database time).
-    pruned_ms: AtomicI64,
+    /// How long batch keys are kept (pruned by database time).
+    keys: KeyWindow,
 }
 
 fn lock_schema() -> sea_query::SelectStatement {
@@ -130,8 +127,7 @@ impl PostgresBackend {
             inner: Arc::new(Inner {
                 pool,
                 catalog: Catalog::default(),
-                key_window_ms: i64::try_from(options.key_window.as_millis()).unwrap_or(i64::MAX),
-                pruned_ms: AtomicI64::new(i64::MIN),
+                keys: KeyWindow::new(options.key_window),
             }),
         })
     }
@@ -526,11 +522,8 @@ impl Inner {
         )
         .await?[0]
             .try_get(0)?;
-        let cutoff = now.saturating_sub(self.key_window_ms);
-        let last = self.pruned_ms.load(std::sync::atomic::Ordering::Relaxed);
-        if now.saturating_sub(last) >= 60_000 {
-            self.pruned_ms
-                .store(now, std::sync::atomic::Ordering::Relaxed);
+        let cutoff = self.keys.cutoff(now);
+        if self.keys.prune_due(now) {
             execute(&tx, &sql::prune_keys(cutoff)).await?;
         }
         let mut schema: HashMap<String, Arc<TableMeta>> = HashMap::new();
@@ -565,17 +558,7 @@ impl Inner {
             })?;
             let (status, body): (i32, String) = (r.try_get(0)?, r.try_get(1)?);
             k.commit().await?;
-            return match u16::try_from(status) {
-                Ok(status) if status >= 100 => Ok(Answer {
-                    status,
-                    body,
-                    replayed: true,
-                }),
-                _ => Err(StoreError::Database(format!(
-                    "key `{}` has no recorded answer (status {status})",
-                    op.key
-                ))),
-            };
+            return Answer::recorded(&op.key, i64::from(status), body);
         }
         let (written, changed) = self.batch_write(&mut k, owner, op, schema).await;
         let answer = match Answer::of(&op.op, &written) {

@@ -56,8 +56,8 @@ use super::catalog::{
 };
 use super::sql::{self, Flavor};
 use super::{
-    Answer, Backend, BatchOp, BoxFuture, Outcome, Page, Plan, Row, StoreError, StoreOptions,
-    WriteOp, plan,
+    Answer, Backend, BatchOp, BoxFuture, KeyWindow, Outcome, Page, Plan, Row, StoreError,
+    StoreOptions, WriteOp, plan,
 };
 use crate::query::TableQuery;
 
@@ -97,10 +97,8 @@ struct Shared {
     clock: Clock,
     stats: Counters,
     statement_timeout: Duration,
-    /// How long batch keys are kept, in milliseconds.
-    key_window_ms: i64,
-    /// When expired keys were last pruned.
-    pruned_ms: AtomicI64,
+    /// How long batch keys are kept.
+    keys: KeyWindow,
     /// The private file behind `open_in_memory`, removed when the last thread ends.
     _temp: Option<tempfile::TempDir>,
 }
@@ -347,9 +345,16 @@ fn stopped() -> StoreError {
     StoreError::Database("the SQLite storage threads dropped the request".into())
 }
 
-fn full(shared: &Shared, lane: &str) -> StoreError {
-    shared.stats.busy.fetch_add(1, Relaxed);
-    StoreError::Busy(format!("the {lane} queue is full (--sqlite-queue)"))
+/// Puts a job in a lane: refused at once when the lane is full (counted), or when the
+/// threads are gone.
+fn enqueue<J>(lane: &Sender<J>, name: &str, shared: &Shared, job: J) -> Result<(), StoreError> {
+    lane.try_send(job).map_err(|e| match e {
+        TrySendError::Full(_) => {
+            shared.stats.busy.fetch_add(1, Relaxed);
+            StoreError::Busy(format!("the {name} queue is full (--sqlite-queue)"))
+        }
+        TrySendError::Disconnected(_) => stopped(),
+    })
 }
 
 impl SqliteBackend {
@@ -443,8 +448,7 @@ impl SqliteBackend {
             },
             stats: Counters::default(),
             statement_timeout: options.statement_timeout,
-            key_window_ms: i64::try_from(options.key_window.as_millis()).unwrap_or(i64::MAX),
-            pruned_ms: AtomicI64::new(i64::MIN),
+            keys: KeyWindow::new(options.key_window),
             _temp: temp,
         });
         let queue = options.sqlite_queue.max(1);
@@ -519,10 +523,7 @@ impl SqliteBackend {
                 let _ = reply.send(result);
             }),
         };
-        self.reads.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => full(&self.shared, "read"),
-            TrySendError::Disconnected(_) => stopped(),
-        })?;
+        enqueue(&self.reads, "read", &self.shared, job)?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -535,10 +536,7 @@ impl SqliteBackend {
         let job = Job::Run(Box::new(move |inner, conn| {
             let _ = reply.send(f(inner, conn));
         }));
-        self.writes.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => full(&self.shared, "write"),
-            TrySendError::Disconnected(_) => stopped(),
-        })?;
+        enqueue(&self.writes, "write", &self.shared, job)?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -814,8 +812,11 @@ impl Inner {
         StoreError,
     > {
         let now = self.shared.clock.now();
-        let cutoff = now.saturating_sub(self.shared.key_window_ms);
-        self.prune_keys(conn, now, cutoff)?;
+        let cutoff = self.shared.keys.cutoff(now);
+        if self.shared.keys.prune_due(now) {
+            let (q, v) = sql::prune_keys(cutoff).build_rusqlite(SqliteQueryBuilder);
+            conn.execute(&q, &*v.as_params())?;
+        }
         let mut schema = HashMap::new();
         let mut answers = Vec::with_capacity(ops.len());
         for op in ops {
@@ -827,18 +828,6 @@ impl Inner {
             }
         }
         Ok((answers, schema))
-    }
-
-    /// Forgets expired keys, at most once a minute.
-    fn prune_keys(&self, conn: &Connection, now: i64, cutoff: i64) -> Result<(), StoreError> {
-        let last = self.shared.pruned_ms.load(Relaxed);
-        if now.saturating_sub(last) < 60_000 {
-            return Ok(());
-        }
-        self.shared.pruned_ms.store(now, Relaxed);
-        let (q, v) = sql::prune_keys(cutoff).build_rusqlite(SqliteQueryBuilder);
-        conn.execute(&q, &*v.as_params())?;
-        Ok(())
     }
 
     /// One operation of a batch: the recorded answer of its key, or the write in a
@@ -924,8 +913,7 @@ impl Inner {
             Some(m) => Some(Arc::clone(m)),
             None => self.meta(conn, &key)?,
         };
-        exec(conn, "SAVEPOINT w")?;
-        let result = (|| {
+        in_savepoint(conn, || {
             let meta = match meta {
                 Some(m) if missing_columns(Some(&m), data).is_empty() => m,
                 None if !matches!(target.op, WriteOp::Insert { .. }) => {
@@ -940,13 +928,7 @@ impl Inner {
             };
             let values = bind_data(target.table, &meta, data)?;
             self.apply(conn, &key, meta, &values, target)
-        })();
-        if let Ok(Outcome::Done(_)) = result {
-            exec(conn, "RELEASE w")?;
-            return result;
-        }
-        undo(conn);
-        result
+        })
     }
 
     /// The text of a statement shape, built by `build` the first time.
@@ -1155,19 +1137,7 @@ impl Inner {
         values: Vec<(String, Sql)>,
         job: &WriteJob,
     ) -> Result<Outcome, StoreError> {
-        exec(conn, "SAVEPOINT w")?;
-        let result = self.apply(conn, &key, meta, &values, job.target());
-        if let Ok(Outcome::Done(_)) = result {
-            match exec(conn, "RELEASE w") {
-                Ok(()) => return result,
-                Err(e) => {
-                    undo(conn);
-                    return Err(e);
-                }
-            }
-        }
-        undo(conn);
-        result
+        in_savepoint(conn, || self.apply(conn, &key, meta, &values, job.target()))
     }
 
     /// The write itself, inside its savepoint.
@@ -1251,7 +1221,29 @@ fn exec(conn: &Connection, text: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Rolls the savepoint of [`Inner::write_one`] back and leaves it; failing that, the
+/// Runs one write in its own savepoint: kept when done, rolled back when refused or
+/// failed. Should the savepoint not roll back, the whole transaction does (and the
+/// caller sees it).
+fn in_savepoint(
+    conn: &Connection,
+    write: impl FnOnce() -> Result<Outcome, StoreError>,
+) -> Result<Outcome, StoreError> {
+    exec(conn, "SAVEPOINT w")?;
+    let result = write();
+    if let Ok(Outcome::Done(_)) = result {
+        match exec(conn, "RELEASE w") {
+            Ok(()) => return result,
+            Err(e) => {
+                undo(conn);
+                return Err(e);
+            }
+        }
+    }
+    undo(conn);
+    result
+}
+
+/// Rolls the savepoint of [`in_savepoint`] back and leaves it; failing that, the
 /// whole transaction.
 fn undo(conn: &Connection) {
     if conn.is_autocommit() {
@@ -1283,16 +1275,7 @@ fn recorded(conn: &Connection, owner: &str, key: &str) -> Result<Answer, StoreEr
     let (q, v) = sql::select_key(owner, key).build_rusqlite(SqliteQueryBuilder);
     let (status, body): (i64, String) =
         conn.query_row(&q, &*v.as_params(), |r| Ok((r.get(0)?, r.get(1)?)))?;
-    match u16::try_from(status) {
-        Ok(status) if status >= 100 => Ok(Answer {
-            status,
-            body,
-            replayed: true,
-        }),
-        _ => Err(StoreError::Database(format!(
-            "key `{key}` has no recorded answer (status {status})"
-        ))),
-    }
+    Answer::recorded(key, status, body)
 }
 
 /// Rolls the open transaction back, if any.
@@ -1355,10 +1338,7 @@ impl Backend for SqliteBackend {
             ops,
             reply,
         });
-        let sent = self.writes.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => full(&self.shared, "write"),
-            TrySendError::Disconnected(_) => stopped(),
-        });
+        let sent = enqueue(&self.writes, "write", &self.shared, job);
         Box::pin(async move {
             sent?;
             answer.await.map_err(|_| stopped())?
@@ -1464,10 +1444,7 @@ impl Backend for SqliteBackend {
             op,
             reply,
         });
-        let sent = self.writes.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => full(&self.shared, "write"),
-            TrySendError::Disconnected(_) => stopped(),
-        });
+        let sent = enqueue(&self.writes, "write", &self.shared, job);
         Box::pin(async move {
             sent?;
             answer.await.map_err(|_| stopped())?
