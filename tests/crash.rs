@@ -11,8 +11,12 @@
 //! - during a push, after the server applied a write but before the client stored the
 //!   answer: a layer around the server's router tells the parent that it applied one of
 //!   the client's writes and holds the answer back until the client is dead;
-//! - during a pull: on a page request, either holding the page back or letting it go
-//!   and killing while the client stores it.
+//! - during a pull: on a page request (or the streamed pull's one request), either
+//!   holding the answer back or letting it go and killing while the client stores it
+//!   (a streamed pull is stored in pages of five rows, so a kill lands between them).
+//!
+//! Two rounds of three speak the `tablesync` extension (batch push, streamed pull),
+//! the third the table protocol alone (one request per write, pages).
 //!
 //! After each kill the parent reopens the file, checks that every acknowledged write
 //! is still there, syncs it clean (push until the queue is empty, conflicts resolved by
@@ -121,7 +125,9 @@ fn child(db: &Path) {
         .build()
         .expect("child runtime");
     rt.block_on(async move {
-        let ctx = client(db, &url, "child", 5);
+        // Every third round speaks the table protocol alone (pages, one request per
+        // write), the others the extension (batches, streamed pulls).
+        let ctx = client(db, &url, "child", 5, round % 3 != 2);
         let items = ctx.table::<Item>().await.expect("child registers Item");
         let mut ids: Vec<String> = items
             .all()
@@ -236,11 +242,15 @@ async fn update(
     Some(id.clone())
 }
 
-fn client(db: &Path, url: &str, who: &str, page_size: u32) -> Client {
+fn client(db: &Path, url: &str, who: &str, page_size: u32, extensions: bool) -> Client {
     let store = SqliteStore::open(db).expect("open the client's store");
     let transport = HttpTransport::builder(url)
         .timeout(Duration::from_secs(10))
         .header(CLIENT_HEADER, who)
+        // A streamed pull is stored in pages of this size too, so a kill can land
+        // between two of them.
+        .stream_page_rows(page_size)
+        .extensions(extensions)
         .build()
         .expect("transport");
     SyncContext::with_options(
@@ -317,11 +327,15 @@ async fn observe(State(watch): State<Arc<Watch>>, request: Request, next: Next) 
         .get(CLIENT_HEADER)
         .is_some_and(|v| v == "child");
     let method = request.method().clone();
+    // A page request, or a streamed pull (which holds every page of the pull).
+    let path = request.uri().path();
     let page = method == Method::GET
-        && request
-            .uri()
-            .path()
-            .eq_ignore_ascii_case(&format!("/tables/{}", Item::table_name()));
+        && [
+            format!("/tables/{}", Item::table_name()),
+            format!("/tablesync/v1/stream/{}", Item::table_name()),
+        ]
+        .iter()
+        .any(|p| path.eq_ignore_ascii_case(p));
     // The counting layer inside has counted an applied write by the time it answers.
     let response = next.run(request).await;
     if from_child && watch.moment(applied_write(&method, &response), page) {
@@ -695,7 +709,7 @@ async fn recover_and_check(
     seen: &SyncTable<Item, SqliteStore, HttpTransport>,
     round: usize,
 ) -> Recovered {
-    let ctx = client(db, url, "recovery", 50);
+    let ctx = client(db, url, "recovery", 50, true);
     let items = ctx.table::<Item>().await.expect("recovery registers Item");
     // 1. Every acknowledged write survived the kill.
     let local: HashMap<String, Item> = items

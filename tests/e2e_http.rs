@@ -398,8 +398,10 @@ e2e!(
 );
 
 /// A client whose page size is above the server's limit pulls everything: the
-/// server's 400 names its limit, which the transport then keeps; and a filtered pull
-/// of a table the server has no row of yet (no column known to it) is an empty pull.
+/// server's 400 names its limit, which the transport then keeps (a paged pull: the
+/// extension off); and a filtered pull of a table the server has no row of yet (no
+/// column known to it) is an empty pull. The same pull streamed is one answer of 20
+/// rows, read by the server as pages of 7, stored as pages of 8.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
     let config = sync_server::Config::open("sqlite::memory:")
@@ -416,6 +418,7 @@ async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
             SqliteStore::open_in_memory().unwrap(),
             HttpTransport::builder(&url)
                 .max_page_size(5000)
+                .extensions(false)
                 .build()
                 .unwrap(),
             SyncOptions {
@@ -444,6 +447,17 @@ async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
         7,
         "the server's limit is kept"
     );
+    let streamed = SyncContext::new(
+        SqliteStore::open_in_memory().unwrap(),
+        HttpTransport::builder(&url)
+            .stream_page_rows(8)
+            .build()
+            .unwrap(),
+    );
+    let tc = streamed.table::<TodoItem>().await.unwrap();
+    let r = tc.pull("all", None).await.unwrap();
+    assert_eq!((r.received, r.pages), (20, 3), "pages of 8, 8 and 4");
+    assert_eq!(tc.all().await.unwrap().len(), 20);
     s.shutdown().await.expect("graceful shutdown");
 }
 

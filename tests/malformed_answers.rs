@@ -144,6 +144,15 @@ impl Fake {
     }
 
     fn transport(&self) -> HttpTransport {
+        self.builder().build().expect("transport")
+    }
+
+    /// A transport that speaks the table protocol alone.
+    fn transport_paged(&self) -> HttpTransport {
+        self.builder().extensions(false).build().expect("transport")
+    }
+
+    fn builder(&self) -> sync_http::HttpTransportBuilder {
         HttpTransport::builder(&self.url)
             .timeout(Duration::from_secs(1))
             .connect_timeout(Duration::from_secs(1))
@@ -154,8 +163,6 @@ impl Fake {
                 max_retry_after: Duration::from_millis(20),
             })
             .max_response_bytes(LIMIT)
-            .build()
-            .expect("transport")
     }
 }
 
@@ -1034,7 +1041,8 @@ async fn endless_check(fake: &Fake, case: &Endless) -> Result<(), TestCaseError>
     });
     let ctx = SyncContext::with_options(
         SqliteStore::open_in_memory().expect("store"),
-        fake.transport(),
+        // Pages, one request each: every request is a page (no discovery first).
+        fake.transport_paged(),
         SyncOptions {
             page_size: case.page_size,
             ..SyncOptions::default()
@@ -1112,4 +1120,204 @@ fn a_server_always_saying_more_follow_ends_a_pull_at_the_bound_with_every_page_s
     if let Err(e) = result {
         panic!("{e}\nreplay: PROPTEST_RNG_SEED={seed} cargo test --test malformed_answers");
     }
+}
+
+// ---------------------------------------------------------------------------------
+// Streamed pulls: a server that offers streams and answers each stream request with a
+// generated body of newline-delimited JSON.
+
+/// The discovery answer of a server offering streams.
+fn discovery_answer() -> Vec<u8> {
+    let body = json!({"extension": "tablesync", "version": 1, "max_page_size": 1000,
+        "max_body": 1048576, "stream": {"max_rows": 1000}})
+    .to_string();
+    Answer {
+        status: 200,
+        reason: "OK".into(),
+        headers: json_headers(),
+        body: body.into_bytes(),
+        framing: Framing::Exact,
+        expect: Expect::Any,
+    }
+    .bytes()
+}
+
+/// One generated stream answer. Rows that may be stored have ids `s…`, in order after
+/// every row of the answers before; rows that must never be stored have ids that say
+/// why: `cut…` (its line is cut by the end of the body) and `late…` (after a line
+/// that ends the answer).
+fn stream_answer(rng: &mut fastrand::Rng, next: &mut usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    let row = |rng: &mut fastrand::Rng, next: &mut usize| {
+        *next += 1 + rng.usize(0..3);
+        let n = *next;
+        let at = format!(
+            "2026-11-21T12:{:02}:{:02}.{:03}Z",
+            n / 60_000,
+            n / 1000 % 60,
+            n % 1000
+        );
+        good_row(&format!("s{n:05}"), "v1", &at).to_string()
+    };
+    let (mut ended, mut rows) = (false, 0);
+    for _ in 0..rng.usize(0..12) {
+        let line = match rng.u8(0..20) {
+            0..=11 => {
+                rows += 1;
+                row(rng, next)
+            }
+            // Behind the row before it in this answer: out of order.
+            14 if rows > 0 => good_row("s00000", "v1", "2020-01-01T00:00:00.000Z").to_string(),
+            14 => continue,
+            12 => "{\"id\": 5}".into(),
+            13 => "not json at all".into(),
+            15 => "{\"@end\": {\"more\": \"maybe\"}}".into(),
+            16 => {
+                let status = [500, 503, 400, 401][rng.usize(0..4)];
+                json!({"@error": {"status": status, "message": "failed midway"}}).to_string()
+            }
+            17 => format!("{{\"@end\":{{\"more\":{}}}}}", rng.bool()),
+            18 => String::new(),
+            _ => "[1,2,3]".into(),
+        };
+        let ends = line.starts_with("{\"@") || (line != row_like(&line));
+        body.extend_from_slice(line.as_bytes());
+        body.push(b'\n');
+        if ends && !line.is_empty() {
+            ended = true;
+            break;
+        }
+    }
+    if ended {
+        // Whatever follows the line that ended the answer is never read as rows.
+        body.extend_from_slice(
+            good_row("late1", "v1", "2026-11-21T13:00:00.000Z")
+                .to_string()
+                .as_bytes(),
+        );
+        body.push(b'\n');
+    } else {
+        match rng.u8(0..4) {
+            0 => body.extend_from_slice(b"{\"@end\":{\"more\":false}}\n"),
+            1 => body.extend_from_slice(b"{\"@end\":{\"more\":true}}\n"),
+            // A row cut in its middle, and nothing after.
+            2 => {
+                let cut = good_row("cut1", "v1", "2026-11-21T13:00:00.000Z").to_string();
+                body.extend_from_slice(&cut.as_bytes()[..cut.len() / 2]);
+            }
+            // The body just stops after a whole line.
+            _ => {}
+        }
+    }
+    let (status, framing) = match rng.u8(0..10) {
+        0 => (503, Framing::Exact),
+        1 => (200, Framing::Short),
+        2 => (200, Framing::UntilClose),
+        _ => (200, Framing::Exact),
+    };
+    Answer {
+        status,
+        reason: "X".into(),
+        headers: vec![("content-type".into(), "application/x-ndjson".into())],
+        body,
+        framing,
+        expect: Expect::Any,
+    }
+    .bytes()
+}
+
+/// A line that is a good row of the stream (ids `s…` after the previous), else not.
+fn row_like(line: &str) -> String {
+    match serde_json::from_str::<Json>(line) {
+        Ok(v)
+            if v["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with('s') && id != "s00000") =>
+        {
+            line.to_owned()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Every stream answer, however broken, ends a pull in `Ok` or a typed error within the
+/// time limit; what is stored is only rows of complete, well-formed lines, in order,
+/// with the watermark of the last one, and never a row after the line that ended its
+/// answer or a row cut short.
+#[test]
+fn every_broken_stream_ends_a_pull_cleanly_storing_only_whole_rows_in_order() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let fake = rt.block_on(Fake::start());
+    let seed = std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| fastrand::u64(..));
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let (mut ok, mut failed, mut stored_rows, mut answers) = (0, 0, 0, 0);
+    for case in 0..128 {
+        let case_seed = rng.u64(..);
+        let sent = Arc::new(AtomicUsize::new(0));
+        let s = Arc::clone(&sent);
+        let mut first = true;
+        let mut crng = fastrand::Rng::with_seed(case_seed);
+        let mut next = 0usize;
+        fake.generate_with(move || {
+            if std::mem::take(&mut first) {
+                return discovery_answer();
+            }
+            s.fetch_add(1, Ordering::Relaxed);
+            stream_answer(&mut crng, &mut next)
+        });
+        let replay = format!(
+            "case {case}, replay: PROPTEST_RNG_SEED={seed} cargo test --test malformed_answers"
+        );
+        let result = rt.block_on(async {
+            let ctx = SyncContext::with_options(
+                SqliteStore::open_in_memory().expect("store"),
+                fake.builder()
+                    .stream_page_rows(3)
+                    .build()
+                    .expect("transport"),
+                SyncOptions::default().max_pull_pages(40),
+            );
+            let items = ctx.table::<Item>().await.expect("register Item");
+            let pulled = bounded("streamed pull", items.pull("all", None))
+                .await
+                .unwrap_or_else(|e| panic!("{e}; {replay}"));
+            (pulled.map(|_| ()), snapshot(ctx.store()))
+        });
+        answers += sent.load(Ordering::Relaxed);
+        match &result.0 {
+            Ok(()) => ok += 1,
+            Err(SyncError::Transport { .. } | SyncError::PullLimit { .. }) => failed += 1,
+            Err(other) => panic!("an untyped end: {other:?}; {replay}"),
+        }
+        let after = result.1;
+        let ids: Vec<&str> = after.rows.iter().filter_map(Record::id).collect();
+        assert!(
+            ids.iter().all(|id| id.starts_with('s') && *id != "s00000"),
+            "only whole, well-formed rows in order are stored: {ids:?}; {replay}"
+        );
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ids.len(), "no row twice; {replay}");
+        assert_eq!(
+            after.watermark.map(|w| w.id),
+            sorted.last().map(|s| s.to_string()),
+            "the watermark is the last stored row's; {replay}"
+        );
+        stored_rows += ids.len();
+    }
+    println!(
+        "128 broken stream cases, {answers} stream answers: {ok} pulls ended Ok, {failed} with a typed error; {stored_rows} rows stored, all whole and in order"
+    );
+    assert!(
+        ok > 0 && failed > 0,
+        "both ends seen: {ok} ok, {failed} failed"
+    );
 }

@@ -121,6 +121,7 @@ pub struct Config {
     pub(crate) max_batch: usize,
     pub(crate) max_batch_bytes: usize,
     pub(crate) key_window: std::time::Duration,
+    pub(crate) max_stream_rows: u64,
 }
 
 /// A declared table and whether the backend has it yet.
@@ -137,6 +138,9 @@ pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 /// Default `--max-batch-bytes`: 4 MiB.
 pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 << 20;
+/// Default `--max-stream-rows`: rows in one streamed pull answer (a client asks again
+/// after the last for more).
+pub const DEFAULT_MAX_STREAM_ROWS: u64 = 100_000;
 /// Default `--max-url`: 32 KiB of path and query, room for any filter within the
 /// default [`FilterLimits`] of a sync client.
 pub const DEFAULT_MAX_URL: usize = 32 << 10;
@@ -163,6 +167,7 @@ impl Config {
             max_batch: DEFAULT_MAX_BATCH,
             max_batch_bytes: DEFAULT_MAX_BATCH_BYTES,
             key_window: store::DEFAULT_KEY_WINDOW,
+            max_stream_rows: DEFAULT_MAX_STREAM_ROWS,
         }
     }
 
@@ -204,6 +209,21 @@ impl Config {
     pub fn max_batch(mut self, operations: usize, bytes: usize) -> Config {
         self.max_batch = operations;
         self.max_batch_bytes = bytes;
+        self
+    }
+
+    /// The most rows one streamed pull answer carries (`GET /tablesync/v1/stream/...`):
+    /// an answer that reaches it ends saying more rows follow, and the client asks again
+    /// after its last row. Bounds the time one answer holds a connection; each of its
+    /// queries is a page of at most [`Config::max_page_size`] rows.
+    ///
+    /// ```
+    /// let db = sync_server::store::SqliteBackend::open_in_memory().unwrap();
+    /// let config = sync_server::Config::new(std::sync::Arc::new(db)).max_stream_rows(10_000);
+    /// # drop(config);
+    /// ```
+    pub fn max_stream_rows(mut self, rows: u64) -> Config {
+        self.max_stream_rows = rows.max(1);
         self
     }
 

@@ -31,7 +31,7 @@ pub const MAX_ID_LEN: usize = 255;
 
 /// The caller's owner key, put in the request by the auth layer.
 #[derive(Clone)]
-struct Owner(String);
+pub(crate) struct Owner(String);
 
 fn state(config: Config) -> Arc<Config> {
     Arc::new(config)
@@ -44,6 +44,10 @@ pub(crate) fn router(config: Config) -> Router {
         .route("/tables/{table}", get(list).post(insert))
         .route(batch::DISCOVERY_PATH, get(discover))
         .route(batch::BATCH_PATH, axum::routing::post(push_batch))
+        .route(
+            &format!("{}/{{table}}", sync_http::wire::stream::STREAM_PATH),
+            get(crate::stream::rows),
+        )
         .route(
             "/tables/{table}/{id}",
             get(get_one).patch(update).delete(delete).post(undelete),
@@ -106,14 +110,14 @@ async fn auth_layer(State(config): State<Arc<Config>>, mut req: Request, next: N
     }
 }
 
-fn owner(req_owner: Option<axum::Extension<Owner>>) -> String {
+pub(crate) fn owner(req_owner: Option<axum::Extension<Owner>>) -> String {
     req_owner.map(|o| o.0.0).unwrap_or_default()
 }
 
 /// Checks a table name; an invalid or unserved one is a 404 (it cannot be a table). A
 /// declared table is declared to the backend before its first use; with a declared
 /// schema that is not dynamic, only the declared tables are served.
-async fn table_name<'c>(
+pub(crate) async fn table_name<'c>(
     config: &'c Config,
     name: &str,
 ) -> Result<(String, Option<&'c TableDecl>), ApiError> {
@@ -369,10 +373,10 @@ fn query_options(config: &Config, raw: Option<&str>) -> Result<TableQuery, ApiEr
     .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-type TablePath = Result<Path<String>, axum::extract::rejection::PathRejection>;
+pub(crate) type TablePath = Result<Path<String>, axum::extract::rejection::PathRejection>;
 type ItemPath = Result<Path<(String, String)>, axum::extract::rejection::PathRejection>;
 
-fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
+pub(crate) fn path_error(e: axum::extract::rejection::PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {e}"))
 }
 
@@ -517,6 +521,9 @@ async fn discover(State(config): State<Arc<Config>>) -> Response {
             max_operations: config.max_batch as u64,
             max_bytes: config.max_batch_bytes as u64,
             key_window_seconds: config.key_window.as_secs(),
+        }),
+        stream: Some(sync_http::wire::stream::StreamLimits {
+            max_rows: config.max_stream_rows,
         }),
     })
     .into_response()

@@ -43,10 +43,12 @@ pub mod query;
 pub mod schema;
 mod serve;
 pub mod store;
+mod stream;
 
 pub use config::{
     Auth, Config, DEFAULT_MAX_BATCH, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_BODY,
-    DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_URL, MIN_API_KEY_LEN, MIN_JWT_SECRET_LEN,
+    DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_STREAM_ROWS, DEFAULT_MAX_URL, MIN_API_KEY_LEN,
+    MIN_JWT_SECRET_LEN,
 };
 pub use error::ApiError;
 pub use http::{MAX_ID_LEN, validate_id};

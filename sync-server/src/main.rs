@@ -101,6 +101,10 @@ struct Args {
     /// `3600s`): a batch sent again within it applies nothing twice.
     #[arg(long, env = "TABLESYNC_KEY_WINDOW", default_value = "24h", value_parser = parse_duration)]
     key_window: Duration,
+    /// Most rows in one streamed pull answer (`GET /tablesync/v1/stream/{table}`); the
+    /// answer then says more follow and the client asks again after its last row.
+    #[arg(long, env = "TABLESYNC_MAX_STREAM_ROWS", default_value_t = sync_server::DEFAULT_MAX_STREAM_ROWS as usize, value_parser = parse_positive)]
+    max_stream_rows: usize,
 }
 
 /// A whole number of at least 1.
@@ -194,6 +198,7 @@ async fn main() -> std::process::ExitCode {
         .max_body(args.max_body)
         .max_url(args.max_url)
         .max_batch(args.max_batch, args.max_batch_bytes)
+        .max_stream_rows(args.max_stream_rows as u64)
         .max_filter_terms(args.max_filter_terms)
         .max_filter_depth(args.max_filter_depth);
     if let Some(tables) = args.tables {

@@ -1,18 +1,22 @@
 //! Pull: bring the server's changes into the store, page by page.
 //!
-//! Pages are requested after the query's watermark in `(updatedAt, id)` order; each
-//! page and the new watermark commit in one transaction, so a crash mid-pull resumes
-//! where it stopped and applies nothing twice. A pulled row whose item has a pending
-//! local operation becomes a conflict (unless the server has not changed since the
-//! local change was based on it, or already holds exactly the local change).
+//! The transport gives the rows after the query's watermark in `(updatedAt, id)` order
+//! as a stream of pages ([`Transport::pull_stream`]: one request per page, or one
+//! streamed answer cut into pages); each page and the new watermark commit in one
+//! transaction, so a crash mid-pull resumes where it stopped and applies nothing twice.
+//! A pulled row whose item has a pending local operation becomes a conflict (unless the
+//! server has not changed since the local change was based on it, or already holds
+//! exactly the local change).
 //!
-//! The request for a page depends only on the watermark after the previous page, which
-//! is that page's last row: so page N+1 is requested while page N is being stored, at
-//! most one page ahead (two pages in memory). Each page's transaction first checks that
-//! the stored watermark is still the one its request started after: if another pull of
-//! the same query (or a purge) moved it meanwhile, the page is dropped unwritten and
-//! the pull goes on from the stored watermark. A page that cannot be stored ends the
-//! pull with its error, and the request made ahead of it is dropped.
+//! Page N+1 is read while page N is being stored, at most one page ahead (two pages in
+//! memory). Each page's transaction first checks that the stored watermark is still
+//! the one the page follows: if another pull of the same query (or a purge) moved it
+//! meanwhile, the page is dropped unwritten and a new stream is opened after the stored
+//! watermark. A page that cannot be stored ends the pull with its error, and the page
+//! being read ahead is dropped. A stream that breaks (the network, a 5xx) after at
+//! least one of its pages was stored is opened again after the last stored page; one
+//! that breaks before is the pull's error. A stream the server ended on purpose with
+//! more rows to come is followed by another.
 //!
 //! A pull requests at most [`SyncOptions::max_pull_pages`](super::SyncOptions) pages:
 //! a server that always says more rows follow ends it with
@@ -22,6 +26,8 @@
 //! unknown column would look like a pull of nothing.
 
 use std::sync::Arc;
+
+use futures_util::StreamExt;
 
 use crate::model::TableSchema;
 use crate::store::{
@@ -94,100 +100,103 @@ pub(crate) async fn pull<S: Store, T: Transport>(
         include_deleted: true,
         filter: filter.clone(),
     };
-    let fetch = |request: PullRequest| async move {
-        inner
-            .transport
-            .pull(table, request)
-            .await
-            .map_err(|source| SyncError::Transport {
-                table: table.to_owned(),
-                source,
-            })
+    let transport_error = |source: TransportError| SyncError::Transport {
+        table: table.to_owned(),
+        source,
     };
     let (t, q) = (table.to_owned(), query_id.to_owned());
     // The watermark this pull believes is stored; each page's transaction checks it.
     let mut after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
-    // The next page, requested while the previous one was being stored.
-    let mut prefetched: Option<Result<PullPage, SyncError>> = None;
-    loop {
+    // Each turn reads one stream of pages, opened after the stored watermark.
+    'streams: loop {
         if report.pages >= max_pages {
-            return Err(SyncError::PullLimit {
-                table: table.to_owned(),
-                pages: report.pages,
-                received: report.received,
-            });
+            return Err(limit(&report));
         }
-        let page = match prefetched.take() {
-            Some(page) => page?,
-            None => fetch(request_after(after.clone())).await?,
-        };
-        let (n, more) = (page.records.len(), page.more);
-        if more && n > 0 && page.last.is_none() {
-            // Asked again from the same place, it would answer this page forever.
-            return Err(SyncError::Transport {
-                table: table.to_owned(),
-                source: TransportError::Malformed {
+        let mut pages = std::pin::pin!(
+            inner
+                .transport
+                .pull_stream(table, request_after(after.clone()))
+        );
+        // The next page, read while the previous one was being stored.
+        let mut ahead = Some(pages.next().await);
+        // Pages stored from this stream, and whether the last one said more follow.
+        let (mut stored, mut more) = (0usize, false);
+        loop {
+            let page = match ahead.take().flatten() {
+                Some(Ok(page)) => page,
+                Some(Err(e)) if stored > 0 && resumable(&e) => {
+                    // The stream broke after storing something: go on after it.
+                    continue 'streams;
+                }
+                Some(Err(e)) => return Err(transport_error(e)),
+                // The server ended the stream on purpose with rows still to come.
+                None if more && stored > 0 => continue 'streams,
+                None => break 'streams,
+            };
+            let n = page.records.len();
+            more = page.more;
+            if more && n > 0 && page.last.is_none() {
+                // Asked again from the same place, it would answer this page forever.
+                return Err(transport_error(TransportError::Malformed {
                     message: "a page said more rows follow but gave no position to continue \
                               after"
                         .into(),
-                },
-            });
-        }
-        // The next request depends only on this page's last row, known before the page
-        // is stored: ask for it while the page is written (one page ahead, no more).
-        let last = page.last.clone();
-        // Not beyond the bound: the page after the last one allowed is never asked for.
-        let next = last
-            .clone()
-            .filter(|_| more && n > 0 && report.pages + 1 < max_pages);
-        let (t, q, d, s, expected) = (
-            table.to_owned(),
-            query_id.to_owned(),
-            decide.clone(),
-            schema.clone(),
-            after.clone(),
-        );
-        let store =
-            inner.tx(move |tx| apply_page(tx, &t, &q, &expected, page, d.as_ref(), s.as_ref()));
-        let applied = match next.clone() {
-            Some(next) => {
-                // A store error ends the pull at once and drops the request; a transport
-                // error waits for the store, and is returned after this page's events.
-                let ahead = async { Ok(fetch(request_after(Some(next))).await) };
-                let (applied, page) = tokio::try_join!(store, ahead)?;
-                prefetched = Some(page);
-                applied
+                }));
             }
-            None => store.await?,
-        };
-        report.pages += 1;
-        let Some(applied) = applied else {
-            // Another pull of this query (or a purge) moved the watermark since this
-            // page was requested: nothing was written; start again from the stored one.
-            prefetched = None;
-            let (t, q) = (table.to_owned(), query_id.to_owned());
-            after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
-            continue;
-        };
-        if last.is_some() {
-            after = last;
-        }
-        report.received += n;
-        report.resolved += applied.resolved;
-        report.conflicts += applied.conflicts.len();
-        for id in applied.conflicts {
-            inner.emit(SyncEvent::ConflictFound {
+            let last = page.last.clone();
+            // Not beyond the bound: the page after the last one allowed is never read.
+            let read_on = more && n > 0 && report.pages + 1 < max_pages;
+            let (t, q, d, s, expected) = (
+                table.to_owned(),
+                query_id.to_owned(),
+                decide.clone(),
+                schema.clone(),
+                after.clone(),
+            );
+            let store =
+                inner.tx(move |tx| apply_page(tx, &t, &q, &expected, page, d.as_ref(), s.as_ref()));
+            let applied = if read_on {
+                // The next page is read while this one is written (one page ahead, no
+                // more). A store error ends the pull at once and drops the read.
+                let read = async { Ok(pages.next().await) };
+                let (applied, next) = tokio::try_join!(store, read)?;
+                ahead = Some(next);
+                applied
+            } else {
+                store.await?
+            };
+            report.pages += 1;
+            let Some(applied) = applied else {
+                // Another pull of this query (or a purge) moved the watermark since this
+                // stream was opened: nothing was written; start again from the stored one.
+                let (t, q) = (table.to_owned(), query_id.to_owned());
+                after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
+                continue 'streams;
+            };
+            stored += 1;
+            if last.is_some() {
+                after = last;
+            }
+            report.received += n;
+            report.resolved += applied.resolved;
+            report.conflicts += applied.conflicts.len();
+            for id in applied.conflicts {
+                inner.emit(SyncEvent::ConflictFound {
+                    table: table.to_owned(),
+                    id,
+                    kind: ConflictKind::Pull,
+                });
+            }
+            inner.emit(SyncEvent::PullProgress {
                 table: table.to_owned(),
-                id,
-                kind: ConflictKind::Pull,
+                received: report.received,
             });
-        }
-        inner.emit(SyncEvent::PullProgress {
-            table: table.to_owned(),
-            received: report.received,
-        });
-        if !more || n == 0 {
-            break;
+            if !more || n == 0 {
+                break 'streams;
+            }
+            if !read_on {
+                return Err(limit(&report));
+            }
         }
     }
     inner.emit(SyncEvent::PullFinished {
@@ -195,6 +204,25 @@ pub(crate) async fn pull<S: Store, T: Transport>(
         received: report.received,
     });
     Ok(report)
+}
+
+/// The bound on pages was reached with more rows to come.
+fn limit(report: &PullReport) -> SyncError {
+    SyncError::PullLimit {
+        table: report.table.clone(),
+        pages: report.pages,
+        received: report.received,
+    }
+}
+
+/// Whether a stream that broke with `e` is worth opening again after what it stored:
+/// the network, or the server briefly unable. Anything else would break it again.
+fn resumable(e: &TransportError) -> bool {
+    match e {
+        TransportError::Network { .. } => true,
+        TransportError::Server { status, .. } => matches!(status, 429 | 500..=599),
+        _ => false,
+    }
 }
 
 /// A pull filter names only columns of the table's registered schema, or it is the

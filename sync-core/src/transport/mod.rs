@@ -14,6 +14,8 @@ pub use memory::{AppliedWrite, Fault, MemoryRemote, MemoryTransport};
 
 use std::future::Future;
 
+pub use futures_core::Stream;
+
 use crate::model::{Record, TableSchema};
 use crate::store::{Filter, Watermark};
 
@@ -177,6 +179,42 @@ pub trait Transport: Send + Sync + 'static {
         request: PullRequest,
     ) -> impl Future<Output = Result<PullPage, TransportError>> + Send;
 
+    /// The rows after `request.after` as a stream of pages, in `(updatedAt, id)` order:
+    /// each page's `last` is the watermark to store with it, and every page but the last
+    /// says `more`. The stream ends after a page that does not say `more`; a stream that
+    /// ends after one that does was cut short by the server on purpose (a bound on one
+    /// answer) and the engine opens another after the last page it stored. An error
+    /// ends the stream.
+    ///
+    /// The default asks [`pull`](Transport::pull) for one page at a time, each request
+    /// made when the page before it has been taken. `HttpTransport` reads one streamed
+    /// answer from a server that offers it (the `tablesync` extension) and cuts it into
+    /// pages, so a pull of N rows is not N/page_size round trips.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use futures_util::StreamExt;
+    /// use sync_core::transport::{MemoryRemote, PullRequest, Transport};
+    /// use sync_core::Record;
+    /// let transport = MemoryRemote::new().transport();
+    /// for id in ["a", "b", "c"] {
+    ///     let mut item = Record::new();
+    ///     item.set("id", id);
+    ///     transport.insert("Todo", item).await.unwrap();
+    /// }
+    /// let pages: Vec<_> = transport.pull_stream("Todo", PullRequest::new(2)).collect().await;
+    /// let sizes: Vec<usize> = pages.iter().map(|p| p.as_ref().unwrap().records.len()).collect();
+    /// assert_eq!(sizes, [2, 1]);
+    /// # });
+    /// ```
+    fn pull_stream<'a>(
+        &'a self,
+        table: &'a str,
+        request: PullRequest,
+    ) -> impl Stream<Item = Result<PullPage, TransportError>> + Send + 'a {
+        page_by_page(self, table, request)
+    }
+
     /// Sends writes in order and answers each, in order: one result per write, each
     /// meaning what its single call's answer means. Once a result stops the push
     /// ([`TransportError::stops_push`]: the network, the credentials), the writes after
@@ -206,6 +244,41 @@ pub trait Transport: Send + Sync + 'static {
     fn push_batch(&self, writes: Vec<BatchWrite>) -> impl Future<Output = Vec<WriteResult>> + Send {
         one_at_a_time(self, writes)
     }
+}
+
+/// [`Transport::pull_stream`] one [`Transport::pull`] at a time: what the default does,
+/// for a transport that streams only sometimes (`HttpTransport` against a server
+/// without streams). A page that says `more` but holds no row, or no watermark to go
+/// on from, ends the stream (the engine reports the second as malformed).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use futures_util::StreamExt;
+/// use sync_core::transport::{MemoryRemote, PullRequest, page_by_page};
+/// let transport = MemoryRemote::new().transport();
+/// let pages: Vec<_> = page_by_page(&transport, "Todo", PullRequest::new(100)).collect().await;
+/// assert_eq!(pages.len(), 1, "one empty page, which says no more");
+/// # });
+/// ```
+pub fn page_by_page<'a, T: Transport + ?Sized>(
+    transport: &'a T,
+    table: &'a str,
+    request: PullRequest,
+) -> impl Stream<Item = Result<PullPage, TransportError>> + Send + 'a {
+    futures_util::stream::unfold(Some(request), move |next| async move {
+        let request = next?;
+        match transport.pull(table, request.clone()).await {
+            Ok(page) => {
+                let go_on = page.more && !page.records.is_empty() && page.last.is_some();
+                let after = go_on.then(|| PullRequest {
+                    after: page.last.clone(),
+                    ..request
+                });
+                Some((Ok(page), after))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 /// [`Transport::push_batch`] one call at a time: what the default does, for a transport

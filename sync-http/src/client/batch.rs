@@ -12,6 +12,7 @@ use super::transport::{Inner, of_item, refused};
 use crate::wire::ErrorBody;
 use crate::wire::batch::{self, BatchLimits, BatchOperation, BatchResponse, Discovery};
 use crate::wire::json::record_to_json;
+use crate::wire::stream::StreamLimits;
 
 /// Bytes of a batch body besides its operations: `{"operations":[` and `]}`.
 const ENVELOPE: usize = 20;
@@ -24,8 +25,21 @@ impl Inner {
         if !self.extensions {
             return Ok(None);
         }
+        Ok(self.discovery().await?.and_then(|d| d.batch.clone()))
+    }
+
+    /// The server's stream limits, when it offers streamed pulls; asked as
+    /// [`batch_limits`](Self::batch_limits) is (one discovery answers both).
+    pub(crate) async fn stream_limits(&self) -> Result<Option<StreamLimits>, TransportError> {
+        if !self.extensions {
+            return Ok(None);
+        }
+        Ok(self.discovery().await?.and_then(|d| d.stream.clone()))
+    }
+
+    async fn discovery(&self) -> Result<Option<&Discovery>, TransportError> {
         let found = self.discovered.get_or_try_init(|| self.discover()).await?;
-        Ok(found.as_ref().and_then(|d| d.batch.clone()))
+        Ok(found.as_ref())
     }
 
     async fn discover(&self) -> Result<Option<Discovery>, TransportError> {

@@ -103,11 +103,16 @@ pub struct HttpTransportBuilder {
     max_response_bytes: u64,
     max_page_size: u32,
     extensions: bool,
+    stream_page_rows: u32,
 }
 
 /// The default of [`HttpTransportBuilder::max_response_bytes`]: 32 MiB, a hundred times
 /// a page of a thousand ordinary rows.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The default of [`HttpTransportBuilder::stream_page_rows`]: 2000 rows per stored page
+/// of a streamed pull.
+pub const DEFAULT_STREAM_PAGE_ROWS: u32 = 2000;
 
 /// The default of [`HttpTransportBuilder::max_page_size`]: 1000, the most rows
 /// Microsoft's server gives in one answer (it refuses a larger `$top`).
@@ -148,6 +153,7 @@ impl HttpTransportBuilder {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             extensions: true,
+            stream_page_rows: DEFAULT_STREAM_PAGE_ROWS,
         }
     }
 
@@ -164,6 +170,26 @@ impl HttpTransportBuilder {
     /// ```
     pub fn extensions(mut self, ask: bool) -> HttpTransportBuilder {
         self.extensions = ask;
+        self
+    }
+
+    /// The rows of each page a streamed pull is cut into (default
+    /// [`DEFAULT_STREAM_PAGE_ROWS`], at least 1): the engine stores each page with its
+    /// watermark in one transaction, so this is the size of a commit and, twice over
+    /// (one page stored, one read), the rows a pull holds in memory. A page is cut
+    /// earlier when its rows pass a quarter of
+    /// [`max_response_bytes`](Self::max_response_bytes). It applies to a server that
+    /// streams (the `tablesync` extension); a paged pull asks for the engine's page size.
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::builder("http://127.0.0.1:3000")
+    ///     .stream_page_rows(500)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(t);
+    /// ```
+    pub fn stream_page_rows(mut self, rows: u32) -> Self {
+        self.stream_page_rows = rows;
         self
     }
 
@@ -311,6 +337,7 @@ impl HttpTransportBuilder {
                 max_response_bytes: self.max_response_bytes,
                 page_cap: AtomicU32::new(self.max_page_size.max(1)),
                 extensions: self.extensions,
+                stream_page_rows: self.stream_page_rows.max(1) as usize,
                 discovered: tokio::sync::OnceCell::new(),
             }),
         })

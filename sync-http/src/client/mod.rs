@@ -53,11 +53,12 @@ mod page;
 mod pull;
 mod retry;
 mod send;
+mod stream;
 mod transport;
 
 pub use builder::{
-    BuildError, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_RESPONSE_BYTES, HttpTransportBuilder,
-    TokenFuture, TokenHeader, TokenRefresher,
+    BuildError, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_PAGE_ROWS,
+    HttpTransportBuilder, TokenFuture, TokenHeader, TokenRefresher,
 };
 pub use retry::RetryPolicy;
 pub use transport::HttpTransport;

@@ -56,6 +56,15 @@ pub(crate) struct Reply {
     pub body: Vec<u8>,
 }
 
+/// What [`Inner::open`] answers: a success whose body is still to be read, or any
+/// other answer, read.
+pub(crate) enum Opened {
+    /// A 2xx, its body unread.
+    Body(reqwest::Response),
+    /// Anything else, as [`Inner::send`] answers it.
+    Reply(Reply),
+}
+
 /// Statuses worth trying again: the server or a proxy in front of it is briefly unable.
 fn transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
@@ -67,6 +76,23 @@ impl Inner {
     /// [`Reply`]; what is left after the retries is `Network` (no answer) or the last
     /// transient answer.
     pub(crate) async fn send(&self, call: &Call) -> Result<Reply, TransportError> {
+        match self.send_or_open(call, false).await? {
+            Opened::Reply(reply) => Ok(reply),
+            // Not asked for: `send_or_open` reads every body when `open` is false.
+            Opened::Body(_) => Err(TransportError::Malformed {
+                message: format!("{}: an answer was left unread", call.describe()),
+            }),
+        }
+    }
+
+    /// [`send`](Self::send), except that a 2xx answer comes back with its body unread,
+    /// for the caller to read as it arrives (a streamed pull). The retries and the token
+    /// refresh are the same; once the body is being read, nothing is retried here.
+    pub(crate) async fn open(&self, call: &Call) -> Result<Opened, TransportError> {
+        self.send_or_open(call, true).await
+    }
+
+    async fn send_or_open(&self, call: &Call, open: bool) -> Result<Opened, TransportError> {
         let mut refreshed = false;
         let mut retry = 0;
         loop {
@@ -74,6 +100,9 @@ impl Inner {
             let last_try = retry + 1 >= self.retry.attempts;
             let request = self.request(call, token.as_deref())?;
             let outcome = match self.client.execute(request).await {
+                Ok(response) if open && response.status().is_success() => {
+                    return Ok(Opened::Body(response));
+                }
                 Ok(mut response) => {
                     let status = response.status();
                     let headers = std::mem::take(response.headers_mut());
@@ -127,7 +156,7 @@ impl Inner {
                 retry += 1;
                 continue;
             }
-            return Ok(reply);
+            return Ok(Opened::Reply(reply));
         }
     }
 
@@ -245,7 +274,7 @@ impl Inner {
 
 /// An error with its causes: reqwest's own message alone rarely says what happened
 /// ("error sending request").
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use sync_core::transport::{
-    BatchWrite, PullPage, PullRequest, Transport, TransportError, WriteResult,
+    BatchWrite, PullPage, PullRequest, Stream, Transport, TransportError, WriteResult,
 };
 use sync_core::{Record, TableSchema};
 
@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     pub page_cap: AtomicU32,
     /// Whether to ask for the `tablesync` extension.
     pub extensions: bool,
+    /// Rows per page of a streamed pull.
+    pub stream_page_rows: usize,
     /// The server's discovery answer, once asked (`None`: table protocol only).
     pub discovered: tokio::sync::OnceCell<Option<crate::wire::batch::Discovery>>,
 }
@@ -419,6 +421,14 @@ impl Transport for HttpTransport {
 
     async fn pull(&self, table: &str, request: PullRequest) -> Result<PullPage, TransportError> {
         self.inner.pull(table, request).await
+    }
+
+    fn pull_stream<'a>(
+        &'a self,
+        table: &'a str,
+        request: PullRequest,
+    ) -> impl Stream<Item = Result<PullPage, TransportError>> + Send + 'a {
+        super::stream::pages(self, table, request)
     }
 
     async fn push_batch(&self, writes: Vec<BatchWrite>) -> Vec<WriteResult> {

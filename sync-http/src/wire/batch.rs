@@ -29,9 +29,11 @@ pub const VERSION: u32 = 1;
 /// ```
 /// let d: sync_http::wire::batch::Discovery = serde_json::from_str(
 ///     r#"{"extension":"tablesync","version":1,"max_page_size":1000,"max_body":1048576,
-///         "batch":{"max_operations":500,"max_bytes":4194304,"key_window_seconds":86400}}"#,
+///         "batch":{"max_operations":500,"max_bytes":4194304,"key_window_seconds":86400},
+///         "stream":{"max_rows":100000}}"#,
 /// ).unwrap();
 /// assert_eq!(d.batch.unwrap().max_operations, 500);
+/// assert_eq!(d.stream.unwrap().max_rows, 100_000);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
@@ -46,6 +48,9 @@ pub struct Discovery {
     /// Batch push, when offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<BatchLimits>,
+    /// Streamed pull, when offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::wire::stream::StreamLimits>,
 }
 
 /// The bounds of a batch.

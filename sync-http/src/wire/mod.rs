@@ -6,12 +6,14 @@
 //! - [`odata`]: `$filter` text from a [`Filter`](sync_core::store::Filter), the keyset
 //!   condition of incremental pulls, and the query string of a page request;
 //! - [`batch`]: the `tablesync` extension (discovery, batch push);
+//! - [`stream`]: the extension's streamed pull (rows as newline-delimited JSON);
 //! - [`ErrorBody`]: the JSON error every non-2xx answer carries.
 
 pub mod batch;
 pub mod etag;
 pub mod json;
 pub mod odata;
+pub mod stream;
 
 use serde::{Deserialize, Serialize};
 

@@ -11,3 +11,4 @@ mod hostile;
 mod limits;
 mod multi_instance;
 mod sqlite_load;
+mod stream;
