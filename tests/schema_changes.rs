@@ -94,6 +94,18 @@ struct TypeChanged {
     version: Option<String>,
 }
 
+/// Version 3 narrows the type, keeping the column type (integer).
+#[derive(Syncable, Debug, Clone, PartialEq)]
+#[table("Todo")]
+struct Narrowed {
+    id: String,
+    text: String,
+    #[sync(default)]
+    priority: u8,
+    #[version]
+    version: Option<String>,
+}
+
 /// Version 3 changes the type the way that works: under a new column.
 #[derive(Syncable, Debug, Clone, PartialEq)]
 #[table("Todo")]
@@ -263,6 +275,25 @@ fn a_row_without_a_value_for_a_field_without_default_is_an_error_naming_it_and_h
         // Reads of the good rows by id are not affected either.
         assert_eq!(todos.get("c").await.unwrap().unwrap().priority, 2);
         assert!(matches!(todos.get("a").await, Err(SyncError::Decode(_))));
+
+        // Writing the item again with a value repairs the row.
+        todos
+            .update(WithoutDefault {
+                id: "a".into(),
+                text: "milk".into(),
+                priority: 9,
+                version: None,
+            })
+            .await
+            .unwrap();
+        let priorities: Vec<i64> = todos
+            .all()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.priority)
+            .collect();
+        assert_eq!(priorities, [9, 1, 2]);
     });
 }
 
@@ -352,6 +383,9 @@ fn a_removed_field_keeps_its_column_which_is_ignored_and_never_sent() {
             matches!(on_server.get("priority"), None | Some(Value::Null)),
             "{on_server:?}"
         );
+        // The server's copy, stored back, replaces the row: the old value is gone.
+        let stored = ctx.store().read(|tx| tx.get("Todo", "a")).unwrap().unwrap();
+        assert_eq!(stored.get("priority"), Some(&Value::Null));
     });
 }
 
@@ -422,5 +456,39 @@ fn a_changed_column_type_is_refused_by_name_and_a_new_column_is_the_way() {
         assert_eq!(todos.get("a").await.unwrap().unwrap().priority, "");
         let stored = ctx.store().read(|tx| tx.get("Todo", "a")).unwrap().unwrap();
         assert_eq!(stored.get("priority"), Some(&Value::Integer(5)));
+    });
+}
+
+#[test]
+fn a_new_type_on_the_same_column_type_makes_each_row_it_refuses_an_error() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let server = MemoryRemote::new();
+        {
+            let todos = device(&path, &server)
+                .table::<WithDefault>()
+                .await
+                .unwrap();
+            for (id, priority) in [("a", 300), ("b", 7)] {
+                todos
+                    .insert(WithDefault {
+                        id: id.into(),
+                        text: "milk".into(),
+                        priority,
+                        version: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        let todos = device(&path, &server).table::<Narrowed>().await.unwrap();
+        let rows = todos.all_results().await.unwrap();
+        let bad = rows[0].as_ref().unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "table `Todo`, item `a`, column `priority`: expected u8, found integer 300 (out of range)"
+        );
+        assert_eq!(rows[1].as_ref().unwrap().priority, 7);
     });
 }
