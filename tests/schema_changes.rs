@@ -261,7 +261,9 @@ fn a_row_without_a_value_for_a_field_without_default_is_an_error_naming_it_and_h
         );
 
         let rows = todos.all_results().await.unwrap();
-        let summary: Vec<Result<(&str, i64), (Option<&str>, &str)>> = rows
+        // A good row as (id, priority), a bad one as (id, column).
+        type Summary<'a> = Result<(&'a str, i64), (Option<&'a str>, &'a str)>;
+        let summary: Vec<Summary> = rows
             .iter()
             .map(|r| match r {
                 Ok(t) => Ok((t.id.as_str(), t.priority)),
