@@ -114,11 +114,14 @@ impl<T> SyncValueOps<T> {
         }
     }
 
-    /// Decodes a local-only field (`#[sync(local)]`): a record without the column (a
-    /// server copy) or with `Null` there (a row stored before the field existed) reads
-    /// as `default()`.
+    /// Decodes a field that has a default (`#[sync(default)]`, `#[sync(default =
+    /// "path")]`, and every local-only field): a record without the column (a server
+    /// copy, a row written before the field existed) or with `Null` there reads as
+    /// `default()`. The derive refuses a default on an `Option` field, whose `Null` is
+    /// its `None`; for a nullable type it cannot see (an alias), `Null` stays that
+    /// type's value and only a missing column takes the default.
     #[inline]
-    pub fn decode_local(
+    pub fn decode_or(
         &self,
         record: &mut Record,
         table: &str,
@@ -126,7 +129,8 @@ impl<T> SyncValueOps<T> {
         default: fn() -> T,
     ) -> Result<T, DecodeError> {
         match record.remove(column) {
-            None | Some(Value::Null) => Ok(default()),
+            None => Ok(default()),
+            Some(Value::Null) if !self.nullable => Ok(default()),
             Some(v) => (self.from_value)(v).map_err(|e| DecodeError::value(table, column, e)),
         }
     }
@@ -174,9 +178,10 @@ impl<T> JsonOps<T> {
         (self.decode)(record, table, column)
     }
 
-    /// [`decode_json`] of a local-only field: missing or `Null` reads as `default()`.
+    /// [`decode_json`] of a field with a default (see [`SyncValueOps::decode_or`]):
+    /// missing or `Null` reads as `default()`.
     #[inline]
-    pub fn decode_local(
+    pub fn decode_or(
         &self,
         record: &mut Record,
         table: &str,
@@ -210,8 +215,9 @@ pub const fn assert_json<T: serde::Serialize + serde::de::DeserializeOwned>() ->
     }
 }
 
-/// Compile-time check for `#[sync(skip)]`, `#[sync(local)]` and server-maintained fields; returns the
-/// `Default` constructor the generated code then uses.
+/// Compile-time check for the fields that read `Default::default()` when a record has
+/// no value for them (`#[sync(default)]`, `#[sync(skip)]`, `#[sync(local)]` and the
+/// server-maintained fields); returns the constructor the generated code then uses.
 #[inline]
 pub const fn assert_default<T: Default>() -> fn() -> T {
     T::default

@@ -35,6 +35,32 @@ pub struct Field<'a> {
     pub role: Role,
 }
 
+/// What a field reads when a record has no value for it.
+pub enum FieldDefault<'f> {
+    /// `Default::default()`.
+    Trait,
+    /// The function named by `#[sync(default = "path")]`.
+    Path(&'f syn::ExprPath),
+}
+
+impl Field<'_> {
+    /// The field's default: the one given by `#[sync(default ...)]`, else
+    /// `Default::default()` for the fields that always have one (`skip`, local-only and
+    /// server-maintained fields), else none.
+    pub fn default(&self) -> Option<FieldDefault<'_>> {
+        match self.attrs.default.get() {
+            Some(attr::DefaultValue::Path(path)) => Some(FieldDefault::Path(path)),
+            Some(attr::DefaultValue::Trait) => Some(FieldDefault::Trait),
+            None => match self.role {
+                Role::Skip | Role::Server(_) | Role::Data { local: true, .. } => {
+                    Some(FieldDefault::Trait)
+                }
+                Role::Id | Role::Version | Role::Data { .. } => None,
+            },
+        }
+    }
+}
+
 /// What a field is to the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {

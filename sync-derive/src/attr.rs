@@ -12,8 +12,8 @@ use syn::{Attribute, LitStr, Meta, Token};
 use crate::ctxt::Ctxt;
 use crate::names::RenameRule;
 use crate::symbol::{
-    CONTAINER_SYNC_KEYS, CRATE, CREATED_AT, DELETED, FIELD_SYNC_KEYS, ID, JSON, LOCAL, RENAME,
-    RENAME_ALL, SKIP, SYNC, Symbol, TABLE, UPDATED_AT, VERSION,
+    CONTAINER_SYNC_KEYS, CRATE, CREATED_AT, DEFAULT, DELETED, FIELD_SYNC_KEYS, ID, JSON, LOCAL,
+    RENAME, RENAME_ALL, SKIP, SYNC, Symbol, TABLE, UPDATED_AT, VERSION,
 };
 
 /// An attribute value that may be given at most once; remembers the tokens it came from
@@ -90,6 +90,17 @@ pub struct Field {
     pub local: Flag,
     /// `#[sync(json)]`.
     pub json: Flag,
+    /// `#[sync(default)]` or `#[sync(default = "path")]`.
+    pub default: Attr<DefaultValue>,
+}
+
+/// Where a field's default comes from.
+pub enum DefaultValue {
+    /// `#[sync(default)]`: `Default::default()`.
+    Trait,
+    /// `#[sync(default = "path::to::fn")]`: a `fn() -> T`, parsed from the string and
+    /// spanned at it, so that a wrong function is reported there.
+    Path(syn::ExprPath),
 }
 
 /// The field-only marker attributes, for "goes on a field" errors.
@@ -166,6 +177,7 @@ impl Field {
             skip: Attr::none(SKIP),
             local: Attr::none(LOCAL),
             json: Attr::none(JSON),
+            default: Attr::none(DEFAULT),
         };
         for attr in attrs {
             let path = attr.path();
@@ -186,6 +198,10 @@ impl Field {
                     } else if meta.path == JSON {
                         no_value(&meta, JSON)?;
                         out.json.set(cx, &meta.path, ());
+                    } else if meta.path == DEFAULT {
+                        if let Some(value) = parse_default(cx, &meta)? {
+                            out.default.set(cx, &meta.path, value);
+                        }
                     } else {
                         unknown_key(cx, &meta, "a field", FIELD_SYNC_KEYS, CONTAINER_SYNC_KEYS)?;
                     }
@@ -267,6 +283,33 @@ fn string_value(meta: &ParseNestedMeta, example: &str) -> syn::Result<LitStr> {
             ..
         }) => Ok(lit),
         other => Err(syn::Error::new_spanned(other, expected())),
+    }
+}
+
+/// `default` alone, or `default = "path::to::fn"` (serde's form); `None` when the path
+/// does not parse (reported, so that the keys after it are still checked).
+fn parse_default(cx: &Ctxt, meta: &ParseNestedMeta) -> syn::Result<Option<DefaultValue>> {
+    const EXAMPLE: &str = "#[sync(default = \"path::to::fn\")]";
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        return Ok(Some(DefaultValue::Trait));
+    }
+    if !meta.input.peek(Token![=]) {
+        return Err(meta.error(format!(
+            "expected `#[sync({DEFAULT})]` (the type's `Default`) or `{EXAMPLE}` (a function returning the field's value)"
+        )));
+    }
+    let lit = string_value(meta, EXAMPLE)?;
+    match lit.parse::<syn::ExprPath>() {
+        Ok(path) => Ok(Some(DefaultValue::Path(path))),
+        Err(_) => {
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "expected a path to a function returning the field's value, e.g. `{EXAMPLE}` or `#[sync(default = \"Priority::normal\")]`"
+                ),
+            );
+            Ok(None)
+        }
     }
 }
 

@@ -9,13 +9,16 @@ use crate::ast::{Container, Field, Role, SYSTEM_COLUMNS, ServerColumn};
 use crate::attr::Flag;
 use crate::ctxt::Ctxt;
 use crate::names::{column_name_problem, table_name_problem};
-use crate::symbol::{CREATED_AT, DELETED, ID, JSON, LOCAL, RENAME, SKIP, UPDATED_AT, VERSION};
+use crate::symbol::{
+    CREATED_AT, DEFAULT, DELETED, ID, JSON, LOCAL, RENAME, SKIP, UPDATED_AT, VERSION,
+};
 
 /// Runs every rule.
 pub fn check(cx: &Ctxt, cont: &Container) {
     check_one_role_per_field(cx, cont);
     check_fixed_columns_have_no_column_options(cx, cont);
     check_skip_has_no_column_options(cx, cont);
+    check_default_not_on_option(cx, cont);
     check_table_name(cx, cont);
     check_one_id_field(cx, cont);
     check_id_is_string(cx, cont);
@@ -56,7 +59,8 @@ fn check_one_role_per_field(cx: &Ctxt, cont: &Container) {
 }
 
 /// The id, version and server-maintained fields have fixed columns, so they take neither
-/// `rename` nor `json`, and the id (even when found by its name) cannot be `skip`ped.
+/// `rename` nor `json` nor `default` (each already reads a fixed value when a record has
+/// none, or must have one), and the id (even when found by its name) cannot be `skip`ped.
 fn check_fixed_columns_have_no_column_options(cx: &Ctxt, cont: &Container) {
     for field in &cont.fields {
         let (what, column) = match &field.role {
@@ -79,6 +83,19 @@ fn check_fixed_columns_have_no_column_options(cx: &Ctxt, cont: &Container) {
                 tokens,
                 format!(
                     "`{JSON}` is not allowed on {what}: its column `{column}` has a fixed type; remove `#[sync(json)]`"
+                ),
+            );
+        }
+        if let Some(tokens) = a.default.tokens() {
+            let why = match &field.role {
+                Role::Id => "every record has its id (an empty id gets a UUID on insert)",
+                Role::Version => "a record without a version reads as no version",
+                _ => "it reads as its type's `Default` until the server has set it",
+            };
+            cx.error_spanned_by(
+                tokens,
+                format!(
+                    "`{DEFAULT}` is not allowed on {what}: {why}; remove `#[sync(default ...)]`"
                 ),
             );
         }
@@ -120,6 +137,27 @@ fn check_skip_has_no_column_options(cx: &Ctxt, cont: &Container) {
             cx.error_spanned_by(
                 tokens,
                 "`skip` and `json` exclude each other: `#[sync(skip)]` does not store the field, `#[sync(json)]` stores it as a JSON column; keep one (`#[sync(local, json)]` stores it as JSON without syncing it)",
+            );
+        }
+    }
+}
+
+/// A stored field of an `Option` type takes no `default`: its `Null` is its `None`, so a
+/// default would turn every stored `None` into the default when read back (checked on
+/// the syntax; an alias is read as documented on `decode_or`).
+fn check_default_not_on_option(cx: &Ctxt, cont: &Container) {
+    for field in &cont.fields {
+        let (Role::Data { .. }, Some(tokens)) = (&field.role, field.attrs.default.tokens()) else {
+            continue;
+        };
+        if let Some(inner) = option_inner(field.ty) {
+            cx.error_spanned_by(
+                tokens,
+                format!(
+                    "`{DEFAULT}` is not allowed on an `Option` field: a missing or null column already reads as `None`, and a default would turn every stored `None` into it; remove `#[sync(default ...)]`, or write `{}: {}` to give rows without a value the default",
+                    field.ident,
+                    inner.to_token_stream().to_string().replace(' ', "")
+                ),
             );
         }
     }
@@ -339,15 +377,19 @@ fn is_string(ty: &Type) -> bool {
 
 /// `Option<String>` (any path ending in `Option`, around any path ending in `String`).
 fn is_option_string(ty: &Type) -> bool {
-    let Some(seg) = last_segment(ty) else {
-        return false;
-    };
+    option_inner(ty).is_some_and(is_string)
+}
+
+/// `T` of an `Option<T>` (any path ending in `Option` with one type argument).
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let seg = last_segment(ty)?;
     let PathArguments::AngleBracketed(args) = &seg.arguments else {
-        return false;
+        return None;
     };
-    seg.ident == "Option"
-        && args.args.len() == 1
-        && matches!(args.args.first(), Some(GenericArgument::Type(inner)) if is_string(inner))
+    match (seg.ident == "Option", args.args.len(), args.args.first()) {
+        (true, 1, Some(GenericArgument::Type(inner))) => Some(inner),
+        _ => None,
+    }
 }
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {

@@ -11,7 +11,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident};
 
-use crate::ast::{Container, Field, Role};
+use crate::ast::{Container, Field, FieldDefault, Role};
 use crate::check;
 use crate::core_path::core_path;
 use crate::ctxt::Ctxt;
@@ -58,7 +58,7 @@ fn ops(i: usize) -> Ident {
     Ident::new(&format!("__FIELD_{i}"), Span::call_site())
 }
 
-/// The constant holding field `i`'s `Default` constructor (skip and server fields).
+/// The constant holding field `i`'s default (see [`Field::default`]).
 fn default_fn(i: usize) -> Ident {
     Ident::new(&format!("__DEFAULT_{i}"), Span::call_site())
 }
@@ -82,7 +82,7 @@ fn expand(cont: &Container) -> TokenStream {
     let schema = schema(cont, &core);
     let accessors = accessors(&plan);
     let to_record = to_record(cont, &plan, &core);
-    let from_record = from_record(cont, &core);
+    let from_record = from_record(cont, &plan, &core);
     let changed_columns = changed_columns(cont);
     let field_names = field_names(cont, &core);
     let merge3 = merge3(cont, &core);
@@ -108,42 +108,43 @@ fn expand(cont: &Container) -> TokenStream {
 
 /// One constant per field holding what its role needs from its type, built by an
 /// `assert_*` call spanned on the field's type: a type the role does not accept is
-/// reported once, on the field, rather than in every generated method.
+/// reported once, on the field, rather than in every generated method. A field with a
+/// default also gets a `fn() -> T` constant: `Default::default` checked on the type, or
+/// the user's function, spanned at its string so that a wrong signature is shown there.
 fn field_ops(cont: &Container, core: &TokenStream) -> TokenStream {
     let private = quote!(#core::__private);
     let consts = cont.fields.iter().enumerate().map(|(i, f)| {
         let ty = f.ty;
         let span = ty.span();
         let ops = ops(i);
-        let default = default_fn(i);
         let sync_value = quote_spanned! {span=>
             const #ops: #private::SyncValueOps<#ty> = #private::assert_sync_value::<#ty>();
         };
-        let default = quote_spanned! {span=>
-            const #default: fn() -> #ty = #private::assert_default::<#ty>();
+        let default_name = default_fn(i);
+        let default = match f.default() {
+            None => quote!(),
+            Some(FieldDefault::Trait) => quote_spanned! {span=>
+                const #default_name: fn() -> #ty = #private::assert_default::<#ty>();
+            },
+            Some(FieldDefault::Path(path)) => quote_spanned! {path.span()=>
+                const #default_name: fn() -> #ty = #path;
+            },
         };
-        match &f.role {
+        let ops = match &f.role {
             Role::Id => quote_spanned! {span=>
                 const #ops: #private::IdOps<#ty> = #private::assert_id::<#ty>();
             },
             Role::Version => quote_spanned! {span=>
                 const #ops: #private::VersionOps<#ty> = #private::assert_version::<#ty>();
             },
-            Role::Server(_) => quote!(#sync_value #default),
-            Role::Skip => default,
-            Role::Data { json, local, .. } => {
-                let ops = if *json {
-                    quote_spanned! {span=>
-                        const #ops: #private::JsonOps<#ty> = #private::assert_json::<#ty>();
-                    }
-                } else {
-                    sync_value
-                };
-                // A local-only field reads as its default from a row without it (a
-                // server copy, a row stored before the field existed).
-                if *local { quote!(#ops #default) } else { ops }
-            }
-        }
+            Role::Server(_) => sync_value,
+            Role::Skip => quote!(),
+            Role::Data { json: true, .. } => quote_spanned! {span=>
+                const #ops: #private::JsonOps<#ty> = #private::assert_json::<#ty>();
+            },
+            Role::Data { .. } => sync_value,
+        };
+        quote!(#ops #default)
     });
     quote!(#(#consts)*)
 }
@@ -249,43 +250,57 @@ fn to_record(cont: &Container, plan: &Plan, core: &TokenStream) -> TokenStream {
     }
 }
 
-/// `from_record`: every field in declaration order; `skip` fields get their default, and
-/// so do local-only fields missing from the record.
-fn from_record(cont: &Container, core: &TokenStream) -> TokenStream {
+/// `from_record`: the id first, so that every later error names the row; then every
+/// other field in declaration order. `skip` fields get their default, and so do fields
+/// with a default (local-only ones included) whose column is missing or `Null`.
+fn from_record(cont: &Container, plan: &Plan, core: &TokenStream) -> TokenStream {
     let table = &cont.table;
     let private = quote!(#core::__private);
-    let inits = cont.fields.iter().enumerate().map(|(i, f)| {
-        let member = f.ident;
+    let (_, id_ops) = plan.id();
+    let local = |i: usize| Ident::new(&format!("__field_{i}"), Span::call_site());
+    let decodes = cont.fields.iter().enumerate().filter_map(|(i, f)| {
         let ops = ops(i);
         let default = default_fn(i);
         let value = match &f.role {
-            Role::Id => quote! {
-                (#ops.from_id)(
-                    #private::decode::<::std::string::String>(&mut __record, #table, "id")?,
-                )
-            },
+            Role::Id => return None,
             Role::Version => quote! {
-                (#ops.from_version)(#private::decode_version(&mut __record, #table)?)
+                #private::decode_version(&mut __record, #table)
             },
             Role::Server(col) => {
                 let column = col.column();
-                quote!(#ops.decode_server(&mut __record, #table, #column, #default)?)
+                quote!(#ops.decode_server(&mut __record, #table, #column, #default))
             }
             Role::Skip => quote!(#default()),
-            Role::Data {
-                column,
-                local: true,
-                ..
-            } => quote!(#ops.decode_local(&mut __record, #table, #column, #default)?),
-            Role::Data { column, .. } => quote!(#ops.decode(&mut __record, #table, #column)?),
+            Role::Data { column, .. } if f.default().is_some() => {
+                quote!(#ops.decode_or(&mut __record, #table, #column, #default))
+            }
+            Role::Data { column, .. } => quote!(#ops.decode(&mut __record, #table, #column)),
         };
-        quote!(#member: #value,)
+        let value = match &f.role {
+            Role::Skip => value,
+            Role::Version => quote!((#ops.from_version)(#value.map_err(__in_row)?)),
+            _ => quote!(#value.map_err(__in_row)?),
+        };
+        let name = local(i);
+        Some(quote!(let #name = #value;))
+    });
+    let inits = cont.fields.iter().enumerate().map(|(i, f)| {
+        let member = f.ident;
+        if f.role == Role::Id {
+            quote!(#member: (#id_ops.from_id)(__id))
+        } else {
+            let name = local(i);
+            quote!(#member: #name)
+        }
     });
     quote! {
         fn from_record(
             mut __record: #core::Record,
         ) -> ::core::result::Result<Self, #core::DecodeError> {
-            ::core::result::Result::Ok(Self { #(#inits)* })
+            let __id = #private::decode::<::std::string::String>(&mut __record, #table, "id")?;
+            let __in_row = |__error: #core::DecodeError| __error.with_id(__id.as_str());
+            #(#decodes)*
+            ::core::result::Result::Ok(Self { #(#inits,)* })
         }
     }
 }

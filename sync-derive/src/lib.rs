@@ -28,9 +28,10 @@ use syn::{DeriveInput, parse_macro_input};
 ///   order, typed by the field's `SyncValue` implementation (`Option<T>` is nullable);
 /// - `id`/`set_id` and `version`/`set_version` read and write the id and version fields;
 /// - `to_record` emits `id`, `version` and every data column (never the server-maintained
-///   columns); `from_record` decodes them back, reporting a missing column (unless the
-///   field is an `Option`), a value of the wrong type or an out-of-range integer as a
-///   `DecodeError` naming the table, the column and the expected type;
+///   columns); `from_record` decodes them back, the id first, reporting a missing column
+///   (unless the field is an `Option` or has a default), a value of the wrong type or an
+///   out-of-range integer as a `DecodeError` naming the table, the row's id, the column
+///   and the expected type;
 /// - `changed_columns` lists the synced data columns that differ, in schema order;
 /// - `field_of` and `column_of` map a data column to its field's name as written
 ///   (`dueDate` to `due_date`) and back, so that conflicts report fields;
@@ -68,11 +69,22 @@ use syn::{DeriveInput, parse_macro_input};
 ///   and counts can use it), but never sent in a push, never taken from a pull (a
 ///   server copy leaves it as stored), never a changed or clashing field, never a pull
 ///   filter. Changing only local-only fields queues nothing. `Default::default()` when
-///   the stored row has none (`Null`). Combines with `rename` and `json`. The type must
-///   implement `Default`.
+///   the stored row has none (`Null`), or the `default` given. Combines with `rename`,
+///   `json` and `default`. The type must implement `Default` (unless a `default =
+///   "path"` is given).
 /// - `#[sync(skip)]`: not stored at all; not a column, never synced, `Default::default()`
 ///   whenever decoded (so a value set before a save is gone when the item is read
-///   back), kept from `local` when merged. The type must implement `Default`.
+///   back), kept from `local` when merged. The type must implement `Default`, or
+///   `#[sync(default = "path")]` names the value's function.
+/// - `#[sync(default)]`: a record with no value for the column (missing, or `Null`)
+///   reads as `Default::default()` instead of being an error, e.g. a row stored before
+///   the field was added, or pulled from a client that does not know it. A value that
+///   is there is decoded as usual. Not on the id, version or server-maintained fields,
+///   nor on an `Option` (its `Null` is `None`). Combines with `rename`, `json`, `local`
+///   and `skip`. The type must implement `Default`.
+/// - `#[sync(default = "path::to::fn")]`: the same with the value of a `fn() -> T`
+///   (serde's form); the type needs no `Default`. The rules for adding, removing,
+///   renaming and retyping fields are in the README's "Schema changes" section.
 /// - `#[updated_at]`, `#[created_at]`, `#[deleted]` (at most one each): receive the
 ///   server's `updatedAt`, `createdAt` and `deleted` values when decoding (the type's
 ///   default when the record has none yet); never sent. The type must implement `SyncValue`
@@ -84,6 +96,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// - Column names: `camelCase` of the field names (the wire protocol's convention), so
 ///   `due_date` is stored as `dueDate`.
 /// - Id field: the field named `id`, unless a field is marked `#[id]`.
+/// - Field values: none. A record without a value for a field that is not an `Option`
+///   and has no `default` (local-only and `skip` fields have `Default`'s) is an error.
 /// - Core crate path: `::sync_core` if `sync-core` is a dependency, else
 ///   `::tablesync::sync_core` if `tablesync` is, following renamed dependencies.
 ///
@@ -155,6 +169,33 @@ use syn::{DeriveInput, parse_macro_input};
 /// server_copy.set("id", "v1");
 /// server_copy.set("site", "south");
 /// assert_eq!(Visit::from_record(server_copy)?.notes, "");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A field added to a struct reads rows written before it as its default:
+///
+/// ```
+/// use sync_core::{Record, Syncable};
+///
+/// fn normal() -> i64 {
+///     3
+/// }
+///
+/// #[derive(sync_derive::Syncable)]
+/// struct Task {
+///     id: String,
+///     #[sync(default)]
+///     done: bool,
+///     #[sync(default = "normal")]
+///     priority: i64,
+///     #[version]
+///     version: Option<String>,
+/// }
+///
+/// let mut old = Record::new();
+/// old.set("id", "t1");
+/// let task = Task::from_record(old)?;
+/// assert_eq!((task.done, task.priority), (false, 3));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///

@@ -37,11 +37,13 @@ pub const SKIP: Symbol = Symbol("skip");
 pub const JSON: Symbol = Symbol("json");
 /// `#[sync(local)]` on a field.
 pub const LOCAL: Symbol = Symbol("local");
+/// `#[sync(default)]` or `#[sync(default = "path")]` on a field.
+pub const DEFAULT: Symbol = Symbol("default");
 
 /// The keys `#[sync(...)]` accepts on the struct.
 pub const CONTAINER_SYNC_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
 /// The keys `#[sync(...)]` accepts on a field.
-pub const FIELD_SYNC_KEYS: &[Symbol] = &[RENAME, SKIP, LOCAL, JSON];
+pub const FIELD_SYNC_KEYS: &[Symbol] = &[RENAME, SKIP, LOCAL, JSON, DEFAULT];
 
 /// The field named `id` is the id when no field carries `#[id]`.
 pub const DEFAULT_ID_FIELD: &str = "id";

@@ -1,5 +1,5 @@
-//! `from_record` refuses bad records with an error naming the table, the column and the
-//! expected type; a missing `Option` column is `None`.
+//! `from_record` refuses bad records with an error naming the table, the row's id, the
+//! column and the expected type; a missing `Option` column is `None`.
 
 use sync_core::{DecodeError, DecodeErrorKind, Record, Syncable, Value};
 
@@ -44,13 +44,13 @@ fn the_good_record_decodes() {
 }
 
 #[test]
-fn a_missing_column_names_table_column_and_type() {
+fn a_missing_column_names_table_id_column_and_type() {
     let mut r = good();
     r.remove("level");
     let e = decode_err(r);
     assert_eq!(
         e.to_string(),
-        "table `Gauges`, column `level`: missing (expected integer)"
+        "table `Gauges`, item `g1`, column `level`: missing (expected integer); a field added after this row was written needs `#[sync(default)]` or an `Option` type"
     );
     assert_eq!(
         e.kind,
@@ -58,25 +58,44 @@ fn a_missing_column_names_table_column_and_type() {
             expected: "integer"
         }
     );
+    assert_eq!(e.id.as_deref(), Some("g1"));
 }
 
 #[test]
-fn a_missing_id_is_an_error() {
+fn a_missing_id_is_an_error_naming_no_row() {
     let mut r = good();
     r.remove("id");
+    r.remove("level");
+    let e = decode_err(r);
     assert_eq!(
-        decode_err(r).to_string(),
+        e.to_string(),
         "table `Gauges`, column `id`: missing (expected text)"
     );
+    assert_eq!(e.id, None);
 }
 
 #[test]
-fn a_value_of_the_wrong_type_names_table_column_and_type() {
+fn a_field_before_the_id_still_names_the_row() {
+    #[derive(sync_derive::Syncable, Debug)]
+    struct IdLast {
+        level: u8,
+        #[version]
+        version: Option<String>,
+        id: String,
+    }
+    let mut r = good();
+    r.set("level", 300i64);
+    let e = IdLast::from_record(r).unwrap_err();
+    assert_eq!((e.id.as_deref(), e.column.as_str()), (Some("g1"), "level"));
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_table_id_column_and_type() {
     let mut r = good();
     r.set("label", 12i64);
     assert_eq!(
         decode_err(r).to_string(),
-        "table `Gauges`, column `label`: expected text, found integer"
+        "table `Gauges`, item `g1`, column `label`: expected text, found integer"
     );
 }
 
@@ -86,13 +105,13 @@ fn an_out_of_range_integer_names_table_column_and_type() {
     r.set("level", 300i64);
     assert_eq!(
         decode_err(r).to_string(),
-        "table `Gauges`, column `level`: expected u8, found integer 300 (out of range)"
+        "table `Gauges`, item `g1`, column `level`: expected u8, found integer 300 (out of range)"
     );
     let mut r = good();
     r.set("reading", i64::from(i32::MAX) + 1);
     assert_eq!(
         decode_err(r).to_string(),
-        "table `Gauges`, column `reading`: expected i32, found integer 2147483648 (out of range)"
+        "table `Gauges`, item `g1`, column `reading`: expected i32, found integer 2147483648 (out of range)"
     );
 }
 
@@ -102,7 +121,7 @@ fn null_in_a_required_column_is_an_error() {
     r.set("label", Value::Null);
     assert_eq!(
         decode_err(r).to_string(),
-        "table `Gauges`, column `label`: expected text, found null"
+        "table `Gauges`, item `g1`, column `label`: expected text, found null; a field added after this row was written needs `#[sync(default)]` or an `Option` type"
     );
 }
 

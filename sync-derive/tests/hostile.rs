@@ -43,10 +43,18 @@ struct Hostile {
     tags: ::std::vec::Vec<StdString>,
     #[sync(skip)]
     local: u8,
+    #[sync(default)]
+    level: i64,
+    #[sync(default = "five")]
+    rank: i64,
     #[updated_at]
     updated_at: ::std::option::Option<::chrono::DateTime<::chrono::Utc>>,
     #[version]
     version: ::std::option::Option<::std::string::String>,
+}
+
+fn five() -> i64 {
+    5
 }
 
 fn sample(text: &'static ::std::primitive::str) -> Hostile {
@@ -56,6 +64,8 @@ fn sample(text: &'static ::std::primitive::str) -> Hostile {
         count: ::std::option::Option::Some(3),
         tags: ::std::vec![StdString::from("a")],
         local: 0,
+        level: 1,
+        rank: 2,
         updated_at: ::std::option::Option::None,
         version: ::std::option::Option::Some(StdString::from("v1")),
     }
@@ -76,6 +86,11 @@ fn derives_and_round_trips_despite_shadowed_names() {
         ::sync_core::Syncable::changed_columns(&h, &sample("ho")),
         ["text"]
     );
+    let mut old = record.clone();
+    old.remove("level");
+    old.remove("rank");
+    let back: Hostile = ::sync_core::Syncable::from_record(old).unwrap();
+    assert_eq!((back.level, back.rank), (0, 5));
     let merged = <Hostile as ::sync_core::Syncable>::merge3(&sample("a"), sample("b"), sample("a"));
     assert_eq!(merged.value.text, "b");
 }

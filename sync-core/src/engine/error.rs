@@ -27,7 +27,10 @@ pub enum SyncError {
     /// A value could not be encoded.
     #[error(transparent)]
     Encode(#[from] EncodeError),
-    /// A stored or received record does not decode into the app's type.
+    /// A stored or received record does not decode into the app's type; the error names
+    /// the table, the row's id and the column.
+    /// [`all_results`](super::SyncTable::all_results) and
+    /// [`query_results`](super::SyncTable::query_results) read the other rows nonetheless.
     #[error(transparent)]
     Decode(#[from] DecodeError),
     /// A pull filter names a local-only column (`#[sync(local)]`): the server does not

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::conflict::{Conflict, Resolution};
-use crate::model::{Record, Syncable, SystemColumn, Value};
+use crate::model::{DecodeError, Record, Syncable, SystemColumn, Value};
 use crate::store::{Filter, OpKind, Query, Store, StoreTx};
 use crate::transport::Transport;
 
@@ -257,21 +257,78 @@ where
         Ok(row.map(R::from_record).transpose()?)
     }
 
-    /// Items matching a query.
+    /// Items matching a query. A row that does not decode into `R` fails the whole read
+    /// with a [`SyncError::Decode`] naming the table, the row's id and the column;
+    /// [`query_results`](SyncTable::query_results) reads the other rows nonetheless.
     pub async fn query(&self, query: Query) -> Result<Vec<R>, SyncError> {
+        Ok(self
+            .query_results(query)
+            .await?
+            .into_iter()
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Every item, in id order. A row that does not decode fails the whole read (see
+    /// [`query`](SyncTable::query)); [`all_results`](SyncTable::all_results) does not.
+    pub async fn all(&self) -> Result<Vec<R>, SyncError> {
+        self.query(Query::new()).await
+    }
+
+    /// Items matching a query, each row decoded on its own: a row that does not decode
+    /// into `R` is an `Err` in its place, naming the table, the row's id and the column,
+    /// and the rows around it are still there. The outer `Err` is for the read itself
+    /// (the store failed). See [`all_results`](SyncTable::all_results) for an example.
+    pub async fn query_results(
+        &self,
+        query: Query,
+    ) -> Result<Vec<Result<R, DecodeError>>, SyncError> {
         let rows = self
             .inner
             .read(move |tx| Ok(tx.query(R::table_name(), &query)?))
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(R::from_record)
-            .collect::<Result<_, _>>()?)
+        Ok(rows.into_iter().map(R::from_record).collect())
     }
 
-    /// Every item, in id order.
-    pub async fn all(&self) -> Result<Vec<R>, SyncError> {
-        self.query(Query::new()).await
+    /// Every item, in id order, each row decoded on its own (see
+    /// [`query_results`](SyncTable::query_results)): one row that does not decode, such
+    /// as a row written before a field without a default was added, hides none of the
+    /// others.
+    ///
+    /// ```
+    /// use sync_core::Record;
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::{MemoryStore, Store};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, priority: i64, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "a".into(), text: "milk".into(), priority: 1, version: None }).await?;
+    /// // A row stored without `priority` (written before the field existed):
+    /// let mut old = Record::new();
+    /// old.set("id", "b");
+    /// old.set("text", "bread");
+    /// ctx.store().transaction(|tx| tx.upsert("Todo", &old))?;
+    ///
+    /// let err = todos.all().await.unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "table `Todo`, item `b`, column `priority`: expected i64, found null; a field added \
+    ///      after this row was written needs `#[sync(default)]` or an `Option` type"
+    /// );
+    ///
+    /// let rows = todos.all_results().await?;
+    /// assert_eq!(rows.len(), 2);
+    /// assert_eq!(rows[0].as_ref().map(|t| t.text.as_str()), Ok("milk"));
+    /// let bad = rows[1].as_ref().unwrap_err();
+    /// assert_eq!((bad.id.as_deref(), bad.column.as_str()), (Some("b"), "priority"));
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn all_results(&self) -> Result<Vec<Result<R, DecodeError>>, SyncError> {
+        self.query_results(Query::new()).await
     }
 
     /// How many items match (all when `None`).

@@ -49,17 +49,31 @@ pub enum DecodeErrorKind {
     Value(ValueError),
 }
 
-/// A record could not become a struct. Names the table, the column and what was expected.
+/// A record could not become a struct. Names the table, the row's id (when it could be
+/// read), the column and what was expected.
+///
+/// A column with no value (missing, or `Null` in a column whose field is not an
+/// `Option`) is what a field added to the struct reads in rows written before it; the
+/// message then says how to give such rows a value.
 ///
 /// ```
-/// use sync_core::{DecodeError, ValueError};
+/// use sync_core::{DecodeError, Value, ValueError};
+/// let e = DecodeError::value("TodoItem", "done", ValueError::wrong_type("bool", &Value::from("yes")))
+///     .with_id("t1");
+/// assert_eq!(e.to_string(), "table `TodoItem`, item `t1`, column `done`: expected bool, found text");
 /// let e = DecodeError::missing("TodoItem", "dueDate", "date");
-/// assert_eq!(e.to_string(), "table `TodoItem`, column `dueDate`: missing (expected date)");
+/// assert_eq!(
+///     e.to_string(),
+///     "table `TodoItem`, column `dueDate`: missing (expected date); a field added after \
+///      this row was written needs `#[sync(default)]` or an `Option` type"
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct DecodeError {
     /// The table being decoded.
     pub table: String,
+    /// The id of the row, `None` when the id itself could not be read.
+    pub id: Option<String>,
     /// The offending column.
     pub column: String,
     /// What went wrong.
@@ -71,6 +85,7 @@ impl DecodeError {
     pub fn missing(table: &str, column: &str, expected: &'static str) -> DecodeError {
         DecodeError {
             table: table.to_owned(),
+            id: None,
             column: column.to_owned(),
             kind: DecodeErrorKind::Missing { expected },
         }
@@ -80,19 +95,55 @@ impl DecodeError {
     pub fn value(table: &str, column: &str, err: ValueError) -> DecodeError {
         DecodeError {
             table: table.to_owned(),
+            id: None,
             column: column.to_owned(),
             kind: DecodeErrorKind::Value(err),
+        }
+    }
+
+    /// The same error, naming the row it happened in. The derived `from_record` reads the
+    /// id first and names it in every later error; a hand-written one should do the same.
+    ///
+    /// ```
+    /// let e = sync_core::DecodeError::missing("Todo", "text", "text").with_id("a1");
+    /// assert_eq!(e.id.as_deref(), Some("a1"));
+    /// ```
+    pub fn with_id(mut self, id: impl Into<String>) -> DecodeError {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Whether the column had no value at all: missing, or `Null` where the type
+    /// takes none. A default (`#[sync(default)]`) is the fix for such a row.
+    fn is_no_value(&self) -> bool {
+        // The system columns have fixed meanings; no field default applies to them.
+        if super::SystemColumn::from_name(&self.column).is_some() {
+            return false;
+        }
+        match &self.kind {
+            DecodeErrorKind::Missing { .. } => true,
+            DecodeErrorKind::Value(e) => e.found == super::Value::Null.kind(),
         }
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "table `{}`, column `{}`: ", self.table, self.column)?;
-        match &self.kind {
-            DecodeErrorKind::Missing { expected } => write!(f, "missing (expected {expected})"),
-            DecodeErrorKind::Value(e) => write!(f, "{e}"),
+        write!(f, "table `{}`, ", self.table)?;
+        if let Some(id) = &self.id {
+            write!(f, "item `{id}`, ")?;
         }
+        write!(f, "column `{}`: ", self.column)?;
+        match &self.kind {
+            DecodeErrorKind::Missing { expected } => write!(f, "missing (expected {expected})")?,
+            DecodeErrorKind::Value(e) => write!(f, "{e}")?,
+        }
+        if self.is_no_value() {
+            f.write_str(
+                "; a field added after this row was written needs `#[sync(default)]` or an `Option` type",
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -88,10 +88,12 @@ pub trait Syncable: Sized {
     /// The record: `id`, `version`, then the data columns in schema order.
     fn to_record(&self) -> Result<Record, EncodeError>;
 
-    /// Decodes a record. A missing column (unless the field is an `Option`) or a value of
-    /// the wrong type is an error naming the table, column and expected type. Extra
-    /// columns are ignored; `#[sync(skip)]` fields get their `Default`, and so do
-    /// local-only (`#[sync(local)]`) fields the record lacks or holds as `Null`.
+    /// Decodes a record. A missing column (unless the field is an `Option` or has a
+    /// default) or a value of the wrong type is an error naming the table, the row's id
+    /// ([`DecodeError::with_id`]), the column and the expected type. Extra columns are
+    /// ignored; `#[sync(skip)]` fields get their default, and so do fields with
+    /// `#[sync(default)]` or `#[sync(default = "path")]` and local-only
+    /// (`#[sync(local)]`) fields that the record lacks or holds as `Null`.
     fn from_record(record: Record) -> Result<Self, DecodeError>;
 
     /// The data columns whose values differ between `self` and `other`, in schema order.
