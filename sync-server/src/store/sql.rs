@@ -637,11 +637,20 @@ pub(crate) fn compile(flavor: Flavor, meta: &TableMeta, f: &Filter) -> Result<Ex
             balanced(parts, |l, r| l.and(r)).unwrap_or_else(|| Expr::val(true))
         }
         Filter::Or(parts) => {
+            let floor = common_floor(parts);
             let parts = parts
                 .iter()
                 .map(|p| compile(flavor, meta, p))
                 .collect::<Result<Vec<_>, _>>()?;
-            balanced(parts, |l, r| l.or(r)).unwrap_or_else(|| Expr::val(false))
+            let any = balanced(parts, |l, r| l.or(r)).unwrap_or_else(|| Expr::val(false));
+            match floor {
+                // `c >= v` and-ed in: the same rows, but a range the index can seek to.
+                Some((column, value)) => {
+                    let at_least = Filter::cmp(column, CmpOp::Ge, value.clone());
+                    Expr::tuple([compile(flavor, meta, &at_least)?]).and(Expr::tuple([any]))
+                }
+                None => any,
+            }
         }
         Filter::Not(inner) => compile(flavor, meta, inner)?.not(),
         Filter::IsNull(c) => match resolve(meta, c) {
@@ -653,6 +662,34 @@ pub(crate) fn compile(flavor: Flavor, meta: &TableMeta, f: &Filter) -> Result<Ex
             Some((phys, kind)) => compare(flavor, column, &phys, kind, *op, value)?,
         },
     })
+}
+
+/// The lower bound `column >= value` every part of an `or` implies, when they share
+/// one: the keyset condition of a pull, `(updatedAt > T) or (updatedAt = T and id > I)`,
+/// implies `updatedAt >= T`. Said outright, it lets the database seek the index to T;
+/// left implied, SQLite (with bound parameters) scans the index from the table's first
+/// row on every page, so a pull of N rows in pages costs N²/page row visits.
+fn common_floor(parts: &[Filter]) -> Option<(&str, &Value)> {
+    fn floor(f: &Filter) -> Option<(&str, &Value)> {
+        match f {
+            Filter::Cmp {
+                column,
+                op: CmpOp::Gt | CmpOp::Ge | CmpOp::Eq,
+                value,
+            } if !value.is_null() => Some((column.as_str(), value)),
+            Filter::And(parts) => parts.iter().find_map(floor),
+            _ => None,
+        }
+    }
+    let (first, rest) = parts.split_first()?;
+    let bound = floor(first)?;
+    rest.iter()
+        .all(|p| match p {
+            // The part implies the bound when one of its own bounds is it.
+            Filter::And(inner) => inner.iter().any(|q| floor(q) == Some(bound)),
+            other => floor(other) == Some(bound),
+        })
+        .then_some(bound)
 }
 
 /// Joins `parts` with `join` into a balanced tree, each inner pair in parentheses, so
@@ -824,6 +861,7 @@ fn article(word: &str) -> &'static str {
 mod tests {
     use super::*;
     use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+    use sea_query_rusqlite::RusqliteBinder;
 
     #[test]
     fn cached_values_are_in_the_builders_order() {
@@ -914,6 +952,81 @@ mod tests {
             r#"SELECT * FROM "t" WHERE "c1_text" = ? AND "c2_n" > ?"#
         );
         assert_eq!(values.0.len(), 2);
+    }
+
+    fn where_of(f: &Filter) -> (String, sea_query::Values) {
+        let e = compile(Flavor::Sqlite, &meta(), f).unwrap();
+        Query::select()
+            .column(Asterisk)
+            .from(a("t"))
+            .and_where(e)
+            .to_owned()
+            .build(SqliteQueryBuilder)
+    }
+
+    #[test]
+    fn a_keyset_condition_says_its_range_outright() {
+        let keyset = Filter::Or(vec![
+            Filter::gt("n", 5i64),
+            Filter::eq("n", 5i64).and(Filter::gt("text", "b")),
+        ]);
+        assert_eq!(
+            where_of(&keyset).0,
+            r#"SELECT * FROM "t" WHERE ("c2_n" >= ?) AND ("c2_n" > ? OR ("c2_n" = ? AND "c1_text" > ?))"#
+        );
+        // No bound every part shares: as written.
+        for f in [
+            Filter::Or(vec![Filter::gt("n", 5i64), Filter::eq("n", 6i64)]),
+            Filter::Or(vec![Filter::gt("n", 5i64), Filter::gt("text", "b")]),
+            Filter::Or(vec![Filter::lt("n", 5i64), Filter::eq("n", 5i64)]),
+            Filter::Or(vec![Filter::gt("n", 5i64), Filter::is_null("n")]),
+        ] {
+            assert!(!where_of(&f).0.contains(">="), "{f:?}: {}", where_of(&f).0);
+        }
+    }
+
+    /// With bound parameters SQLite does not derive the range from the `or`: without the
+    /// floor said outright, the plan seeks only `updated_at<?` (the horizon) and scans
+    /// from the first row on every page.
+    #[test]
+    fn sqlite_seeks_the_pull_index_to_the_watermark() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE t1 (id TEXT NOT NULL, owner TEXT NOT NULL, updated_at INTEGER NOT NULL, \
+             PRIMARY KEY (owner, id)); CREATE INDEX i1 ON t1 (owner, updated_at, id);",
+        )
+        .unwrap();
+        let meta = TableMeta {
+            key: "t".into(),
+            phys: "t1".into(),
+            columns: vec![],
+        };
+        let keyset = crate::query::parse_filter(
+            "(updatedAt gt datetimeoffset'2026-01-01T00:00:00.000Z') or \
+             (updatedAt eq datetimeoffset'2026-01-01T00:00:00.000Z' and id gt 'a')",
+        )
+        .unwrap();
+        let q = crate::query::TableQuery {
+            filter: Some(keyset),
+            order_by: vec![("updatedAt".into(), Order::Asc), ("id".into(), Order::Asc)],
+            top: 100,
+            skip: 0,
+            select: None,
+            count: false,
+            include_deleted: true,
+        };
+        let (page, _) = list(Flavor::Sqlite, &meta, "", &q, Some(i64::MAX - 1)).unwrap();
+        let (sql, values) = page.build_rusqlite(SqliteQueryBuilder);
+        let plan: String = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap()
+            .query_map(&*values.as_params(), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("; ");
+        assert!(plan.contains("updated_at>?"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[test]
