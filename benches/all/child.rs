@@ -89,6 +89,7 @@ pub fn run() {
     let (elapsed, rows) = match kind.as_str() {
         "pull-engine" => rt.block_on(engine(&url, &db, page)),
         "pull-bare" => rt.block_on(bare(&url, &db, page)),
+        "pull-bare-stream" => rt.block_on(bare_stream(&url, &db)),
         other => panic!("unknown child `{other}`"),
     };
     println!(
@@ -112,12 +113,21 @@ fn peak_kib() -> u64 {
 
 async fn engine(url: &str, db: &Path, page: u32) -> (Duration, usize) {
     let store = SqliteStore::open(db).expect("client store");
-    let options = SyncOptions {
-        page_size: page,
-        ..SyncOptions::default()
+    // Page 0: what a user gets without tuning (streamed from our server); otherwise the
+    // table protocol alone at that page size.
+    let (options, transport) = if page == 0 {
+        (SyncOptions::default(), HttpTransport::new(url))
+    } else {
+        let options = SyncOptions {
+            page_size: page,
+            ..SyncOptions::default()
+        };
+        (
+            options,
+            HttpTransport::builder(url).extensions(false).build(),
+        )
     };
-    let ctx =
-        SyncContext::with_options(store, HttpTransport::new(url).expect("transport"), options);
+    let ctx = SyncContext::with_options(store, transport.expect("transport"), options);
     let table = ctx.table::<PullRow>().await.expect("table");
     let start = Instant::now();
     let report = table.pull("all", None).await.expect("pull");
@@ -151,6 +161,128 @@ const BARE_SCHEMA: &str = "
 const BARE_ROW: &str = "INSERT OR REPLACE INTO BenchPull (id, version, updatedAt, createdAt, deleted, title, body, count, price, done) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const BARE_MARK: &str =
     "INSERT OR REPLACE INTO watermark (query, updated_at, id) VALUES ('all', ?1, ?2)";
+
+/// The bare client's store: the same pragmas as `SqliteStore` (WAL, `synchronous=FULL`).
+fn bare_store(db: &Path) -> Connection {
+    let conn = Connection::open(db).expect("open");
+    let _: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .expect("wal");
+    conn.execute_batch("PRAGMA synchronous=FULL").expect("sync");
+    conn.execute_batch(BARE_SCHEMA).expect("schema");
+    conn
+}
+
+/// Rows and their watermark in one transaction.
+fn bare_insert(conn: &mut Connection, rows: &[WireRow]) {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .expect("begin");
+    {
+        let mut insert = tx.prepare_cached(BARE_ROW).expect("insert");
+        for r in rows {
+            insert
+                .execute(params![
+                    r.id,
+                    r.version,
+                    r.updated_at,
+                    r.created_at,
+                    r.deleted,
+                    r.title,
+                    r.body,
+                    r.count,
+                    r.price,
+                    r.done
+                ])
+                .expect("a row");
+        }
+        if let Some(last) = rows.last() {
+            tx.prepare_cached(BARE_MARK)
+                .expect("mark")
+                .execute(params![last.updated_at, last.id])
+                .expect("the watermark");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+/// The streamed answers read by hand: lines split as they arrive, each 2000 rows
+/// handed to a writer thread (one transaction each) while the next are read.
+async fn bare_stream(url: &str, db: &Path) -> (Duration, usize) {
+    const ROWS: usize = 2000;
+    let mut conn = bare_store(db);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<WireRow>>(1);
+    let writer = std::thread::spawn(move || {
+        for rows in rx {
+            bare_insert(&mut conn, &rows);
+        }
+        conn
+    });
+    let client = reqwest::Client::new();
+    let base = format!("{url}/tablesync/v1/stream/{PULL_TABLE}");
+    let mut after: Option<Watermark> = None;
+    let start = Instant::now();
+    loop {
+        let request = PullRequest {
+            after: after.clone(),
+            page_size: 1,
+            include_deleted: true,
+            filter: None,
+        };
+        let query: Vec<(String, String)> = page_query(&request)
+            .expect("a page query")
+            .into_iter()
+            .filter(|(k, _)| k != "$top")
+            .collect();
+        let mut answer = client
+            .get(&base)
+            .query(&query)
+            .header("ZUMO-API-VERSION", "2.0.0")
+            .send()
+            .await
+            .expect("a stream");
+        assert_eq!(answer.status(), 200);
+        let (mut buf, mut rows, mut more) = (Vec::new(), Vec::with_capacity(ROWS), None);
+        while let Some(chunk) = answer.chunk().await.expect("a stream chunk") {
+            buf.extend_from_slice(&chunk);
+            let mut at = 0;
+            while let Some(len) = buf[at..].iter().position(|&b| b == b'\n') {
+                let line = &buf[at..at + len];
+                at += len + 1;
+                if line.starts_with(b"{\"@end\"") {
+                    more = Some(line.windows(4).any(|w| w == b"true"));
+                    continue;
+                }
+                let row: WireRow = serde_json::from_slice(line).expect("a row");
+                after = Some(Watermark {
+                    updated_at: row.updated_at.clone(),
+                    id: row.id.clone(),
+                });
+                rows.push(row);
+                if rows.len() == ROWS {
+                    tx.send(std::mem::replace(&mut rows, Vec::with_capacity(ROWS)))
+                        .expect("the writer");
+                }
+            }
+            buf.drain(..at);
+        }
+        if !rows.is_empty() {
+            tx.send(rows).expect("the writer");
+        }
+        if more != Some(true) {
+            break;
+        }
+    }
+    drop(tx);
+    let conn = tokio::task::spawn_blocking(move || writer.join().expect("the writer"))
+        .await
+        .expect("join");
+    let elapsed = start.elapsed();
+    let stored: i64 = conn
+        .query_row("SELECT COUNT(*) FROM BenchPull", [], |r| r.get(0))
+        .expect("count");
+    (elapsed, stored as usize)
+}
 
 async fn bare(url: &str, db: &Path, page: u32) -> (Duration, usize) {
     let mut conn = Connection::open(db).expect("open");

@@ -76,6 +76,19 @@ impl Row {
         }
     }
 
+    /// A rate against a fixed floor (a published figure to beat), not a ceiling.
+    pub fn at_least(bench: &str, case: &str, ours: f64, unit: &str, floor: f64) -> Row {
+        Row {
+            bench: bench.into(),
+            case: case.into(),
+            ours: format!("{} {unit}", thousands(ours)),
+            ceiling: "-".into(),
+            ratio: String::new(),
+            target: format!(">= {}", thousands(floor)),
+            verdict: verdict(Some(ours >= floor)),
+        }
+    }
+
     /// Peak resident memory next to the bare client's; `limit` is the most allowed.
     pub fn memory(bench: &str, case: &str, ours_kib: u64, bare_kib: u64, limit_mib: f64) -> Row {
         let mib = |k: u64| k as f64 / 1024.0;

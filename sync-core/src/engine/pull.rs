@@ -153,17 +153,21 @@ pub(crate) async fn pull<S: Store, T: Transport>(
                 schema.clone(),
                 after.clone(),
             );
-            let store =
-                inner.tx(move |tx| apply_page(tx, &t, &q, &expected, page, d.as_ref(), s.as_ref()));
+            // The page comes back out, to be freed here rather than on the store's thread,
+            // which is the busier one of a large pull.
+            let store = inner.tx(move |tx| {
+                let applied = apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
+                Ok((applied, page))
+            });
             let applied = if read_on {
                 // The next page is read while this one is written (one page ahead, no
                 // more). A store error ends the pull at once and drops the read.
                 let read = async { Ok(pages.next().await) };
-                let (applied, next) = tokio::try_join!(store, read)?;
+                let ((applied, _page), next) = tokio::try_join!(store, read)?;
                 ahead = Some(next);
                 applied
             } else {
-                store.await?
+                store.await?.0
             };
             report.pages += 1;
             let Some(applied) = applied else {
@@ -263,7 +267,7 @@ fn apply_page(
     table: &str,
     query_id: &str,
     expected: &Option<Watermark>,
-    page: PullPage,
+    page: &PullPage,
     decide: Option<&Decider>,
     schema: Option<&crate::model::TableSchema>,
 ) -> Result<Option<Applied>, SyncError> {
