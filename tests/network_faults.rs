@@ -26,7 +26,7 @@ use common::ledger::Ledger;
 use common::sim::{self, local_write, resolve_all};
 use std::time::{Duration, Instant};
 
-use support::proxy::{FAULTS, Fault, Proxy};
+use support::proxy::{FAULTS, Fault, Proxy, Route};
 use support::server::CountingServer;
 use sync_http::{HttpTransport, RetryPolicy};
 use tablesync::SqliteStore;
@@ -67,6 +67,8 @@ struct Figures {
     writes: usize,
     applied: usize,
     faults: HashMap<Fault, usize>,
+    /// Batch requests and faulty ones, stream requests and faulty ones.
+    routes: [usize; 4],
 }
 
 async fn run_seed(seed: u64) -> Result<Figures, String> {
@@ -128,6 +130,8 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
         .iter()
         .map(|f| (*f, proxy.counts().get(*f)))
         .collect();
+    let (b, bf) = proxy.counts().route(Route::Batch);
+    let (st, sf) = proxy.counts().route(Route::Stream);
     drop(proxy);
     server.shutdown().await;
     Ok(Figures {
@@ -135,6 +139,7 @@ async fn run_seed(seed: u64) -> Result<Figures, String> {
         writes: ledger.written.len(),
         applied: applied.len(),
         faults,
+        routes: [b, bf, st, sf],
     })
 }
 
@@ -163,6 +168,7 @@ fn clients_converge_through_a_proxy_that_resets_delays_truncates_and_refuses() {
     let seeds = seeds();
     let (mut steps, mut writes, mut applied) = (0, 0, 0);
     let mut faults: HashMap<Fault, usize> = HashMap::new();
+    let mut routes = [0usize; 4];
     for &seed in &seeds {
         let result = rt.block_on(async {
             tokio::time::timeout(Duration::from_secs(60), run_seed(seed)).await
@@ -172,6 +178,9 @@ fn clients_converge_through_a_proxy_that_resets_delays_truncates_and_refuses() {
                 steps += f.steps;
                 writes += f.writes;
                 applied += f.applied;
+                for (r, v) in routes.iter_mut().zip(f.routes) {
+                    *r += v;
+                }
                 for (k, v) in f.faults {
                     *faults.entry(k).or_default() += v;
                 }
@@ -190,7 +199,8 @@ fn clients_converge_through_a_proxy_that_resets_delays_truncates_and_refuses() {
         "network faults: {} seeds converged, {steps} steps, {writes} local writes checked \
          ({applied} applied by the server, none twice, none lost); {} requests through the \
          proxy, {injected} faulty: {} delayed, {} answered 500, {} answered 503, {} reset \
-         before the server, {} reset after the server applied, {} truncated ({:.1} s)",
+         before the server, {} reset after the server applied, {} truncated; of them {} \
+         batches ({} faulty) and {} streamed pulls ({} faulty) ({:.1} s)",
         seeds.len(),
         injected + count(Fault::Pass),
         count(Fault::Delay),
@@ -199,6 +209,10 @@ fn clients_converge_through_a_proxy_that_resets_delays_truncates_and_refuses() {
         count(Fault::ResetBefore),
         count(Fault::ResetAfter),
         count(Fault::Truncate),
+        routes[0],
+        routes[1],
+        routes[2],
+        routes[3],
         started.elapsed().as_secs_f64()
     );
 }

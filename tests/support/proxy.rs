@@ -44,13 +44,44 @@ pub const FAULTS: [Fault; 7] = [
     Fault::Truncate,
 ];
 
-/// How many requests met each fault.
+/// How many requests met each fault; and of the extension's batch and stream
+/// requests, how many there were and how many met a fault.
 #[derive(Default)]
-pub struct Counts([AtomicUsize; 7]);
+pub struct Counts([AtomicUsize; 7], [AtomicUsize; 4]);
+
+/// Which of the extension's routes a request is for.
+#[derive(Clone, Copy)]
+pub enum Route {
+    Batch = 0,
+    Stream = 2,
+}
 
 impl Counts {
     pub fn get(&self, fault: Fault) -> usize {
         self.0[fault as usize].load(Ordering::Relaxed)
+    }
+
+    /// The requests to `route`, and how many of them met a fault.
+    pub fn route(&self, route: Route) -> (usize, usize) {
+        let i = route as usize;
+        (
+            self.1[i].load(Ordering::Relaxed),
+            self.1[i + 1].load(Ordering::Relaxed),
+        )
+    }
+
+    fn bump_route(&self, head: &str, fault: Fault) {
+        let route = if head.starts_with("POST /tablesync/v1/batch") {
+            Route::Batch
+        } else if head.starts_with("GET /tablesync/v1/stream/") {
+            Route::Stream
+        } else {
+            return;
+        };
+        self.1[route as usize].fetch_add(1, Ordering::Relaxed);
+        if fault != Fault::Pass {
+            self.1[route as usize + 1].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn bump(&self, fault: Fault) {
@@ -211,6 +242,7 @@ async fn relay(s: &Shared, mut client: TcpStream) -> std::io::Result<()> {
 
     let (fault, delay) = choose(s);
     s.counts.bump(fault);
+    s.counts.bump_route(&head, fault);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
