@@ -9,7 +9,8 @@
 //!
 //! This crate re-exports the whole of `sync-core`, the derive (feature `derive`), and
 //! the backends behind their features. The README's examples are compiled as doctests
-//! of this crate, so they cannot rot.
+//! of `tests/readme`, a crate with only the dependencies the README tells a user to
+//! add, so they cannot rot.
 
 #![warn(missing_docs)]
 
@@ -31,10 +32,10 @@ pub use sync_sqlite::SqliteStore;
 #[cfg(feature = "http")]
 pub use sync_http;
 
+/// The HTTP transport (feature `http`): `HttpTransport::new("https://example.com/")`.
+#[cfg(feature = "http")]
+pub use sync_http::HttpTransport;
+
 /// The server as a library (feature `server`).
 #[cfg(feature = "server")]
 pub use sync_server;
-
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeDoctests;
