@@ -846,7 +846,7 @@ impl Inner {
         let result = (|| {
             let (q, v) =
                 sql::claim_key(owner, &op.key, now, cutoff).build_rusqlite(SqliteQueryBuilder);
-            if conn.execute(&q, &*v.as_params())? == 0 {
+            if conn.prepare_cached(&q)?.execute(&*v.as_params())? == 0 {
                 return Ok((recorded(conn, owner, &op.key)?, None));
             }
             let target = Target {
@@ -862,7 +862,7 @@ impl Inner {
             })?;
             let (q, v) = sql::record_key(owner, &op.key, answer.status, &answer.body)
                 .build_rusqlite(SqliteQueryBuilder);
-            conn.execute(&q, &*v.as_params())?;
+            conn.prepare_cached(&q)?.execute(&*v.as_params())?;
             Ok((answer, changed))
         })();
         if let Ok((answer, changed)) = result {
@@ -1273,8 +1273,9 @@ const SAVEPOINT_K: (&str, &str) = ("ROLLBACK TO k", "RELEASE k");
 /// The answer recorded under a key.
 fn recorded(conn: &Connection, owner: &str, key: &str) -> Result<Answer, StoreError> {
     let (q, v) = sql::select_key(owner, key).build_rusqlite(SqliteQueryBuilder);
-    let (status, body): (i64, String) =
-        conn.query_row(&q, &*v.as_params(), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (status, body): (i64, String) = conn
+        .prepare_cached(&q)?
+        .query_row(&*v.as_params(), |r| Ok((r.get(0)?, r.get(1)?)))?;
     Answer::recorded(key, status, body)
 }
 
