@@ -65,6 +65,31 @@ pub(crate) fn router(config: Config) -> Router {
         .merge(tables)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(middleware::from_fn_with_state(max_url, url_layer))
+        .layer(middleware::from_fn(log_layer))
+}
+
+/// One line per request at `info`: method, path (never the query, which may hold the
+/// app's data), status, latency and the user (the owner key in per-user mode, else
+/// empty).
+async fn log_layer(req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let user = response
+        .extensions()
+        .get::<Owner>()
+        .map_or("", |o| o.0.as_str());
+    tracing::info!(
+        target: "sync_server::request",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        user,
+        "request"
+    );
+    response
 }
 
 /// A URL longer than the limit is a 414 before anything reads it.
@@ -103,8 +128,11 @@ async fn api_version_layer(req: Request, next: Next) -> Response {
 async fn auth_layer(State(config): State<Arc<Config>>, mut req: Request, next: Next) -> Response {
     match authenticate(&config.auth, req.headers()) {
         Ok(owner) => {
-            req.extensions_mut().insert(Owner(owner));
-            next.run(req).await
+            req.extensions_mut().insert(Owner(owner.clone()));
+            let mut response = next.run(req).await;
+            // For the request log, outside this layer.
+            response.extensions_mut().insert(Owner(owner));
+            response
         }
         Err(e) => e.into_response(),
     }

@@ -318,6 +318,7 @@ impl<'a> SqliteTx<'a> {
     }
 
     fn ddl(&self, sql: &str, what: impl Display) -> Result<(), StoreError> {
+        tracing::debug!(change = %what, "local schema change");
         self.conn.execute(sql, []).map(drop).map_err(backend(what))
     }
 }

@@ -421,15 +421,16 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     }
 }
 
-/// Runs `f` in a store transaction (or read), carrying the engine's own errors out
-/// through the rollback.
 /// Which kind of store transaction an engine step runs in.
+#[derive(Debug)]
 enum Mode {
     Read,
     Write,
     Relaxed,
 }
 
+/// Runs `f` in a store transaction (or read), carrying the engine's own errors out
+/// through the rollback.
 fn transact<S: Store, R>(
     store: &S,
     mode: Mode,
@@ -445,11 +446,18 @@ fn transact<S: Store, R>(
             }
         })
     };
+    let started = std::time::Instant::now();
     let result = match mode {
         Mode::Read => store.read(body),
         Mode::Write => store.transaction(body),
         Mode::Relaxed => store.transaction_relaxed(body),
     };
+    tracing::trace!(
+        mode = ?mode,
+        ok = result.is_ok(),
+        micros = started.elapsed().as_micros() as u64,
+        "store transaction"
+    );
     match (result, failure) {
         (Ok(r), _) => Ok(r),
         (Err(_), Some(e)) => Err(e),

@@ -70,6 +70,21 @@ pub(crate) async fn pull<S: Store, T: Transport>(
     query_id: &str,
     filter: Option<Filter>,
 ) -> Result<PullReport, SyncError> {
+    let span = tracing::debug_span!("pull", table, query = query_id);
+    let result =
+        tracing::Instrument::instrument(pull_in_span(inner, table, query_id, filter), span).await;
+    if let Err(e) = &result {
+        tracing::debug!(table, query = query_id, error = %e, "pull failed");
+    }
+    result
+}
+
+async fn pull_in_span<S: Store, T: Transport>(
+    inner: &Arc<Inner<S, T>>,
+    table: &str,
+    query_id: &str,
+    filter: Option<Filter>,
+) -> Result<PullReport, SyncError> {
     let mut report = PullReport {
         table: table.to_owned(),
         ..PullReport::default()
@@ -126,11 +141,18 @@ pub(crate) async fn pull<S: Store, T: Transport>(
                 Some(Ok(page)) => page,
                 Some(Err(e)) if stored > 0 && resumable(&e) => {
                     // The stream broke after storing something: go on after it.
+                    tracing::debug!(error = %e, stored, "stream broke; opening it again after the last stored page");
                     continue 'streams;
                 }
                 Some(Err(e)) => return Err(transport_error(e)),
                 // The server ended the stream on purpose with rows still to come.
-                None if more && stored > 0 => continue 'streams,
+                None if more && stored > 0 => {
+                    tracing::debug!(
+                        stored,
+                        "stream ended at the server's bound; opening the next"
+                    );
+                    continue 'streams;
+                }
                 None => break 'streams,
             };
             let n = page.records.len();
@@ -173,6 +195,7 @@ pub(crate) async fn pull<S: Store, T: Transport>(
             let Some(applied) = applied else {
                 // Another pull of this query (or a purge) moved the watermark since this
                 // stream was opened: nothing was written; start again from the stored one.
+                tracing::debug!("the watermark moved under this pull; starting again from it");
                 let (t, q) = (table.to_owned(), query_id.to_owned());
                 after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
                 continue 'streams;
@@ -182,9 +205,17 @@ pub(crate) async fn pull<S: Store, T: Transport>(
                 after = last;
             }
             report.received += n;
+            tracing::debug!(
+                rows = n,
+                received = report.received,
+                pages = report.pages,
+                conflicts = applied.conflicts.len(),
+                "page stored"
+            );
             report.resolved += applied.resolved;
             report.conflicts += applied.conflicts.len();
             for id in applied.conflicts {
+                tracing::debug!(table, id = %id, "pull conflict");
                 inner.emit(SyncEvent::ConflictFound {
                     table: table.to_owned(),
                     id,
@@ -203,6 +234,13 @@ pub(crate) async fn pull<S: Store, T: Transport>(
             }
         }
     }
+    tracing::debug!(
+        received = report.received,
+        pages = report.pages,
+        conflicts = report.conflicts,
+        resolved = report.resolved,
+        "pull finished"
+    );
     inner.emit(SyncEvent::PullFinished {
         table: table.to_owned(),
         received: report.received,

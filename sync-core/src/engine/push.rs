@@ -116,7 +116,11 @@ pub(crate) async fn push<S: Store, T: Transport>(
     // `block_on` would be woken for every operation's outcome). Dropping the push
     // aborts it, as it would abort an inline loop.
     let inner = Arc::clone(inner);
-    let task = Aborting(tokio::spawn(async move { drive(&inner, table).await }));
+    let span = tracing::debug_span!("push", table = table.as_deref().unwrap_or("*"));
+    let task = Aborting(tokio::spawn(tracing::Instrument::instrument(
+        async move { drive(&inner, table).await },
+        span,
+    )));
     task.await
         .map_err(|e| SyncError::from(StoreError::Backend(format!("push task failed: {e}"))))?
 }
@@ -191,7 +195,9 @@ async fn drive<S: Store, T: Transport>(
             finisher.clone(),
             events.clone(),
         );
-        lanes.spawn(lane(inner, shared, finisher, events));
+        lanes.spawn(tracing::Instrument::in_current_span(lane(
+            inner, shared, finisher, events,
+        )));
     }
     // The lanes and the finisher hold the senders: the channel ends with the last.
     drop((events, finisher));
@@ -244,8 +250,19 @@ async fn drive<S: Store, T: Transport>(
         fatal = Some(StoreError::Backend(format!("push task failed: {e}")).into());
     }
     if let Some(e) = fatal {
+        tracing::debug!(error = %e, "push failed");
         return Err(e);
     }
+    tracing::debug!(
+        status = ?report.status,
+        total = report.total,
+        pushed = report.pushed,
+        conflicts = report.conflicts,
+        resolved = report.resolved,
+        failed = report.failed.len(),
+        held = report.held,
+        "push finished"
+    );
     inner.emit(SyncEvent::PushFinished {
         status: report.status.clone(),
     });
@@ -379,10 +396,18 @@ async fn send_batch<S: Store, T: Transport>(
     if writes.is_empty() {
         return outcomes;
     }
+    let n = writes.len();
+    let started = std::time::Instant::now();
     let results = {
         let _on_the_wire = OnTheWire::new(&finisher.sending);
         inner.transport.push_batch(writes).await
     };
+    tracing::debug!(
+        writes = n,
+        refused = results.iter().filter(|r| r.is_err()).count(),
+        millis = started.elapsed().as_millis() as u64,
+        "batch answered"
+    );
     let mut results = results.into_iter();
     for (listed, prepared) in sent {
         let result = results.next().unwrap_or_else(|| {
@@ -1079,6 +1104,7 @@ fn on_conflict(
         finish_success(tx, op, None)?;
         return Ok(Step::Success);
     }
+    tracing::debug!(table, id, kind = ?op.kind, "push conflict");
     let mut conflict = StoredConflict::new(table, id, ConflictKind::Push);
     conflict.local = match op.kind {
         OpKind::Delete => None,

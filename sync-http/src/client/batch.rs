@@ -60,9 +60,15 @@ impl Inner {
         if !reply.status.is_success() {
             return Ok(None);
         }
-        Ok(serde_json::from_slice::<Discovery>(&reply.body)
+        let found = serde_json::from_slice::<Discovery>(&reply.body)
             .ok()
-            .filter(|d| d.extension == batch::EXTENSION && d.version == batch::VERSION))
+            .filter(|d| d.extension == batch::EXTENSION && d.version == batch::VERSION);
+        tracing::debug!(
+            batch = found.as_ref().is_some_and(|d| d.batch.is_some()),
+            stream = found.as_ref().is_some_and(|d| d.stream.is_some()),
+            "discovery: what the server offers beyond the table protocol"
+        );
+        Ok(found)
     }
 
     /// Sends writes in batches within the server's limits, in order; see

@@ -96,11 +96,19 @@ impl Inner {
         let mut refreshed = false;
         let mut retry = 0;
         loop {
+            let started = std::time::Instant::now();
             let token = self.token();
             let last_try = retry + 1 >= self.retry.attempts;
             let request = self.request(call, token.as_deref())?;
             let outcome = match self.client.execute(request).await {
                 Ok(response) if open && response.status().is_success() => {
+                    tracing::debug!(
+                        method = %call.method,
+                        path = %call.url.path(),
+                        status = response.status().as_u16(),
+                        millis = started.elapsed().as_millis() as u64,
+                        "request answered; reading its body as it comes"
+                    );
                     return Ok(Opened::Body(response));
                 }
                 Ok(mut response) => {
@@ -128,7 +136,16 @@ impl Inner {
                     let retriable =
                         e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
                     if retriable && !last_try {
-                        tokio::time::sleep(self.retry.backoff(retry)).await;
+                        let wait = self.retry.backoff(retry);
+                        tracing::debug!(
+                            method = %call.method,
+                            path = %call.url.path(),
+                            error = %e,
+                            attempt = retry + 1,
+                            wait_ms = wait.as_millis() as u64,
+                            "no answer; retrying"
+                        );
+                        tokio::time::sleep(wait).await;
                         retry += 1;
                         continue;
                     }
@@ -137,6 +154,14 @@ impl Inner {
                     });
                 }
             };
+            tracing::debug!(
+                method = %call.method,
+                path = %call.url.path(),
+                status = reply.status.as_u16(),
+                bytes = reply.body.len(),
+                millis = started.elapsed().as_millis() as u64,
+                "request answered"
+            );
             if reply.status == StatusCode::UNAUTHORIZED
                 && !refreshed
                 && let Some(refresh) = &self.refresher
@@ -152,6 +177,14 @@ impl Inner {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| self.retry.retry_after(v, chrono::Utc::now()));
                 let wait = asked.unwrap_or_else(|| self.retry.backoff(retry));
+                tracing::debug!(
+                    method = %call.method,
+                    path = %call.url.path(),
+                    status = reply.status.as_u16(),
+                    attempt = retry + 1,
+                    wait_ms = wait.as_millis() as u64,
+                    "transient answer; retrying"
+                );
                 tokio::time::sleep(wait).await;
                 retry += 1;
                 continue;

@@ -744,3 +744,26 @@ async fn stamps_never_run_ahead_of_the_wall_clock_at_full_speed_postgres() {
         .unwrap();
     backend_clock_lead(std::sync::Arc::new(db), "PostgreSQL").await;
 }
+
+/// The server's log written to a pipe (a file, a journal) carries no colour codes; at
+/// a terminal it may.
+#[test]
+fn logs_off_a_terminal_carry_no_colour_codes() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tablesync-server"))
+        .args(["--listen", "127.0.0.1:0", "--database", "sqlite::memory:"])
+        .args(["--api-key", "short"])
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run tablesync-server");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("refusing to start"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a piped log: {text:?}"
+    );
+}
