@@ -38,9 +38,7 @@ macro_rules! t {
 fn inject(rng: &mut fastrand::Rng, transport: &MemoryTransport) {
     match rng.u8(0..10) {
         0 => transport.push_fault(Fault::LoseResponse),
-        1 => transport.push_fault(Fault::Fail(TransportError::Network {
-            message: "reset".into(),
-        })),
+        1 => transport.push_fault(Fault::Fail(TransportError::network("reset"))),
         2 => transport.push_fault(Fault::Fail(TransportError::Server {
             status: 503,
             message: "busy".into(),

@@ -705,13 +705,7 @@ async fn stops_push_and_keeps_everything<S: Store>(
 }
 
 async fn network_error_stops_push_and_keeps_everything<S: Store>(make: impl Fn() -> S) {
-    let status = stops_push_and_keeps_everything(
-        make,
-        TransportError::Network {
-            message: "reset".into(),
-        },
-    )
-    .await;
+    let status = stops_push_and_keeps_everything(make, TransportError::network("reset")).await;
     assert!(matches!(status, PushStatus::NetworkError(m) if m.contains("reset")));
 }
 

@@ -394,7 +394,7 @@ fn a_pull_of_many_pages_prints_progress_lines_when_not_on_a_terminal() {
     let server = serve(dir.path());
     let url = server.url.as_str();
     let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
-    // One more than a page (the engine pulls 100 rows a page).
+    // One more than a page (the app stores 100 rows a page, streamed or paged).
     for i in 0..101 {
         todo(
             &a,

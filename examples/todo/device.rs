@@ -10,7 +10,7 @@ use anyhow::{Context, anyhow, bail};
 use sync_http::{HttpTransport, RetryPolicy};
 use tablesync::chrono::NaiveDate;
 use tablesync::engine::{PushStatus, SyncContext, SyncError, SyncTable};
-use tablesync::transport::TransportError;
+use tablesync::transport::{NetworkKind, TransportError};
 use tablesync::{SqliteStore, Syncable};
 
 /// The tutorial's item.
@@ -53,6 +53,9 @@ impl Device {
                 max_delay: Duration::from_secs(1),
                 max_retry_after: Duration::from_secs(5),
             })
+            // A streamed pull is stored (and its progress shown) every 100 rows, as a
+            // paged one is, so the progress line moves on a list of a few hundred.
+            .stream_page_rows(100)
             .build()
             .context("--server")?;
         let path = db.to_owned();
@@ -111,7 +114,27 @@ impl Device {
 
     fn explain_transport(&self, error: &TransportError) -> anyhow::Error {
         match error {
-            TransportError::Network { message } => self.unreachable(message),
+            TransportError::Network {
+                kind,
+                source: Some(source),
+                ..
+            } => {
+                // The innermost cause ("Connection refused (os error 111)") is what a
+                // person can act on; the kind says what to check.
+                let mut cause: &dyn std::error::Error = source;
+                while let Some(next) = cause.source() {
+                    cause = next;
+                }
+                let hint = match kind {
+                    NetworkKind::Timeout => " (no answer in time)",
+                    NetworkKind::Dns => " (check the server's name)",
+                    NetworkKind::Tls => " (check the certificate and the URL's scheme)",
+                    NetworkKind::Connect => " (is it running?)",
+                    _ => "",
+                };
+                anyhow!("cannot reach the server at {}{hint}: {cause}", self.server)
+            }
+            TransportError::Network { message, .. } => self.unreachable(message),
             TransportError::Unauthorized { .. } => self.refused(&error.to_string()),
             other => anyhow!("the server at {} answered: {other}", self.server),
         }

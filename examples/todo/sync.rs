@@ -93,6 +93,8 @@ async fn describe_push(device: &Device, report: &PushReport) -> anyhow::Result<(
             count(left, "change", "changes")
         ),
         PushStatus::Complete => {}
+        // A status a later version adds: say it as it is.
+        other => say!("push ended: {other:?}"),
     }
     if report.total == 0 && report.held == 0 {
         say!("nothing to push");

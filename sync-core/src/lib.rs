@@ -20,6 +20,7 @@ extern crate self as sync_core;
 pub mod conflict;
 pub mod engine;
 pub mod model;
+mod source;
 pub mod store;
 pub mod transport;
 
@@ -34,6 +35,8 @@ pub use model::{
     Record, SchemaError, SyncValue, Syncable, SystemColumn, TableSchema, Value, ValueError,
     json_from_value, json_to_value, validate_column_name, validate_table_name,
 };
+
+pub use source::ErrorSource;
 
 // The types that appear in synced structs, re-exported so that an app needs no
 // separate dependency (and no version to keep in step) to name them.

@@ -3,11 +3,34 @@
 
 use std::fmt::Display;
 
-use sync_core::store::StoreError;
+use sync_core::ErrorSource;
+use sync_core::store::{StoreError, StoreErrorKind};
 
-/// Wraps a rusqlite error as [`StoreError::Backend`], prefixed with what was being done.
+/// Wraps a rusqlite error as [`StoreError::Database`], prefixed with what was being
+/// done, its kind read off SQLite's result code and the error kept as its source.
 pub(crate) fn backend<C: Display>(context: C) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Backend(format!("{context}: {e}"))
+    move |e| {
+        StoreError::database(
+            kind(&e),
+            format!("{context}: {e}"),
+            Some(ErrorSource::new(e)),
+        )
+    }
+}
+
+/// What an app can do about a SQLite failure, from its primary result code.
+pub(crate) fn kind(e: &rusqlite::Error) -> StoreErrorKind {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => StoreErrorKind::Busy,
+        Some(C::DiskFull | C::TooBig) => StoreErrorKind::DiskFull,
+        Some(C::DatabaseCorrupt | C::NotADatabase) => StoreErrorKind::Corrupt,
+        Some(C::ReadOnly) => StoreErrorKind::ReadOnly,
+        Some(C::SystemIoFailure | C::CannotOpen | C::FileLockingProtocolFailed) => {
+            StoreErrorKind::Io
+        }
+        _ => StoreErrorKind::Other,
+    }
 }
 
 /// A bookkeeping or app row that cannot be read back as written.

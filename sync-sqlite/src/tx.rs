@@ -350,7 +350,7 @@ fn get<T: FromSql>(
         | rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::IntegralValueOutOfRange(..)
         | rusqlite::Error::Utf8Error(..) => corrupt(table, which, e),
-        e => StoreError::Backend(format!("reading `{table}`, {which}: {e}")),
+        e => backend(format_args!("reading `{table}`, {which}"))(e),
     })
 }
 

@@ -184,3 +184,24 @@ fn a_local_only_column_keeps_its_data_and_is_marked_again_by_ensure_table() {
     let row = store.read(|tx| tx.get("Todo", "r1")).unwrap().unwrap();
     assert_eq!(row.get("notes"), Some(&Value::from("the oat kind")));
 }
+
+/// A file that is not a database is a `Database` error of kind `Corrupt`, with
+/// SQLite's own error kept as its source: an app can tell it from a full disk or a
+/// busy lock without reading the message.
+#[test]
+fn a_file_that_is_not_a_database_is_a_corrupt_kind_with_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.db");
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let e = match sync_sqlite::SqliteStore::open(&path) {
+        Ok(_) => panic!("a file of x's opened as a store"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        e.kind(),
+        Some(sync_core::store::StoreErrorKind::Corrupt),
+        "{e}"
+    );
+    let source = std::error::Error::source(&e).expect("SQLite's error is kept");
+    assert!(source.to_string().contains("not a database"), "{source}");
+}

@@ -12,6 +12,7 @@ use crate::transport::TransportError;
 /// assert_eq!(e.to_string(), "table `Todo`: no item `a1`");
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyncError {
     /// The local store failed or refused.
     #[error(transparent)]

@@ -136,6 +136,7 @@ impl SyncOptions {
 /// assert!(matches!(e, SyncEvent::PushProgress { done: 1, .. }));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum SyncEvent {
     /// A push started with this many operations to send.
     PushStarted {

@@ -26,6 +26,7 @@ use super::{Inner, SyncError, SyncEvent, outgoing};
 
 /// How a push ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PushStatus {
     /// Every operation was tried (some may have conflicts or errors: see the report).
     Complete,

@@ -1,5 +1,6 @@
 //! [`StoreError`]: everything a store can refuse or fail at, naming what was wrong.
 
+use crate::ErrorSource;
 use crate::model::{DecodeError, SchemaError};
 use crate::store::queue::OpKind;
 
@@ -12,6 +13,7 @@ use crate::store::queue::OpKind;
 /// assert_eq!(e.to_string(), "table `Todo`, id `a`: cannot queue an update while a delete is pending");
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The table was never created in this store ([`StoreTx::ensure_table`](super::StoreTx::ensure_table)).
     #[error("table `{0}` is not known to the store (ensure_table was not called for it)")]
@@ -80,7 +82,68 @@ pub enum StoreError {
         /// Highest this build understands.
         supported: i64,
     },
-    /// The backend failed (I/O, SQLite, a poisoned lock).
+    /// The database under the store failed; `kind` says how, for an app that acts on
+    /// it (wait and retry when busy, tell the user the disk is full).
+    ///
+    /// ```
+    /// use sync_core::store::{StoreError, StoreErrorKind};
+    /// let e = StoreError::database(StoreErrorKind::DiskFull, "writing `Todo`: database or disk is full", None);
+    /// assert_eq!(e.kind(), Some(StoreErrorKind::DiskFull));
+    /// assert_eq!(e.to_string(), "store backend: writing `Todo`: database or disk is full");
+    /// ```
+    #[error("store backend: {message}")]
+    Database {
+        /// How it failed.
+        kind: StoreErrorKind,
+        /// What the store was doing, and the database's message.
+        message: String,
+        /// The database's own error (a `rusqlite::Error` for `SqliteStore`).
+        #[source]
+        source: Option<ErrorSource>,
+    },
+    /// The backend failed for a reason other than its database (a poisoned lock, a
+    /// task that panicked).
     #[error("store backend: {0}")]
     Backend(String),
+}
+
+/// How a store's database failed ([`StoreError::Database`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// Another connection holds the lock for longer than the store waits.
+    Busy,
+    /// The disk (or the database's size limit) is full.
+    DiskFull,
+    /// The file is damaged, or not a database.
+    Corrupt,
+    /// The file cannot be written (permissions, a read-only medium).
+    ReadOnly,
+    /// Reading or writing the file failed, or it cannot be opened.
+    Io,
+    /// Anything else.
+    Other,
+}
+
+impl StoreError {
+    /// A database failure of `kind`, keeping its cause.
+    pub fn database(
+        kind: StoreErrorKind,
+        message: impl Into<String>,
+        source: Option<ErrorSource>,
+    ) -> StoreError {
+        StoreError::Database {
+            kind,
+            message: message.into(),
+            source,
+        }
+    }
+
+    /// The kind of a database failure; `None` for any other error.
+    pub fn kind(&self) -> Option<StoreErrorKind> {
+        match self {
+            StoreError::Database { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
 }

@@ -44,7 +44,7 @@ mod query;
 mod queue;
 
 pub use conflict::{ConflictKind, StoredConflict, Watermark};
-pub use error::StoreError;
+pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryStore;
 pub use query::{CmpOp, Filter, Order, Query};
 pub use queue::{Collapse, OpError, OpKind, Operation, collapse};

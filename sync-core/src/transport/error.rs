@@ -1,7 +1,34 @@
 //! [`TransportError`]: what can go wrong talking to the server, in the categories the
 //! engine acts on.
 
+use crate::ErrorSource;
 use crate::model::Record;
+
+/// What kind of network failure a [`TransportError::Network`] was, for an app that
+/// acts on it (retry later, tell the user to check the address, the clock, the proxy).
+///
+/// ```
+/// use sync_core::transport::{NetworkKind, TransportError};
+/// let e = TransportError::network("connection reset");
+/// assert_eq!(e.network_kind(), Some(NetworkKind::Other));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NetworkKind {
+    /// No answer within the time allowed (connecting, or waiting for the answer).
+    Timeout,
+    /// The connection could not be made (refused, unreachable).
+    Connect,
+    /// The server's name could not be resolved.
+    Dns,
+    /// The TLS handshake failed (a certificate, a protocol version).
+    Tls,
+    /// The connection broke while the request or its answer was on the way (reset,
+    /// closed early, an answer cut short).
+    Broken,
+    /// Anything else.
+    Other,
+}
 
 /// A failed transport call.
 ///
@@ -11,11 +38,12 @@ use crate::model::Record;
 ///
 /// ```
 /// use sync_core::transport::TransportError;
-/// let e = TransportError::Network { message: "connection reset".into() };
+/// let e = TransportError::network("connection reset");
 /// assert!(e.stops_push() && !e.is_conflict());
 /// assert_eq!(e.to_string(), "network failure: connection reset");
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransportError {
     /// 412: the item changed on the server since the version the client based its
     /// change on.
@@ -45,8 +73,13 @@ pub enum TransportError {
     /// have been applied.
     #[error("network failure: {message}")]
     Network {
-        /// What failed.
+        /// How it failed.
+        kind: NetworkKind,
+        /// What failed, with its causes.
         message: String,
+        /// The underlying error (the HTTP client's), when there is one.
+        #[source]
+        source: Option<ErrorSource>,
     },
     /// The server refused or failed the request (a 400, a 500, ...).
     #[error("server answered {status}: {message}")]
@@ -98,6 +131,43 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// A network failure of no particular kind, with no underlying error.
+    pub fn network(message: impl Into<String>) -> TransportError {
+        TransportError::Network {
+            kind: NetworkKind::Other,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A network failure of `kind`, keeping the error that caused it.
+    ///
+    /// ```
+    /// use sync_core::transport::{NetworkKind, TransportError};
+    /// let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "too slow");
+    /// let e = TransportError::network_from(NetworkKind::Timeout, "GET /tables/Todo: too slow", io);
+    /// assert_eq!(e.network_kind(), Some(NetworkKind::Timeout));
+    /// assert!(std::error::Error::source(&e).is_some());
+    /// ```
+    pub fn network_from(
+        kind: NetworkKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> TransportError {
+        TransportError::Network {
+            kind,
+            message: message.into(),
+            source: Some(ErrorSource::new(source)),
+        }
+    }
+
+    /// The kind of a network failure; `None` for any other error.
+    pub fn network_kind(&self) -> Option<NetworkKind> {
+        match self {
+            TransportError::Network { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
     /// 412 or 409: the table's conflict policy decides.
     pub fn is_conflict(&self) -> bool {
         matches!(

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{PullPage, PullRequest, Transport, TransportError};
+use super::{NetworkKind, PullPage, PullRequest, Transport, TransportError};
 use crate::model::{Record, SystemColumn, Value};
 use crate::store::{OpKind, Watermark};
 
@@ -465,9 +465,11 @@ impl MemoryTransport {
             faults.peak_in_flight = faults.peak_in_flight.max(faults.in_flight);
             if faults.offline {
                 faults.in_flight -= 1;
-                return Err(TransportError::Network {
-                    message: "offline".into(),
-                });
+                return Err(TransportError::network_from(
+                    NetworkKind::Connect,
+                    "offline",
+                    std::io::Error::from(std::io::ErrorKind::NotConnected),
+                ));
             }
             faults.queue.pop_front()
         };
@@ -488,9 +490,11 @@ impl MemoryTransport {
         };
         let result = f(&mut self.remote.lock());
         if lose {
-            return Err(TransportError::Network {
-                message: "response lost after the server applied the request".into(),
-            });
+            return Err(TransportError::network_from(
+                NetworkKind::Broken,
+                "response lost after the server applied the request",
+                std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+            ));
         }
         result
     }

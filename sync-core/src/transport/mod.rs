@@ -9,7 +9,7 @@
 mod error;
 mod memory;
 
-pub use error::TransportError;
+pub use error::{NetworkKind, TransportError};
 pub use memory::{AppliedWrite, Fault, MemoryRemote, MemoryTransport};
 
 use std::future::Future;

@@ -3,7 +3,7 @@
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
-use sync_core::transport::TransportError;
+use sync_core::transport::{NetworkKind, TransportError};
 
 use super::builder::{TokenHeader, token_value};
 use super::transport::Inner;
@@ -149,9 +149,8 @@ impl Inner {
                         retry += 1;
                         continue;
                     }
-                    return Err(TransportError::Network {
-                        message: format!("{}: {}", call.describe(), error_chain(&e)),
-                    });
+                    let message = format!("{}: {}", call.describe(), error_chain(&e));
+                    return Err(TransportError::network_from(network_kind(&e), message, e));
                 }
             };
             tracing::debug!(
@@ -302,6 +301,42 @@ impl Inner {
         let fresh = refresh().await?;
         self.set_token(Some(fresh));
         Ok(())
+    }
+}
+
+/// What kind of failure a reqwest error is: its own flags first, then its causes (an
+/// `io::Error`'s kind, the words rustls and the resolver use).
+pub(crate) fn network_kind(e: &reqwest::Error) -> NetworkKind {
+    if e.is_timeout() {
+        return NetworkKind::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    let mut text = String::new();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match io.kind() {
+                K::TimedOut => return NetworkKind::Timeout,
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                    return NetworkKind::Broken;
+                }
+                _ => {}
+            }
+        }
+        text.push_str(&s.to_string().to_ascii_lowercase());
+        text.push(' ');
+        source = s.source();
+    }
+    if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+        NetworkKind::Tls
+    } else if text.contains("dns") || text.contains("resolve") || text.contains("lookup") {
+        NetworkKind::Dns
+    } else if e.is_connect() {
+        NetworkKind::Connect
+    } else if e.is_body() || e.is_request() || e.is_decode() {
+        NetworkKind::Broken
+    } else {
+        NetworkKind::Other
     }
 }
 

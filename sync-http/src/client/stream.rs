@@ -23,11 +23,13 @@ use std::pin::Pin;
 use futures_util::StreamExt;
 use reqwest::Method;
 use sync_core::store::{Watermark, parse_datetime_text};
-use sync_core::transport::{PullPage, PullRequest, Stream, TransportError, page_by_page};
+use sync_core::transport::{
+    NetworkKind, PullPage, PullRequest, Stream, TransportError, page_by_page,
+};
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
-use super::send::{Call, Opened, error_chain};
+use super::send::{Call, Opened, error_chain, network_kind};
 use super::transport::HttpTransport;
 use crate::wire::odata::page_query;
 use crate::wire::stream::{Control, STREAM_PATH, control};
@@ -222,17 +224,18 @@ impl Reader {
                 Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
                 Ok(None) => {
                     let e = TransportError::Network {
+                        kind: NetworkKind::Broken,
                         message: format!(
                             "{}: the answer ended before its end line (cut short)",
                             self.what
                         ),
+                        source: None,
                     };
                     return Some(self.fail(records, last, e));
                 }
                 Err(e) => {
-                    let e = TransportError::Network {
-                        message: format!("{}: {}", self.what, error_chain(&e)),
-                    };
+                    let message = format!("{}: {}", self.what, error_chain(&e));
+                    let e = TransportError::network_from(network_kind(&e), message, e);
                     return Some(self.fail(records, last, e));
                 }
             }

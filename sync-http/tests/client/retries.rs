@@ -90,10 +90,27 @@ async fn a_refused_connection_is_a_network_error() {
         .build()
         .unwrap();
     let e = t.get("Todo", "a1").await.unwrap_err();
-    let TransportError::Network { message } = &e else {
+    let TransportError::Network {
+        message,
+        kind,
+        source,
+    } = &e
+    else {
         panic!("expected a network error, got {e:?}");
     };
     assert!(message.starts_with("GET /tables/Todo/a1: "), "{message}");
+    // Refused: a connect failure, with reqwest's error kept as the source.
+    assert_eq!(
+        *kind,
+        sync_core::transport::NetworkKind::Connect,
+        "{message}"
+    );
+    let source = source.as_ref().expect("the HTTP client's error is kept");
+    assert!(
+        source
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|r| r.is_connect())
+    );
 }
 
 #[tokio::test]
@@ -108,6 +125,11 @@ async fn no_answer_in_time_is_a_network_error_after_the_retries() {
     let started = Instant::now();
     let e = t.get("Todo", "a1").await.unwrap_err();
     assert!(matches!(e, TransportError::Network { .. }), "{e:?}");
+    assert_eq!(
+        e.network_kind(),
+        Some(sync_core::transport::NetworkKind::Timeout),
+        "{e:?}"
+    );
     assert_eq!(fake.requests(), 2);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
