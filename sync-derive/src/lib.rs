@@ -13,6 +13,7 @@ mod core_path;
 mod ctxt;
 mod expand;
 mod names;
+mod shape;
 mod symbol;
 
 use proc_macro::TokenStream;
