@@ -10,6 +10,7 @@ use crate::model::{DecodeError, Record, Syncable, SystemColumn, Value};
 use crate::store::{Filter, OpKind, Query, Store, StoreTx};
 use crate::transport::Transport;
 
+use super::columns::{self, Scope};
 use super::pull::{self, PullReport};
 use super::resolve::{self, RecordResolution};
 use super::{Inner, SyncError};
@@ -282,6 +283,7 @@ where
         &self,
         query: Query,
     ) -> Result<Vec<Result<R, DecodeError>>, SyncError> {
+        columns::check_query(R::schema(), &query)?;
         let rows = self
             .inner
             .read(move |tx| Ok(tx.query(R::table_name(), &query)?))
@@ -331,8 +333,12 @@ where
         self.query_results(Query::new()).await
     }
 
-    /// How many items match (all when `None`).
+    /// How many items match (all when `None`). The filter's columns are checked like
+    /// a [`query`](SyncTable::query)'s.
     pub async fn count(&self, filter: Option<Filter>) -> Result<u64, SyncError> {
+        if let Some(f) = &filter {
+            columns::check_filter(R::schema(), f, Scope::Local)?;
+        }
         self.inner
             .read(move |tx| Ok(tx.count(R::table_name(), filter.as_ref())?))
             .await
