@@ -448,15 +448,52 @@ pub fn columns_struct_name(ident: &Ident) -> Ident {
 /// The system columns, by the role of the field that may mirror them: the handle's
 /// default name, the column, its value type and nullability (fixed by the protocol,
 /// whatever the mirroring field's type), and what it is for the docs.
-fn system_handles(core: &TokenStream) -> [(Role, &'static str, &'static str, TokenStream, bool, &'static str); 5] {
+fn system_handles(
+    core: &TokenStream,
+) -> [(
+    Role,
+    &'static str,
+    &'static str,
+    TokenStream,
+    bool,
+    &'static str,
+); 5] {
     let text = quote!(::std::string::String);
     let instant = quote!(#core::chrono::DateTime<#core::chrono::Utc>);
     [
         (Role::Id, "id", "id", text.clone(), false, "the item's id"),
-        (Role::Version, "version", "version", text, true, "the server's version of the item (`Null` until pushed)"),
-        (Role::Server(ServerColumn::UpdatedAt), "updated_at", "updatedAt", instant.clone(), true, "the time of the item's last write (the server's once synced)"),
-        (Role::Server(ServerColumn::CreatedAt), "created_at", "createdAt", instant, true, "the server's time of the item's insert (`Null` until pushed)"),
-        (Role::Server(ServerColumn::Deleted), "deleted", "deleted", quote!(::core::primitive::bool), false, "the soft-delete flag"),
+        (
+            Role::Version,
+            "version",
+            "version",
+            text,
+            true,
+            "the server's version of the item (`Null` until pushed)",
+        ),
+        (
+            Role::Server(ServerColumn::UpdatedAt),
+            "updated_at",
+            "updatedAt",
+            instant.clone(),
+            true,
+            "the time of the item's last write (the server's once synced)",
+        ),
+        (
+            Role::Server(ServerColumn::CreatedAt),
+            "created_at",
+            "createdAt",
+            instant,
+            true,
+            "the server's time of the item's insert (`Null` until pushed)",
+        ),
+        (
+            Role::Server(ServerColumn::Deleted),
+            "deleted",
+            "deleted",
+            quote!(::core::primitive::bool),
+            false,
+            "the soft-delete flag",
+        ),
     ]
 }
 
