@@ -38,7 +38,12 @@ pub enum CmpOp {
     Contains,
 }
 
-/// A condition on a table's columns.
+/// A condition on a table's columns, named by their wire names.
+///
+/// For a derived type, build filters from its typed column handles
+/// (`Todo::columns().due_date.is_null()`, see [`TypedColumn`](super::TypedColumn)): they
+/// make the same `Filter`, and a wrong column or value type does not compile. A name
+/// given as a string is checked when a query, count or pull uses the filter.
 ///
 /// ```
 /// use sync_core::store::Filter;
