@@ -436,7 +436,10 @@ fn a_removed_fields_column_is_no_column_to_filter_or_sort_on() {
         // The struct's own columns still filter, typed or by name.
         let milk = TodoV1::columns().text.eq("milk");
         assert_eq!(todos.count(Some(milk)).await.unwrap(), 1);
-        assert_eq!(todos.count(Some(Filter::eq("text", "milk"))).await.unwrap(), 1);
+        assert_eq!(
+            todos.count(Some(Filter::eq("text", "milk"))).await.unwrap(),
+            1
+        );
     });
 }
 

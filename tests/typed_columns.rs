@@ -78,8 +78,14 @@ fn a_typed_filter_is_the_string_filter_on_the_wire_name() {
         Filter::le("dueDate", Value::Date(day(9)))
     );
     assert_eq!(c.inspected_by.is_null(), Filter::is_null("inspector"));
-    assert_eq!(c.inspected_by.contains("ann"), Filter::contains("inspector", "ann"));
-    assert_eq!(c.notes.starts_with("gate"), Filter::starts_with("notes", "gate"));
+    assert_eq!(
+        c.inspected_by.contains("ann"),
+        Filter::contains("inspector", "ann")
+    );
+    assert_eq!(
+        c.notes.starts_with("gate"),
+        Filter::starts_with("notes", "gate")
+    );
     // System columns, whether or not a field mirrors them (`modified` is `updatedAt`).
     assert_eq!(c.id.eq("i1"), Filter::eq("id", "i1"));
     assert_eq!(c.version.is_not_null(), !Filter::is_null("version"));
@@ -88,7 +94,9 @@ fn a_typed_filter_is_the_string_filter_on_the_wire_name() {
     assert_eq!(c.deleted.eq(false), Filter::eq("deleted", false));
     // Combined with the existing combinators, the same tree as the strings'.
     assert_eq!(
-        c.site_id.eq("s1").and(c.score.ge(3).or(!c.due_date.is_null())),
+        c.site_id
+            .eq("s1")
+            .and(c.score.ge(3).or(!c.due_date.is_null())),
         Filter::eq("siteId", "s1").and(Filter::ge("score", 3i64).or(!Filter::is_null("dueDate")))
     );
 
@@ -107,7 +115,11 @@ fn a_typed_filter_is_the_string_filter_on_the_wire_name() {
         s.site_id.name(),
         s.score.name(),
     ];
-    let schema: Vec<&str> = Shouting::schema().columns.iter().map(|c| c.name.as_str()).collect();
+    let schema: Vec<&str> = Shouting::schema()
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(names.as_slice(), schema.as_slice());
 }
 
@@ -116,7 +128,9 @@ fn a_typed_sort_key_is_the_named_one() {
     let c = Inspection::columns();
     assert_eq!(
         Query::new().sort(c.due_date.desc()).sort(c.id.asc()),
-        Query::new().order_by("dueDate", Order::Desc).order_by("id", Order::Asc)
+        Query::new()
+            .order_by("dueDate", Order::Desc)
+            .order_by("id", Order::Asc)
     );
 }
 
@@ -141,9 +155,7 @@ async fn seeded<S: Store>(make: &impl Fn() -> S, server: &MemoryRemote) -> Ctx<S
     ctx
 }
 
-async fn a_typed_filter_works_in_a_local_query_a_count_and_a_pull<S: Store>(
-    make: impl Fn() -> S,
-) {
+async fn a_typed_filter_works_in_a_local_query_a_count_and_a_pull<S: Store>(make: impl Fn() -> S) {
     let server = MemoryRemote::new();
     let a = seeded(&make, &server).await;
     let t = a.table::<Inspection>().await.unwrap();
@@ -220,10 +232,7 @@ async fn a_misspelt_string_column_is_an_error_in_a_query_a_count_and_a_pull<S: S
         .unwrap_err();
     assert!(is_typo(&e), "{e:?}");
     // A `skip` field is no column, and a string cannot make it one.
-    let e = t
-        .count(Some(Filter::eq("draft", "x")))
-        .await
-        .unwrap_err();
+    let e = t.count(Some(Filter::eq("draft", "x"))).await.unwrap_err();
     assert!(
         matches!(&e, SyncError::Store(StoreError::UnknownColumn { column, .. }) if column == "draft"),
         "{e:?}"
@@ -231,12 +240,22 @@ async fn a_misspelt_string_column_is_an_error_in_a_query_a_count_and_a_pull<S: S
     let calls = a.transport().calls();
     let e = t.pull("typo", Some(typo())).await.unwrap_err();
     assert!(is_typo(&e), "{e:?}");
-    assert_eq!(a.transport().calls(), calls, "refused before anything was sent");
-    assert_eq!(a.pending_count().await.unwrap(), 4, "not even the push a pull makes first");
+    assert_eq!(
+        a.transport().calls(),
+        calls,
+        "refused before anything was sent"
+    );
+    assert_eq!(
+        a.pending_count().await.unwrap(),
+        4,
+        "not even the push a pull makes first"
+    );
 
     // Spelt right (in any ASCII case, as the schema matches names), strings still work.
     let n = t
-        .count(Some(Filter::eq("siteID", "s1").and(Filter::gt("score", 4i64))))
+        .count(Some(
+            Filter::eq("siteID", "s1").and(Filter::gt("score", 4i64)),
+        ))
         .await
         .unwrap();
     assert_eq!(n, 2);

@@ -90,8 +90,12 @@ pub enum Nullable {}
 /// ```
 pub struct TypedColumn<R, T, N = NotNull> {
     name: &'static str,
-    _marker: PhantomData<fn() -> (R, T, N)>,
+    _marker: Marker<R, T, N>,
 }
+
+/// A handle holds no `R`, `T` or `N`: `fn() -> ...` keeps it `Send`, `Sync` and free of
+/// their auto traits and drop checks, whatever they are.
+type Marker<R, T, N> = PhantomData<fn() -> (R, T, N)>;
 
 impl<R, T, N> TypedColumn<R, T, N> {
     /// A handle on the column `name` (its wire name, as the table's schema spells it).
