@@ -1,54 +1,5 @@
 //! Typed column handles: a [`Filter`] or sort key built from a handle names a column the
 //! table has, with a value of the column's Rust type, or it does not compile.
-//!
-//! `#[derive(Syncable)]` generates one handle per column, reached through
-//! `Type::columns()`: a [`TypedColumn<R, T>`] for a field of type `T`, and a
-//! [`TypedColumn<R, T, Nullable>`] for a field of type `Option<T>`. A handle only knows
-//! the column's wire name; what it builds is the same [`Filter`] a string would, so
-//! stores, transports and servers see no difference:
-//!
-//! ```
-//! use sync_core::store::{Filter, Order, Query};
-//!
-//! #[derive(sync_derive::Syncable)]
-//! # #[sync(crate = "sync_core")]
-//! struct Inspection {
-//!     id: String,
-//!     site_id: String,
-//!     score: i64,
-//!     due_date: Option<chrono::NaiveDate>,
-//!     #[version]
-//!     version: Option<String>,
-//! }
-//!
-//! let c = Inspection::columns();
-//! let typed = c.site_id.eq("s1").and(c.score.gt(5)).and(!c.due_date.is_null());
-//! let strings = Filter::eq("siteId", "s1")
-//!     .and(Filter::gt("score", 5i64))
-//!     .and(!Filter::is_null("dueDate"));
-//! assert_eq!(typed, strings);
-//!
-//! let q = Query::new().filter(c.site_id.starts_with("north")).sort(c.score.desc());
-//! assert_eq!(q.order_by, [("score".to_string(), Order::Desc)]);
-//! ```
-//!
-//! What does not compile: a column the struct does not have, a value of another type,
-//! a text operator on a column that is not text, `is_null` on a column that cannot be
-//! null.
-//!
-//! ```compile_fail
-//! # #[derive(sync_derive::Syncable)]
-//! # #[sync(crate = "sync_core")]
-//! # struct Inspection { id: String, site_id: String, #[version] version: Option<String> }
-//! let f = Inspection::columns().site_id.eq(5); // `siteId` is text
-//! ```
-//!
-//! ```compile_fail
-//! # #[derive(sync_derive::Syncable)]
-//! # #[sync(crate = "sync_core")]
-//! # struct Inspection { id: String, score: i64, #[version] version: Option<String> }
-//! let f = Inspection::columns().score.starts_with("1"); // not a text column
-//! ```
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -70,24 +21,61 @@ pub enum Nullable {}
 /// A handle on one column of the table of `R`, whose values are `T`s; `N` says whether
 /// the column may hold `Null` ([`Nullable`]) or not ([`NotNull`], the default).
 ///
+/// `#[derive(Syncable)]` generates one handle per column, reached through
+/// `Type::columns()`: a [`TypedColumn<R, T>`] for a field of type `T`, and a
+/// [`TypedColumn<R, T, Nullable>`] for a field of type `Option<T>`. A handle only knows
+/// the column's wire name; what it builds is the same [`Filter`] a string would, so
+/// stores, transports and servers see no difference:
+///
+/// ```
+/// use sync_core::store::{Filter, Order, Query};
+///
+/// #[derive(sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// struct Inspection {
+///     id: String,
+///     site_id: String,
+///     score: i64,
+///     due_date: Option<chrono::NaiveDate>,
+///     #[version]
+///     version: Option<String>,
+/// }
+///
+/// let c = Inspection::columns();
+/// let typed = c.site_id.eq("s1").and(c.score.gt(5)).and(!c.due_date.is_null());
+/// let strings = Filter::eq("siteId", "s1")
+///     .and(Filter::gt("score", 5i64))
+///     .and(!Filter::is_null("dueDate"));
+/// assert_eq!(typed, strings);
+///
+/// let q = Query::new().filter(c.site_id.starts_with("north")).sort(c.score.desc());
+/// assert_eq!(q.order_by, [("score".to_string(), Order::Desc)]);
+/// ```
+///
+/// What does not compile: a column the struct does not have, a value of another type,
+/// a text operator on a column that is not text, `is_null` on a column that cannot be
+/// null.
+///
+/// ```compile_fail
+/// # #[derive(sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Inspection { id: String, site_id: String, #[version] version: Option<String> }
+/// let f = Inspection::columns().site_id.eq(5); // `siteId` is text
+/// ```
+///
+/// ```compile_fail
+/// # #[derive(sync_derive::Syncable)]
+/// # #[sync(crate = "sync_core")]
+/// # struct Inspection { id: String, score: i64, #[version] version: Option<String> }
+/// let f = Inspection::columns().score.starts_with("1"); // not a text column
+/// ```
+///
 /// Comparisons take anything that is an [`IntoOperand<T>`]: a `T`, a `&T`, a `&str` for
 /// a text column. Each builds a [`Filter`] on the column's wire name, with the value as
 /// [`SyncValue::to_value`] stores it, and follows the comparison semantics of
-/// [`Filter`] (a `Null` column matches no comparison).
-///
-/// `#[derive(Syncable)]` makes these (see the [module docs](self)); a hand-written
-/// [`Syncable`](crate::Syncable) implementation can make its own with
+/// [`Filter`] (a `Null` column matches no comparison). A hand-written
+/// [`Syncable`](crate::Syncable) implementation can make its own handles with
 /// [`TypedColumn::new`].
-///
-/// ```
-/// use sync_core::store::{Filter, TypedColumn};
-/// # #[derive(sync_derive::Syncable)]
-/// # #[sync(crate = "sync_core")]
-/// # struct Todo { id: String, text: String, priority: u32, #[version] version: Option<String> }
-/// let priority = Todo::columns().priority;
-/// assert_eq!(priority.name(), "priority");
-/// assert_eq!(priority.le(3), Filter::le("priority", 3i64));
-/// ```
 pub struct TypedColumn<R, T, N = NotNull> {
     name: &'static str,
     _marker: Marker<R, T, N>,
