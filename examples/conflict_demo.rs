@@ -15,7 +15,7 @@ use sync_http::HttpTransport;
 use tablesync::chrono::NaiveDate;
 use tablesync::conflict::Conflict;
 use tablesync::engine::{SyncContext, SyncTable};
-use tablesync::store::{Order, Query};
+use tablesync::store::Query;
 use tablesync::{SqliteStore, Syncable};
 
 #[derive(Syncable, Debug, Clone, PartialEq)]
@@ -79,7 +79,7 @@ fn show_conflict(c: &Conflict<TodoItem>) {
 
 async fn list(label: &str, todos: &Todos) -> Result<Vec<TodoItem>, Error> {
     let items = todos
-        .query(Query::new().order_by("dueDate", Order::Asc))
+        .query(Query::new().sort(TodoItem::columns().due_date.asc()))
         .await?;
     println!("  {label}:");
     for t in &items {

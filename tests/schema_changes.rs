@@ -7,7 +7,7 @@
 //! is refused by name.
 
 use tablesync::engine::{SyncContext, SyncError};
-use tablesync::store::{Store, StoreError};
+use tablesync::store::{Filter, Order, Query, Store, StoreError};
 use tablesync::transport::{MemoryRemote, MemoryTransport};
 use tablesync::{Record, SchemaError, SqliteStore, Syncable, Value};
 
@@ -388,6 +388,58 @@ fn a_removed_field_keeps_its_column_which_is_ignored_and_never_sent() {
         // The server's copy, stored back, replaces the row: the old value is gone.
         let stored = ctx.store().read(|tx| tx.get("Todo", "a")).unwrap().unwrap();
         assert_eq!(stored.get("priority"), Some(&Value::Null));
+    });
+}
+
+/// The column a removed field leaves in the file is the store's, not the app's: a filter
+/// or a sort key on it is the same error in a local query, a count and a pull, where
+/// the store alone would match the stale data.
+#[test]
+fn a_removed_fields_column_is_no_column_to_filter_or_sort_on() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.db");
+        let server = MemoryRemote::new();
+        {
+            let todos = device(&path, &server).table::<WithDefault>().await.unwrap();
+            todos
+                .insert(WithDefault {
+                    id: "a".into(),
+                    text: "milk".into(),
+                    priority: 5,
+                    version: None,
+                })
+                .await
+                .unwrap();
+        }
+        let ctx = device(&path, &server);
+        let todos = ctx.table::<TodoV1>().await.unwrap();
+        let stale = || Filter::eq("priority", 5i64);
+        let is_unknown = |e: &SyncError| {
+            matches!(
+                e,
+                SyncError::Store(StoreError::UnknownColumn { table, column })
+                    if table == "Todo" && column == "priority"
+            )
+        };
+        let e = todos.count(Some(stale())).await.unwrap_err();
+        assert!(is_unknown(&e), "{e:?}");
+        let e = todos.query(Query::new().filter(stale())).await.unwrap_err();
+        assert!(is_unknown(&e), "{e:?}");
+        let e = todos
+            .query(Query::new().order_by("priority", Order::Desc))
+            .await
+            .unwrap_err();
+        assert!(is_unknown(&e), "{e:?}");
+        let e = todos.pull("p5", Some(stale())).await.unwrap_err();
+        assert!(is_unknown(&e), "{e:?}");
+        // The struct's own columns still filter, typed or by name.
+        let milk = TodoV1::columns().text.eq("milk");
+        assert_eq!(todos.count(Some(milk)).await.unwrap(), 1);
+        assert_eq!(
+            todos.count(Some(Filter::eq("text", "milk"))).await.unwrap(),
+            1
+        );
     });
 }
 

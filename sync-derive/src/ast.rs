@@ -4,7 +4,7 @@
 //! generates code from it.
 
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Fields, Ident, Type};
+use syn::{Data, DeriveInput, Fields, Ident, Type, Visibility};
 
 use crate::attr;
 use crate::ctxt::Ctxt;
@@ -15,6 +15,8 @@ use crate::symbol::DEFAULT_ID_FIELD;
 pub struct Container<'a> {
     /// The struct's name.
     pub ident: &'a Ident,
+    /// The struct's visibility, which its column handles share.
+    pub vis: &'a Visibility,
     /// The struct's attributes.
     pub attrs: attr::Container,
     /// The table name: `#[table("...")]` or the struct's name.
@@ -212,6 +214,7 @@ impl<'a> Container<'a> {
 
         Some(Container {
             ident: &input.ident,
+            vis: &input.vis,
             attrs,
             table,
             fields,

@@ -11,10 +11,11 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident};
 
-use crate::ast::{Container, Field, FieldDefault, Role};
+use crate::ast::{Container, Field, FieldDefault, Role, ServerColumn};
 use crate::check;
 use crate::core_path::core_path;
 use crate::ctxt::Ctxt;
+use crate::shape::option_inner;
 
 /// The whole derive: the generated impl, or every error found in the input.
 pub fn derive_syncable(input: &DeriveInput) -> Result<TokenStream, Vec<syn::Error>> {
@@ -86,11 +87,16 @@ fn expand(cont: &Container) -> TokenStream {
     let changed_columns = changed_columns(cont);
     let field_names = field_names(cont, &core);
     let merge3 = merge3(cont, &core);
+    let (columns_struct, columns_fn) = columns(cont, &core);
 
     quote! {
+        #columns_struct
+
         #[doc(hidden)]
         const _: () = {
             #field_ops
+
+            #columns_fn
 
             #[automatically_derived]
             impl #core::Syncable for #ident {
@@ -432,4 +438,152 @@ fn merge3(cont: &Container, core: &TokenStream) -> TokenStream {
             }
         }
     }
+}
+
+/// The name of the struct of column handles: `InspectionColumns` for `Inspection`.
+pub fn columns_struct_name(ident: &Ident) -> Ident {
+    Ident::new(&format!("{}Columns", ident.unraw()), ident.span())
+}
+
+/// The system columns, by the role of the field that may mirror them: the handle's
+/// default name, the column, its value type and nullability (fixed by the protocol,
+/// whatever the mirroring field's type), and what it is for the docs.
+fn system_handles(
+    core: &TokenStream,
+) -> [(
+    Role,
+    &'static str,
+    &'static str,
+    TokenStream,
+    bool,
+    &'static str,
+); 5] {
+    let text = quote!(::std::string::String);
+    let instant = quote!(#core::chrono::DateTime<#core::chrono::Utc>);
+    [
+        (Role::Id, "id", "id", text.clone(), false, "the item's id"),
+        (
+            Role::Version,
+            "version",
+            "version",
+            text,
+            true,
+            "the server's version of the item (`Null` until pushed)",
+        ),
+        (
+            Role::Server(ServerColumn::UpdatedAt),
+            "updated_at",
+            "updatedAt",
+            instant.clone(),
+            true,
+            "the time of the item's last write (the server's once synced)",
+        ),
+        (
+            Role::Server(ServerColumn::CreatedAt),
+            "created_at",
+            "createdAt",
+            instant,
+            true,
+            "the server's time of the item's insert (`Null` until pushed)",
+        ),
+        (
+            Role::Server(ServerColumn::Deleted),
+            "deleted",
+            "deleted",
+            quote!(::core::primitive::bool),
+            false,
+            "the soft-delete flag",
+        ),
+    ]
+}
+
+/// The struct of column handles (beside the struct, so that it can be named) and the
+/// `columns()` function making it.
+///
+/// One handle per column, in schema order, named after its field: system columns
+/// first (named `id`, `version`, `updated_at`, `created_at`, `deleted` unless a field
+/// mirrors them, whose name is then used; omitted if a data field already has that
+/// name), then every data field but `json` ones (no comparison on a document) and
+/// `skip` ones (not a column). A field of type `Option<T>` gets a nullable handle on
+/// `T`. Everything shares the struct's visibility.
+fn columns(cont: &Container, core: &TokenStream) -> (TokenStream, TokenStream) {
+    let ident = cont.ident;
+    let vis = cont.vis;
+    let name = columns_struct_name(ident);
+    let store = quote!(#core::store);
+    let nullable = quote!(#store::Nullable);
+    let handle = |ty: TokenStream, null: bool| {
+        if null {
+            quote!(#store::TypedColumn<#ident, #ty, #nullable>)
+        } else {
+            quote!(#store::TypedColumn<#ident, #ty>)
+        }
+    };
+    let data_names: Vec<String> = data_fields(cont)
+        .map(|(_, f, _, _)| field_name(f))
+        .collect();
+
+    let mut fields = Vec::new();
+    let mut inits = Vec::new();
+    for (role, default_name, column, ty, null, what) in system_handles(core) {
+        let member = match cont.field_with(&role) {
+            Some(f) => f.ident.clone(),
+            None if data_names.iter().any(|n| n == default_name) => continue,
+            None => Ident::new(default_name, Span::call_site()),
+        };
+        let doc = format!("`{column}`: {what} (a system column).");
+        let ty = handle(ty, null);
+        fields.push(quote!(#[doc = #doc] #vis #member: #ty));
+        inits.push(quote!(#member: #store::TypedColumn::new(#column)));
+    }
+    for (_, f, column, json) in data_fields(cont) {
+        if json {
+            continue;
+        }
+        let member = f.ident;
+        let ty = match option_inner(f.ty) {
+            Some(inner) => handle(quote!(#inner), true),
+            None => {
+                let ty = f.ty;
+                handle(quote!(#ty), false)
+            }
+        };
+        let doc = if is_local(f) {
+            format!(
+                "`{column}`: the column of `{}` (local-only: usable in local queries and counts, refused in a pull filter).",
+                field_name(f)
+            )
+        } else {
+            format!("`{column}`: the column of `{}`.", field_name(f))
+        };
+        fields.push(quote!(#[doc = #doc] #vis #member: #ty));
+        inits.push(quote!(#member: #store::TypedColumn::new(#column)));
+    }
+
+    let struct_doc = format!(
+        "The typed column handles of [`{ident}`], made by `#[derive(Syncable)]` and reached \
+         through [`{ident}::columns()`]: each builds the filters and sort keys of one column, \
+         with values of its field's type."
+    );
+    let fn_doc = format!(
+        "The typed column handles of this table (see [`{name}`]): \
+         `{ident}::columns().field.eq(value)` is a filter on the field's column."
+    );
+    let columns_struct = quote! {
+        #[doc = #struct_doc]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+        #vis struct #name {
+            #(#fields,)*
+        }
+    };
+    let columns_fn = quote! {
+        #[automatically_derived]
+        impl #ident {
+            #[doc = #fn_doc]
+            #vis const fn columns() -> #name {
+                #name { #(#inits,)* }
+            }
+        }
+    };
+    (columns_struct, columns_fn)
 }

@@ -13,6 +13,7 @@ mod core_path;
 mod ctxt;
 mod expand;
 mod names;
+mod shape;
 mod symbol;
 
 use proc_macro::TokenStream;
@@ -40,6 +41,21 @@ use syn::{DeriveInput, parse_macro_input};
 ///   value kept). The id, local-only and `skip` fields come from `local`, the version
 ///   and server-maintained fields from `remote`. The struct needs neither `Clone` nor
 ///   `PartialEq`.
+///
+/// Beside the impl, column handles for filters and sort keys (`sync_core::store::TypedColumn`):
+/// - a struct `<Name>Columns` (`TodoColumns` for `Todo`, with the struct's visibility;
+///   `Clone`, `Copy`, `Debug`) with one public handle per column, in schema order: the
+///   system columns first, named after the field that mirrors each (`#[id]`,
+///   `#[version]`, `#[updated_at]`, ...) or else `id`, `version`, `updated_at`,
+///   `created_at`, `deleted` (left out when a data field has that name), then every data
+///   field by its own name. A field of type `T` gets a `TypedColumn<Name, T>`, one of
+///   type `Option<T>` a `TypedColumn<Name, T, Nullable>` (compared with a `T`, and with
+///   `is_null`). `#[sync(json)]` fields have no handle (a document is not compared), nor
+///   have `#[sync(skip)]` ones (not a column); a `#[sync(local)]` field's handle filters
+///   local queries and counts and is refused in a pull filter;
+/// - an inherent `const fn columns() -> <Name>Columns`, so that
+///   `Todo::columns().due_date.lt(day)` is `Filter::lt("dueDate", day)` and a
+///   misspelt field or a value of another type does not compile.
 ///
 /// # Required
 ///
@@ -98,6 +114,9 @@ use syn::{DeriveInput, parse_macro_input};
 /// - Id field: the field named `id`, unless a field is marked `#[id]`.
 /// - Field values: none. A record without a value for a field that is not an `Option`
 ///   and has no `default` (local-only and `skip` fields have `Default`'s) is an error.
+/// - Column handles: the struct `<Name>Columns`, the function `columns()`, handles named
+///   after the fields (system columns without a field: `id`, `version`, `updated_at`,
+///   `created_at`, `deleted`).
 /// - Core crate path: `::sync_core` if `sync-core` is a dependency, else
 ///   `::tablesync::sync_core` if `tablesync` is, following renamed dependencies.
 ///
@@ -197,6 +216,37 @@ use syn::{DeriveInput, parse_macro_input};
 /// let task = Task::from_record(old)?;
 /// assert_eq!((task.done, task.priority), (false, 3));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Column handles build the filters and sort keys of local queries, counts and pulls:
+///
+/// ```
+/// use sync_core::store::{Filter, Order, Query};
+///
+/// #[derive(sync_derive::Syncable)]
+/// struct Inspection {
+///     id: String,
+///     #[sync(rename = "site")]
+///     site_id: String,
+///     score: u32,
+///     due_date: Option<chrono::NaiveDate>,
+///     #[version]
+///     version: Option<String>,
+/// }
+///
+/// let c = Inspection::columns();
+/// assert_eq!(c.site_id.eq("s1"), Filter::eq("site", "s1"));
+/// assert_eq!(c.score.ge(3).and(c.due_date.is_null()), Filter::ge("score", 3i64).and(Filter::is_null("dueDate")));
+/// let q = Query::new().filter(c.site_id.starts_with("north")).sort(c.updated_at.desc());
+/// assert_eq!(q.order_by, [("updatedAt".to_string(), Order::Desc)]);
+/// ```
+///
+/// A handle compares with its field's type only:
+///
+/// ```compile_fail
+/// # #[derive(sync_derive::Syncable)]
+/// # struct Inspection { id: String, site_id: String, #[version] version: Option<String> }
+/// let f = Inspection::columns().site_id.eq(5); // `site_id` is a String
 /// ```
 ///
 /// A struct without a version field is refused at compile time:

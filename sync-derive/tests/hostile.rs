@@ -93,4 +93,16 @@ fn derives_and_round_trips_despite_shadowed_names() {
     assert_eq!((back.level, back.rank), (0, 5));
     let merged = <Hostile as ::sync_core::Syncable>::merge3(&sample("a"), sample("b"), sample("a"));
     assert_eq!(merged.value.text, "b");
+
+    // The column handles: generated beside the struct, where the shadowing names are.
+    let c = Hostile::columns();
+    assert_eq!(c.text.eq("x"), ::sync_core::store::Filter::eq("text", "x"));
+    assert_eq!(
+        c.count.is_null(),
+        ::sync_core::store::Filter::is_null("count")
+    );
+    assert_eq!(
+        (c.updated_at.name(), c.deleted.name()),
+        ("updatedAt", "deleted")
+    );
 }

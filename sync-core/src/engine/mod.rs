@@ -45,6 +45,7 @@
 //! # }).unwrap();
 //! ```
 
+mod columns;
 mod error;
 mod pending;
 mod pull;

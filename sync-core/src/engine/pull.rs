@@ -29,12 +29,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use crate::model::TableSchema;
-use crate::store::{
-    ConflictKind, Filter, OpKind, Store, StoreError, StoreTx, StoredConflict, Watermark,
-};
+use crate::store::{ConflictKind, Filter, OpKind, Store, StoreTx, StoredConflict, Watermark};
 use crate::transport::{PullPage, PullRequest, Transport, TransportError};
 
+use super::columns::{self, Scope};
 use super::push::{self, PushReport, PushStatus, same_data};
 use super::resolve::{
     self, Decider, RecordDecision, apply_server_copy, fit_remote, settle, stored_schema,
@@ -90,7 +88,7 @@ async fn pull_in_span<S: Store, T: Transport>(
         ..PullReport::default()
     };
     if let (Some(f), Some(entry)) = (&filter, inner.entry(table)) {
-        check_filter(&entry.schema, f)?;
+        columns::check_filter(&entry.schema, f, Scope::Pull)?;
     }
     let max_pages = inner.options.max_pull_pages.max(1);
     let t = table.to_owned();
@@ -265,31 +263,6 @@ fn resumable(e: &TransportError) -> bool {
         TransportError::Server { status, .. } => matches!(status, 429 | 500..=599),
         _ => false,
     }
-}
-
-/// A pull filter names only columns of the table's registered schema, or it is the
-/// error a local query with it gives; and no local-only column, which the server does
-/// not have.
-fn check_filter(schema: &TableSchema, filter: &Filter) -> Result<(), SyncError> {
-    for name in filter.columns() {
-        match schema.column(name) {
-            None => {
-                return Err(StoreError::UnknownColumn {
-                    table: schema.name.clone(),
-                    column: name.to_owned(),
-                }
-                .into());
-            }
-            Some(c) if c.local => {
-                return Err(SyncError::LocalOnlyColumn {
-                    table: schema.name.clone(),
-                    column: c.name.clone(),
-                });
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }
 
 #[derive(Default)]

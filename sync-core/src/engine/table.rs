@@ -10,6 +10,7 @@ use crate::model::{DecodeError, Record, Syncable, SystemColumn, Value};
 use crate::store::{Filter, OpKind, Query, Store, StoreTx};
 use crate::transport::Transport;
 
+use super::columns::{self, Scope};
 use super::pull::{self, PullReport};
 use super::resolve::{self, RecordResolution};
 use super::{Inner, SyncError};
@@ -19,7 +20,7 @@ use super::{Inner, SyncError};
 ///
 /// ```
 /// use sync_core::engine::SyncContext;
-/// use sync_core::store::{Filter, MemoryStore, Order, Query};
+/// use sync_core::store::{MemoryStore, Query};
 /// use sync_core::transport::MemoryRemote;
 /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
 /// # #[sync(crate = "sync_core")]
@@ -32,7 +33,8 @@ use super::{Inner, SyncError};
 /// let mut done = milk.clone();
 /// done.complete = true;
 /// todos.update(done).await?;
-/// let open = todos.query(Query::new().filter(Filter::eq("complete", false)).order_by("text", Order::Asc)).await?;
+/// let c = Todo::columns();
+/// let open = todos.query(Query::new().filter(c.complete.eq(false)).sort(c.text.asc())).await?;
 /// assert_eq!(open.iter().map(|t| t.text.as_str()).collect::<Vec<_>>(), ["bread"]);
 /// todos.delete("b").await?;
 /// assert_eq!(todos.count(None).await?, 1);
@@ -260,6 +262,31 @@ where
     /// Items matching a query. A row that does not decode into `R` fails the whole read
     /// with a [`SyncError::Decode`] naming the table, the row's id and the column;
     /// [`query_results`](SyncTable::query_results) reads the other rows nonetheless.
+    ///
+    /// The query's filter and sort keys name columns of `R`'s schema: a name that is
+    /// not one (a typo in a string filter, a removed field's column still in the store)
+    /// is a [`StoreError::UnknownColumn`](crate::store::StoreError::UnknownColumn)
+    /// naming the table and the column, as in a [`count`](SyncTable::count) or a
+    /// [`pull`](SyncTable::pull). The typed handles of `R::columns()` cannot be wrong.
+    ///
+    /// ```
+    /// use sync_core::engine::{SyncContext, SyncError};
+    /// use sync_core::store::{Filter, MemoryStore, Query, StoreError};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, due_date: Option<chrono::NaiveDate>, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "a".into(), text: "milk".into(), due_date: None, version: None }).await?;
+    /// let undated = todos.query(Query::new().filter(Todo::columns().due_date.is_null())).await?;
+    /// assert_eq!(undated.len(), 1);
+    /// let e = todos.query(Query::new().filter(Filter::is_null("due_date"))).await.unwrap_err();
+    /// assert_eq!(e.to_string(), "table `Todo`: no column `due_date`"); // the column is `dueDate`
+    /// # Ok::<(), SyncError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn query(&self, query: Query) -> Result<Vec<R>, SyncError> {
         Ok(self
             .query_results(query)
@@ -282,6 +309,7 @@ where
         &self,
         query: Query,
     ) -> Result<Vec<Result<R, DecodeError>>, SyncError> {
+        columns::check_query(R::schema(), &query)?;
         let rows = self
             .inner
             .read(move |tx| Ok(tx.query(R::table_name(), &query)?))
@@ -331,8 +359,30 @@ where
         self.query_results(Query::new()).await
     }
 
-    /// How many items match (all when `None`).
+    /// How many items match (all when `None`). The filter's columns are checked like
+    /// a [`query`](SyncTable::query)'s; a local-only column may be used.
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[sync(local)] starred: bool, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "a".into(), text: "milk".into(), starred: true, version: None }).await?;
+    /// todos.insert(Todo { id: "b".into(), text: "bread".into(), starred: false, version: None }).await?;
+    /// assert_eq!(todos.count(Some(Todo::columns().starred.eq(true))).await?, 1);
+    /// assert_eq!(todos.count(None).await?, 2);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn count(&self, filter: Option<Filter>) -> Result<u64, SyncError> {
+        if let Some(f) = &filter {
+            columns::check_filter(R::schema(), f, Scope::Local)?;
+        }
         self.inner
             .read(move |tx| Ok(tx.count(R::table_name(), filter.as_ref())?))
             .await
@@ -375,6 +425,34 @@ where
 
     /// Pulls the server's changes for this query id (incremental from the last pull
     /// of the same query id). Pushes this table's pending operations first.
+    ///
+    /// The filter is checked before anything is sent: a column `R` does not have is a
+    /// [`StoreError::UnknownColumn`](crate::store::StoreError::UnknownColumn), as in a
+    /// local [`query`](SyncTable::query) (a server would answer it with no rows), and a
+    /// local-only one a [`SyncError::LocalOnlyColumn`].
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, list: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let server = MemoryRemote::new();
+    /// let phone = SyncContext::new(MemoryStore::new(), server.transport());
+    /// let todos = phone.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "a".into(), list: "home".into(), version: None }).await?;
+    /// todos.insert(Todo { id: "b".into(), list: "work".into(), version: None }).await?;
+    /// phone.push().await?;
+    ///
+    /// let laptop = SyncContext::new(MemoryStore::new(), server.transport());
+    /// let home = laptop.table::<Todo>().await?;
+    /// let report = home.pull("home", Some(Todo::columns().list.eq("home"))).await?;
+    /// assert_eq!(report.received, 1);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn pull(
         &self,
         query_id: &str,

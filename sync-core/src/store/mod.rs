@@ -42,12 +42,14 @@ mod error;
 mod memory;
 mod query;
 mod queue;
+mod typed_column;
 
 pub use conflict::{ConflictKind, StoredConflict, Watermark};
 pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryStore;
 pub use query::{CmpOp, Filter, Order, Query};
 pub use queue::{Collapse, OpError, OpKind, Operation, collapse};
+pub use typed_column::{IntoOperand, NotNull, Nullable, SortKey, TypedColumn};
 
 use std::sync::Arc;
 

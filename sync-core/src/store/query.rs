@@ -38,7 +38,12 @@ pub enum CmpOp {
     Contains,
 }
 
-/// A condition on a table's columns.
+/// A condition on a table's columns, named by their wire names.
+///
+/// For a derived type, build filters from its typed column handles
+/// (`Todo::columns().due_date.is_null()`, see [`TypedColumn`](super::TypedColumn)): they
+/// make the same `Filter`, and a wrong column or value type does not compile. A name
+/// given as a string is checked when a query, count or pull uses the filter.
 ///
 /// ```
 /// use sync_core::store::Filter;
@@ -219,9 +224,27 @@ impl Query {
         self
     }
 
-    /// Adds a sort key.
+    /// Adds a sort key by column name.
     pub fn order_by(mut self, column: impl Into<String>, order: Order) -> Query {
         self.order_by.push((column.into(), order));
+        self
+    }
+
+    /// Adds a sort key made by a typed column's [`asc`](super::TypedColumn::asc) or
+    /// [`desc`](super::TypedColumn::desc) (the same key as [`order_by`](Query::order_by)
+    /// with its name).
+    ///
+    /// ```
+    /// use sync_core::store::{Order, Query};
+    /// # #[derive(sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, complete: bool, #[version] version: Option<String> }
+    /// let c = Todo::columns();
+    /// let q = Query::new().filter(c.complete.eq(false)).sort(c.text.asc()).sort(c.id.desc());
+    /// assert_eq!(q.order_by, [("text".to_string(), Order::Asc), ("id".to_string(), Order::Desc)]);
+    /// ```
+    pub fn sort(mut self, key: super::SortKey) -> Query {
+        self.order_by.push((key.column, key.order));
         self
     }
 

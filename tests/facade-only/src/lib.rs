@@ -1,6 +1,9 @@
 //! The tutorial's struct, derived with nothing but the `tablesync` facade in
 //! `Cargo.toml`: the derive must find sync-core through `tablesync::sync_core`.
 
+// What the derive adds to a public struct (its column handles) is public and documented.
+#![deny(missing_docs)]
+
 use tablesync::Syncable;
 
 /// A to-do item, as in the tutorial (a `String` date keeps chrono out of the dependencies).

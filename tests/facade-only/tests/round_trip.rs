@@ -18,3 +18,18 @@ fn tutorial_struct_round_trips_through_the_facade_alone() {
     let due = TodoWithDate::schema().column("dueDate").unwrap();
     assert_eq!((due.ty, due.nullable), (ColumnType::Text, true));
 }
+
+#[test]
+fn column_handles_come_through_the_facade_alone() {
+    use tablesync::store::{Filter, Query};
+    let c = TodoWithDate::columns();
+    assert_eq!(
+        c.due_date.eq("2025-03-01"),
+        Filter::eq("dueDate", "2025-03-01")
+    );
+    assert_eq!(c.complete.eq(true), Filter::eq("complete", true));
+    let q = Query::new()
+        .filter(c.text.contains("milk"))
+        .sort(c.updated_at.desc());
+    assert_eq!(q.order_by.len(), 1);
+}
