@@ -205,6 +205,16 @@ impl SqliteStore {
         let path = path.as_ref();
         let location = path.display().to_string();
         let conn = Connection::open(path).map_err(backend(format_args!("opening `{location}`")))?;
+        // SQLite 3.51.1, which rusqlite 0.38 bundles, can deadlock when two connections
+        // to one file close at once: the checkpoint a closing WAL connection attempts
+        // takes two mutexes in the order opposite to another close (fixed in 3.51.3).
+        // Without that checkpoint the path is never taken, and nothing is lost: commits
+        // checkpoint the WAL as they go and the next open reads the rest.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(backend("turning off the checkpoint on close"))?;
         conn.busy_timeout(options.busy_timeout)
             .map_err(backend("setting the busy timeout"))?;
         let mode: String = conn
