@@ -285,12 +285,7 @@ async fn bare_stream(url: &str, db: &Path) -> (Duration, usize) {
 }
 
 async fn bare(url: &str, db: &Path, page: u32) -> (Duration, usize) {
-    let mut conn = Connection::open(db).expect("open");
-    let _: String = conn
-        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-        .expect("wal");
-    conn.execute_batch("PRAGMA synchronous=FULL").expect("sync");
-    conn.execute_batch(BARE_SCHEMA).expect("schema");
+    let mut conn = bare_store(db);
     let client = reqwest::Client::new();
     let base = format!("{url}/tables/{PULL_TABLE}");
     let mut after: Option<Watermark> = None;
@@ -321,34 +316,7 @@ async fn bare(url: &str, db: &Path, page: u32) -> (Duration, usize) {
         });
         // SQLite blocks: off the runtime's workers, as a careful app would do it.
         conn = tokio::task::spawn_blocking(move || {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .expect("begin");
-            {
-                let mut insert = tx.prepare_cached(BARE_ROW).expect("insert");
-                for r in &rows {
-                    insert
-                        .execute(params![
-                            r.id,
-                            r.version,
-                            r.updated_at,
-                            r.created_at,
-                            r.deleted,
-                            r.title,
-                            r.body,
-                            r.count,
-                            r.price,
-                            r.done
-                        ])
-                        .expect("a row");
-                }
-                let last = rows.last().expect("a row");
-                tx.prepare_cached(BARE_MARK)
-                    .expect("mark")
-                    .execute(params![last.updated_at, last.id])
-                    .expect("the watermark");
-            }
-            tx.commit().expect("commit");
+            bare_insert(&mut conn, &rows);
             let full = rows.len() == page as usize;
             (conn, full)
         })

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value as Json, json};
 use sync_server::Auth;
 
-use crate::common::{Db, Env, PgSchema};
+use crate::common::{Db, Env, PgSchema, SECRET, bearer};
 
 async fn batch(env: &Env, ops: Json, headers: &[(&str, &str)]) -> crate::common::Resp {
     // A string "BIG" stands for an integer literal no JSON value can hold.
@@ -196,18 +196,6 @@ async fn a_batch_sent_again_is_answered_from_its_keys_and_applies_nothing_twice_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_sent_again_is_answered_from_its_keys_and_applies_nothing_twice_postgres() {
     exactly_once(Db::Postgres).await;
-}
-
-const SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes";
-
-fn bearer(sub: &str) -> String {
-    let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + 600});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET),
-    )
-    .unwrap()
 }
 
 async fn per_user_keys(db: Db) {

@@ -309,3 +309,17 @@ impl Env {
 pub fn counter(version: &str) -> i64 {
     sync_server::store::parse_version(version).unwrap_or_else(|| panic!("bad version {version}"))
 }
+
+/// The HS256 secret of the tests that sign their own tokens.
+pub const SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes";
+
+/// A bearer token for `sub`, valid for ten minutes, signed with [`SECRET`].
+pub fn bearer(sub: &str) -> String {
+    let claims = serde_json::json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + 600});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}

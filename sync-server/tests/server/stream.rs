@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value as Json, json};
 use sync_server::Auth;
 
-use crate::common::{Db, Env};
+use crate::common::{Db, Env, SECRET, bearer};
 
 /// A stream's lines: its rows, and its control line (`None` when it had none).
 fn lines(text: &str) -> (Vec<Json>, Option<Json>) {
@@ -184,18 +184,6 @@ async fn options_a_stream_cannot_honour_are_refused_naming_them_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_a_stream_cannot_honour_are_refused_naming_them_postgres() {
     refusals(Db::Postgres).await;
-}
-
-const SECRET: &[u8] = b"a-test-secret-of-at-least-32-bytes";
-
-fn bearer(sub: &str) -> String {
-    let claims = json!({"sub": sub, "exp": chrono::Utc::now().timestamp() + 600});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET),
-    )
-    .unwrap()
 }
 
 async fn per_user(db: Db) {
