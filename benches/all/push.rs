@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use sync_http::HttpTransport;
 use tablesync::SqliteStore;
 use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
-use tablesync::store::{MemoryStore, OpKind, Store};
+use tablesync::store::{MemoryStore, OpKind, Store, StoreTxExt};
 
 use crate::child;
 use crate::link::Link;

@@ -20,7 +20,7 @@ use serde_json::{Map, Value as Json};
 use sync_http::HttpTransport;
 use tablesync::SqliteStore;
 use tablesync::engine::{PushStatus, SyncContext};
-use tablesync::store::{OpKind, Store};
+use tablesync::store::{OpKind, Store, StoreTxExt};
 
 use crate::report::{Report, Row};
 use crate::rows::{PULL_TABLE, PullRow, id, pull_columns};

@@ -23,7 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::model::{ColumnType, Record, SchemaError, TableSchema, Value};
 use crate::store::{
-    ConflictKind, Filter, OpError, OpKind, Operation, Order, Query, Store, StoreError,
+    ConflictKind, Filter, OpError, OpKind, Order, Query, Store, StoreError, StoreTxExt,
     StoredConflict, Watermark,
 };
 
@@ -48,12 +48,9 @@ macro_rules! store_conformance_tests {
             queue_attempts_errors_and_replace_persist,
             queue_add_op_refuses_a_second_entry_for_an_item,
             queue_count_attempt_returns_the_entry_as_it_stands,
-            queue_count_attempt_listed_answers_as_count_attempt_whatever_the_listing,
-            queue_remove_op_at_removes_only_that_entry_at_that_revision,
             transaction_rolls_back_row_and_op_together_on_error,
             transaction_rolls_back_on_panic_and_store_stays_usable,
             read_rolls_back_writes,
-            transaction_relaxed_is_as_atomic_as_a_transaction,
             rows_upsert_replaces_and_get_returns_every_column,
             rows_delete_reports_whether_a_row_existed,
             rows_every_value_type_round_trips_exactly,
@@ -244,7 +241,7 @@ pub fn queue_unsent_insert_then_delete_leaves_nothing(store: &impl Store) {
 pub fn queue_sent_insert_then_delete_becomes_unconditional_delete(store: &impl Store) {
     setup(store);
     let ins = enqueue(store, "a", OpKind::Insert, None).unwrap().unwrap();
-    store.transaction(|tx| tx.mark_attempt(T, "a")).unwrap();
+    store.transaction(|tx| tx.count_attempt(T, "a")).unwrap();
     let op = enqueue(store, "a", OpKind::Delete, Some("v9"))
         .unwrap()
         .unwrap();
@@ -363,12 +360,15 @@ pub fn queue_keeps_order_of_first_enqueue_across_tables(store: &impl Store) {
     assert_eq!(only, ["1", "2"]);
 }
 
-/// mark_attempt, set_op_error, replace_op and remove_op persist exactly.
+/// count_attempt, set_op_error, replace_op and remove_op persist exactly.
 pub fn queue_attempts_errors_and_replace_persist(store: &impl Store) {
     setup(store);
     enqueue(store, "a", OpKind::Update, Some("v1")).unwrap();
-    store.transaction(|tx| tx.mark_attempt(T, "a")).unwrap();
-    let op = store.transaction(|tx| tx.mark_attempt(T, "a")).unwrap();
+    store.transaction(|tx| tx.count_attempt(T, "a")).unwrap();
+    let op = store
+        .transaction(|tx| tx.count_attempt(T, "a"))
+        .unwrap()
+        .unwrap();
     assert_eq!(op.attempts, 2);
     let mut changed = op.clone();
     changed.version = Some("v2".into());
@@ -391,7 +391,7 @@ pub fn queue_attempts_errors_and_replace_persist(store: &impl Store) {
     assert!(store.transaction(|tx| tx.remove_op(T, "a")).unwrap());
     assert!(!store.transaction(|tx| tx.remove_op(T, "a")).unwrap());
     assert!(matches!(
-        store.transaction(|tx| tx.mark_attempt(T, "a")),
+        store.transaction(|tx| tx.set_op_error(T, "a", None)),
         Err(StoreError::NoOperation { .. })
     ));
     assert!(matches!(
@@ -450,234 +450,6 @@ pub fn queue_count_attempt_returns_the_entry_as_it_stands(store: &impl Store) {
     store.transaction(|tx| tx.replace_op(&worn)).unwrap();
     let counted = store.transaction(|tx| tx.count_attempt(T, "b")).unwrap();
     assert_eq!(counted.map(|o| o.attempts), Some(u32::MAX));
-}
-
-/// count_attempt_listed answers and changes exactly what count_attempt does, whether
-/// the listing given is the entry as it is, or out of date in any one of its fields
-/// (attempts, version, kind, error, item, revision, position, table name), or points at
-/// another item's entry, at a position no entry holds, or at nothing queued.
-pub fn queue_count_attempt_listed_answers_as_count_attempt_whatever_the_listing(
-    store: &impl Store,
-) {
-    setup(store);
-    enqueue(store, "a", OpKind::Update, Some("v1")).unwrap();
-    enqueue(store, "b", OpKind::Insert, None).unwrap();
-    let now = |id: &str| store.read(|tx| tx.op(T, id)).unwrap();
-    // Counts from `listed`, and checks the answer is the entry as it now is.
-    let count = |listed: &Operation| {
-        let counted = store
-            .transaction(|tx| tx.count_attempt_listed(listed))
-            .unwrap();
-        let stored = store.read(|tx| tx.op(&listed.table, &listed.item_id));
-        assert_eq!(counted, stored.unwrap(), "listed as {listed:?}");
-        counted
-    };
-    // As it is.
-    let listed = now("a").unwrap();
-    let counted = count(&listed).unwrap();
-    assert_eq!((counted.item_id.as_str(), counted.attempts), ("a", 1));
-    // Out of date: one attempt behind.
-    assert_eq!(count(&listed).unwrap().attempts, 2);
-    // Out of date in what it sends, with the same revision and attempts: a new version,
-    // then an error recorded.
-    let mut changed = now("a").unwrap();
-    changed.version = Some("v2".into());
-    store.transaction(|tx| tx.replace_op(&changed)).unwrap();
-    let stale = Operation {
-        version: Some("v1".into()),
-        ..changed.clone()
-    };
-    assert_eq!(count(&stale).unwrap().version.as_deref(), Some("v2"));
-    let listed = now("a").unwrap();
-    let error = OpError {
-        status: Some(400),
-        message: "refused".into(),
-        server_copy: None,
-    };
-    store
-        .transaction(|tx| tx.set_op_error(T, "a", Some(error.clone())))
-        .unwrap();
-    assert_eq!(count(&listed).unwrap().error, Some(error));
-    // ... and, each on its own, a new kind and an item, revision and attempts unchanged.
-    let listed = now("a").unwrap();
-    let other_kind = Operation {
-        kind: OpKind::Insert,
-        error: None,
-        ..listed.clone()
-    };
-    store.transaction(|tx| tx.replace_op(&other_kind)).unwrap();
-    let stale = Operation {
-        kind: OpKind::Update,
-        ..now("a").unwrap()
-    };
-    assert_eq!(count(&stale).unwrap().kind, OpKind::Insert);
-    let with_item = Operation {
-        item: Some(todo("a", "kept")),
-        ..now("a").unwrap()
-    };
-    store.transaction(|tx| tx.replace_op(&with_item)).unwrap();
-    let stale = Operation {
-        item: None,
-        ..now("a").unwrap()
-    };
-    assert!(count(&stale).unwrap().item.is_some());
-    let back = Operation {
-        kind: OpKind::Update,
-        item: None,
-        ..now("a").unwrap()
-    };
-    store.transaction(|tx| tx.replace_op(&back)).unwrap();
-    // A listing that says an error is there, or an item, when none is.
-    let listed = now("b").unwrap();
-    let with_error = Operation {
-        error: Some(OpError {
-            status: None,
-            message: "old".into(),
-            server_copy: None,
-        }),
-        ..listed.clone()
-    };
-    assert_eq!(count(&with_error).unwrap().error, None);
-    let with_item = Operation {
-        item: Some(todo("b", "old")),
-        ..now("b").unwrap()
-    };
-    assert_eq!(count(&with_item).unwrap().item, None);
-    // Edited since (a new revision and kind), and listed with the table's name in
-    // another case.
-    let listed = now("b").unwrap();
-    enqueue(store, "b", OpKind::Update, None).unwrap();
-    let counted = count(&listed).unwrap();
-    assert_ne!(counted.revision, listed.revision);
-    let upper = Operation {
-        table: "TODO".into(),
-        ..now("b").unwrap()
-    };
-    assert_eq!(count(&upper).unwrap().table, T);
-    // Another item's position, a position nobody holds, the largest there is, and
-    // another item's entry as it is.
-    let b_seq = now("b").unwrap().seq;
-    let before_b = now("b").unwrap().attempts;
-    let a_now = now("a").unwrap();
-    for seq in [b_seq, b_seq + 100, u64::MAX] {
-        let guess = Operation {
-            seq,
-            ..a_now.clone()
-        };
-        count(&guess).unwrap();
-    }
-    // b's entry as it is, but for a: the item decides.
-    let as_b = Operation {
-        item_id: "a".into(),
-        ..now("b").unwrap()
-    };
-    assert_eq!(count(&as_b).unwrap().item_id, "a");
-    // b was never counted by those guesses.
-    assert_eq!(now("b").unwrap().attempts, before_b);
-    // Removed and queued anew: the old listing is only a guess, the new entry counts.
-    let old_b = now("b").unwrap();
-    store.transaction(|tx| tx.remove_op(T, "b")).unwrap();
-    enqueue(store, "b", OpKind::Update, Some("v3")).unwrap();
-    let anew = count(&old_b).unwrap();
-    assert_ne!(anew.seq, old_b.seq);
-    assert_eq!((anew.attempts, anew.kind), (1, OpKind::Update));
-    // A delete carries its item: counted all the same.
-    enqueue(store, "c", OpKind::Insert, None).unwrap();
-    enqueue(store, "c", OpKind::Update, None).unwrap();
-    store.transaction(|tx| tx.remove_op(T, "c")).unwrap();
-    enqueue(store, "c", OpKind::Delete, Some("v9")).unwrap();
-    let listed = now("c").unwrap();
-    assert!(listed.item.is_some());
-    assert_eq!(count(&listed).unwrap().attempts, 1);
-    // Nothing queued for the item, or another table: nothing changes, wherever the
-    // listing points.
-    let nobody = Operation {
-        item_id: "zz".into(),
-        ..a_now.clone()
-    };
-    assert_eq!(count(&nobody), None);
-    let elsewhere = Operation {
-        table: "Other".into(),
-        ..a_now.clone()
-    };
-    assert_eq!(count(&elsewhere), None);
-    assert_eq!(
-        attempts(store),
-        [
-            ("a".to_owned(), 10),
-            ("b".to_owned(), 1),
-            ("c".to_owned(), 1)
-        ]
-    );
-    // Rolled back with its transaction.
-    let listed = now("a").unwrap();
-    let _ = store.transaction(|tx| {
-        tx.count_attempt_listed(&listed)?;
-        Err::<(), _>(StoreError::Backend("rolled back".into()))
-    });
-    assert_eq!(now("a"), Some(listed));
-}
-
-/// remove_op_at removes the entry only when both its position and its revision are the
-/// ones given: an entry edited since (revision), or removed and queued anew (position),
-/// stays.
-pub fn queue_remove_op_at_removes_only_that_entry_at_that_revision(store: &impl Store) {
-    setup(store);
-    let first = enqueue(store, "a", OpKind::Insert, None).unwrap().unwrap();
-    assert!(
-        !store
-            .transaction(|tx| tx.remove_op_at(T, "a", first.seq, first.revision + 1))
-            .unwrap()
-    );
-    assert!(
-        !store
-            .transaction(|tx| tx.remove_op_at(T, "a", first.seq + 1, first.revision))
-            .unwrap()
-    );
-    assert!(
-        !store
-            .transaction(|tx| tx.remove_op_at(T, "zz", first.seq, first.revision))
-            .unwrap()
-    );
-    assert_eq!(
-        store.read(|tx| tx.op(T, "a")).unwrap().as_ref(),
-        Some(&first)
-    );
-    // Edited: the revision moved on.
-    let edited = enqueue(store, "a", OpKind::Update, None).unwrap().unwrap();
-    assert_ne!(edited.revision, first.revision);
-    assert!(
-        !store
-            .transaction(|tx| tx.remove_op_at(T, "a", first.seq, first.revision))
-            .unwrap()
-    );
-    // Cancelled and queued anew: same revision, new position.
-    enqueue(store, "a", OpKind::Delete, None).unwrap();
-    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), None);
-    let anew = enqueue(store, "a", OpKind::Insert, None).unwrap().unwrap();
-    assert_eq!(anew.revision, first.revision);
-    assert_ne!(anew.seq, first.seq);
-    assert!(
-        !store
-            .transaction(|tx| tx.remove_op_at(T, "a", first.seq, first.revision))
-            .unwrap()
-    );
-    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), Some(anew.clone()));
-    // Rolled back with its transaction.
-    let _ = store.transaction(|tx| {
-        assert!(tx.remove_op_at(T, "a", anew.seq, anew.revision)?);
-        Err::<(), _>(StoreError::Backend("rolled back".into()))
-    });
-    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), Some(anew.clone()));
-    assert!(
-        store
-            .transaction(|tx| tx.remove_op_at("TODO", "a", anew.seq, anew.revision))
-            .unwrap()
-    );
-    assert_eq!(store.read(|tx| tx.op(T, "a")).unwrap(), None);
-    assert!(ops(store).is_empty());
-    // Gone for good: a new entry for the item is added as usual.
-    assert!(enqueue(store, "a", OpKind::Update, None).unwrap().is_some());
 }
 
 /// add_op never creates a second entry for an item.
@@ -744,45 +516,6 @@ pub fn transaction_rolls_back_on_panic_and_store_stays_usable(store: &impl Store
     assert!(ops(store).is_empty());
     put(store, &todo("b", "y"));
     assert!(store.read(|tx| tx.get(T, "b")).unwrap().is_some());
-}
-
-/// A relaxed transaction commits, and rolls back on an error or a panic, exactly as an
-/// ordinary one does (only its wait for the disk may differ).
-pub fn transaction_relaxed_is_as_atomic_as_a_transaction(store: &impl Store) {
-    setup(store);
-    store
-        .transaction_relaxed(|tx| {
-            tx.upsert(T, &todo("a", "kept"))?;
-            tx.enqueue(T, "a", OpKind::Insert, None, None)
-        })
-        .unwrap();
-    let failed = store.transaction_relaxed(|tx| {
-        tx.upsert(T, &todo("b", "gone"))?;
-        tx.enqueue(T, "b", OpKind::Insert, None, None)?;
-        Err::<(), _>(StoreError::Backend("rolled back".into()))
-    });
-    assert!(failed.is_err());
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        store.transaction_relaxed(|tx| -> Result<(), StoreError> {
-            tx.upsert(T, &todo("c", "gone")).unwrap();
-            panic!("in the closure")
-        })
-    }));
-    assert!(panicked.is_err());
-    let rows = store.read(|tx| tx.query(T, &Query::default())).unwrap();
-    assert_eq!(ids(&rows), ["a"]);
-    assert_eq!(
-        ops(store)
-            .iter()
-            .map(|o| o.item_id.as_str())
-            .collect::<Vec<_>>(),
-        ["a"]
-    );
-    // And an ordinary transaction after it sees and keeps it.
-    store
-        .transaction(|tx| tx.upsert(T, &todo("d", "after")))
-        .unwrap();
-    assert_eq!(store.read(|tx| tx.count(T, None)).unwrap(), 2);
 }
 
 /// Writes made inside `read` do not persist.

@@ -191,9 +191,6 @@ pub(crate) struct Sql {
     pub columns_insert: String,
     /// table_key, item_id → [`OP_COLUMNS`]
     pub op_get: String,
-    /// seq, table_key, item_id → [`OP_COLUMNS`]: the item's entry if it is at `seq`
-    /// (a rowid lookup)
-    pub op_get_at: String,
     /// (none) → table_key, item_id of every queued operation
     pub op_keys: String,
     /// (none) → [`OP_COLUMNS`], in queue order
@@ -209,14 +206,6 @@ pub(crate) struct Sql {
     pub op_update: String,
     /// table_key, item_id
     pub op_delete: String,
-    /// attempts, seq
-    pub op_set_attempts: String,
-    /// table_key, item_id, seq, revision
-    pub op_delete_at: String,
-    /// attempts (new), seq, table_key, item_id, table_name, kind, version, attempts
-    /// (as listed), revision: counts an attempt of the entry only if it is exactly as
-    /// listed (no item, no error; a rowid lookup)
-    pub op_count_listed: String,
     /// table_key, item_id → [`CONFLICT_COLUMNS`]
     pub conflict_get: String,
     /// (none) → one row when any conflict is stored
@@ -293,7 +282,6 @@ fn build_sql() -> Sql {
             .columns(COLUMN_COLUMNS)
             .values_panic(COLUMN_COLUMNS.map(|_| p()))),
         op_get: q(ops_select().and_where(item())),
-        op_get_at: q(ops_select().and_where(key_is("seq")).and_where(item())),
         op_keys: q(Query::select().columns([TABLE_KEY, ITEM_ID]).from(OPS)),
         ops_all: q(&ops_select()),
         ops_of_table: q(ops_select().and_where(key_is(TABLE_KEY))),
@@ -319,24 +307,6 @@ fn build_sql() -> Sql {
             )
             .and_where(item())),
         op_delete: delete_where(OPS, item()),
-        // By position: a rowid lookup, where the item's key goes through the index.
-        op_set_attempts: q(Query::update()
-            .table(OPS)
-            .value("attempts", p())
-            .and_where(key_is("seq"))),
-        op_delete_at: delete_where(OPS, item().and(key_is("seq")).and(key_is("revision"))),
-        op_count_listed: q(Query::update()
-            .table(OPS)
-            .value("attempts", p())
-            .and_where(key_is("seq"))
-            .and_where(item())
-            .and_where(key_is(TABLE_NAME))
-            .and_where(key_is(KIND))
-            .and_where(Expr::col("version").is(p()))
-            .and_where(Expr::col("item").is_null())
-            .and_where(key_is("attempts"))
-            .and_where(key_is("revision"))
-            .and_where(Expr::col("error").is_null())),
         conflict_get: q(conflicts_select().and_where(item())),
         conflict_any: q(Query::select()
             .expr(Expr::cust("1"))
@@ -394,10 +364,6 @@ mod tests {
             s.op_get,
             r#"SELECT "seq", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error" FROM "__tablesync_ops" WHERE "table_key" = ? AND "item_id" = ? ORDER BY "seq" ASC"#
         );
-        assert_eq!(
-            s.op_get_at,
-            r#"SELECT "seq", "table_name", "item_id", "kind", "version", "item", "attempts", "revision", "error" FROM "__tablesync_ops" WHERE "seq" = ? AND ("table_key" = ? AND "item_id" = ?) ORDER BY "seq" ASC"#
-        );
         assert_eq!(s.op_insert.matches('?').count(), 9);
         assert_eq!(
             s.op_insert_new,
@@ -407,18 +373,6 @@ mod tests {
         assert_eq!(
             s.conflict_any,
             r#"SELECT 1 FROM "__tablesync_conflicts" LIMIT ?"#
-        );
-        assert_eq!(
-            s.op_set_attempts,
-            r#"UPDATE "__tablesync_ops" SET "attempts" = ? WHERE "seq" = ?"#
-        );
-        assert_eq!(
-            s.op_delete_at,
-            r#"DELETE FROM "__tablesync_ops" WHERE "table_key" = ? AND "item_id" = ? AND "seq" = ? AND "revision" = ?"#
-        );
-        assert_eq!(
-            s.op_count_listed,
-            r#"UPDATE "__tablesync_ops" SET "attempts" = ? WHERE "seq" = ? AND ("table_key" = ? AND "item_id" = ?) AND "table_name" = ? AND "kind" = ? AND "version" IS ? AND "item" IS NULL AND "attempts" = ? AND "revision" = ? AND "error" IS NULL"#
         );
         assert_eq!(s.conflict_insert.matches('?').count(), 8);
         assert_eq!(s.columns_insert.matches('?').count(), 7);

@@ -106,9 +106,6 @@ struct Inner {
     tables: Tables,
     /// Committed queue membership, published the same way.
     queued: QueueIndex,
-    /// The connection commits without waiting for the disk (`synchronous=NORMAL`) for
-    /// relaxed transactions; the next ordinary write puts `FULL` back first.
-    relaxed: bool,
 }
 
 /// A [`Store`] in an SQLite database: one file (WAL journal) or memory.
@@ -128,7 +125,7 @@ struct Inner {
 /// table schemas and assumes no other connection changes them.
 ///
 /// ```
-/// use sync_core::store::{OpKind, Store, StoreTx};
+/// use sync_core::store::{OpKind, Store, StoreTx, StoreTxExt};
 /// use sync_core::{ColumnType, Record, TableSchema, Value};
 /// use sync_sqlite::SqliteStore;
 ///
@@ -157,9 +154,6 @@ struct Inner {
 pub struct SqliteStore {
     inner: Mutex<Inner>,
     location: String,
-    /// Whether commits wait for the disk (`synchronous=FULL`), so that a relaxed
-    /// transaction can skip that wait.
-    full: bool,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -231,8 +225,7 @@ impl SqliteStore {
         };
         conn.execute_batch(sync)
             .map_err(backend("setting synchronous"))?;
-        let mut store = SqliteStore::init(conn, location)?;
-        store.full = options.synchronous == Synchronous::Full;
+        let store = SqliteStore::init(conn, location)?;
         Ok(store)
     }
 
@@ -289,10 +282,8 @@ impl SqliteStore {
                 conn,
                 tables,
                 queued,
-                relaxed: false,
             }),
             location,
-            full: false,
         })
     }
 
@@ -308,25 +299,11 @@ impl SqliteStore {
             conn,
             tables,
             queued,
-            relaxed,
         } = &mut *guard;
         if !conn.is_autocommit() {
             // Only if a rollback itself failed earlier: finish it before going on.
             conn.execute_batch("ROLLBACK")
                 .map_err(backend("rolling back an unfinished transaction"))?;
-        }
-        // Set between transactions, and kept across relaxed ones in a row. (Set before
-        // the closure runs, so a panic in it cannot leave the wrong one behind.)
-        let want_relaxed = self.full && kind == Kind::Relaxed;
-        if kind != Kind::Read && *relaxed != want_relaxed {
-            let pragma = if want_relaxed {
-                "PRAGMA synchronous=NORMAL"
-            } else {
-                "PRAGMA synchronous=FULL"
-            };
-            conn.execute_batch(pragma)
-                .map_err(backend("setting synchronous"))?;
-            *relaxed = want_relaxed;
         }
         let write = kind != Kind::Read;
         let behavior = if write {
@@ -362,8 +339,6 @@ impl SqliteStore {
 enum Kind {
     Read,
     Write,
-    /// A write that may commit without waiting for the disk.
-    Relaxed,
 }
 
 impl Store for SqliteStore {
@@ -379,16 +354,6 @@ impl Store for SqliteStore {
         F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>,
     {
         self.run(Kind::Read, f)
-    }
-
-    /// Commits with `synchronous=NORMAL` when the store is opened with
-    /// [`Synchronous::Full`]: the WAL is not synced at this commit, but it is at the next
-    /// ordinary one, which makes this one durable too.
-    fn transaction_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>,
-    {
-        self.run(Kind::Relaxed, f)
     }
 }
 
@@ -411,51 +376,18 @@ mod tests {
     }
 
     #[test]
-    fn only_relaxed_transactions_commit_without_waiting_for_the_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("a.db")).unwrap();
-        assert_eq!(synchronous(&store), 2);
-        store
-            .transaction_relaxed(|tx| tx.ensure_table(&schema("A")))
-            .unwrap();
-        assert_eq!(synchronous(&store), 1, "relaxed");
-        store.read(|tx| tx.table_schema("A")).unwrap();
-        assert_eq!(synchronous(&store), 1, "a read changes nothing");
-        store
-            .transaction(|tx| tx.ensure_table(&schema("B")))
-            .unwrap();
-        assert_eq!(synchronous(&store), 2, "an ordinary write waits again");
-        // A relaxed transaction that panics leaves the next ordinary write durable.
-        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            store.transaction_relaxed(|_| -> Result<(), StoreError> { panic!("in the closure") })
-        }));
-        assert!(panicked.is_err());
-        store
-            .transaction(|tx| tx.ensure_table(&schema("C")))
-            .unwrap();
-        assert_eq!(synchronous(&store), 2);
-        // Everything committed is there, in a store opened anew.
-        drop(store);
-        let store = SqliteStore::open(dir.path().join("a.db")).unwrap();
-        for t in ["A", "B", "C"] {
-            assert!(
-                store.read(|tx| tx.table_schema(t)).unwrap().is_some(),
-                "{t}"
-            );
-        }
-    }
-
-    #[test]
     fn a_store_opened_with_normal_stays_normal() {
         let dir = tempfile::tempdir().unwrap();
         let options = SqliteOptions::new().synchronous(Synchronous::Normal);
         let store = SqliteStore::open_with(dir.path().join("a.db"), options).unwrap();
         store
-            .transaction_relaxed(|tx| tx.ensure_table(&schema("A")))
-            .unwrap();
-        store
             .transaction(|tx| tx.ensure_table(&schema("B")))
             .unwrap();
         assert_eq!(synchronous(&store), 1);
+        let store = SqliteStore::open(dir.path().join("b.db")).unwrap();
+        store
+            .transaction(|tx| tx.ensure_table(&schema("B")))
+            .unwrap();
+        assert_eq!(synchronous(&store), 2, "the default waits for the disk");
     }
 }

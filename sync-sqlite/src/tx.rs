@@ -9,7 +9,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rusqlite::types::{FromSql, ToSqlOutput};
 use std::cell::RefCell;
-use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
 
 use rusqlite::{CachedStatement, Connection, Row, Statement, ToSql};
@@ -84,9 +83,7 @@ impl Display for Seq {
 /// The schema cache as one transaction sees it: the committed cache plus this
 /// transaction's changes, which reach the cache only when it commits.
 ///
-/// Statements taken from rusqlite's cache stay with the transaction until it ends
-/// (`held`), so that a batch of writes looks each statement up once instead of hashing
-/// its SQL text on every call.
+/// Every statement comes from rusqlite's prepared-statement cache.
 pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
     committed: &'a Tables,
@@ -94,67 +91,11 @@ pub(crate) struct SqliteTx<'a> {
     queued: &'a QueueIndex,
     queue_changes: QueueChanges,
     sql: &'static Sql,
-    /// Idle statements, keyed by the address and length of their SQL text. The text is
-    /// either `'static` (bookkeeping) or owned by a `TableInfo` kept alive in `keep`, so
-    /// an address cannot be reused for another text while the transaction lives.
-    held: RefCell<Vec<(SqlKey, CachedStatement<'a>)>>,
-    keep: RefCell<Vec<Arc<TableInfo>>>,
     /// Table names as given → their keys, so a batch lowercases each name once.
     keys: RefCell<Vec<(Box<str>, Rc<str>)>>,
     /// Whether the store holds no conflict at all, once looked up: a push asks about
     /// every operation it sends, and there is almost never one.
     no_conflicts: Option<bool>,
-}
-
-type SqlKey = (usize, usize);
-
-/// How long a statement's SQL text lives, which decides whether it may be held.
-#[derive(Clone, Copy)]
-enum Lives<'x> {
-    /// Bookkeeping SQL, built once per process.
-    Static,
-    /// A table's cached SQL, owned by its `TableInfo`.
-    Table(&'x Arc<TableInfo>),
-    /// Built for this call only (a filtered query): its address may be reused by
-    /// different text later, so the statement goes straight back to rusqlite's cache.
-    Transient,
-}
-
-fn sql_key(sql: &str) -> SqlKey {
-    (sql.as_ptr() as usize, sql.len())
-}
-
-/// A statement on loan from [`SqliteTx::held`]; goes back when dropped.
-struct Loan<'t, 'a> {
-    tx: &'t SqliteTx<'a>,
-    /// `None` for transient SQL, which is not held.
-    key: Option<SqlKey>,
-    st: Option<CachedStatement<'a>>,
-}
-
-impl<'a> Deref for Loan<'_, 'a> {
-    type Target = CachedStatement<'a>;
-    fn deref(&self) -> &Self::Target {
-        self.st
-            .as_ref()
-            .expect("a loan holds its statement until dropped")
-    }
-}
-
-impl DerefMut for Loan<'_, '_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        self.st
-            .as_mut()
-            .expect("a loan holds its statement until dropped")
-    }
-}
-
-impl Drop for Loan<'_, '_> {
-    fn drop(&mut self) {
-        if let (Some(key), Some(st)) = (self.key, self.st.take()) {
-            self.tx.held.borrow_mut().push((key, st));
-        }
-    }
 }
 
 impl<'a> SqliteTx<'a> {
@@ -170,8 +111,6 @@ impl<'a> SqliteTx<'a> {
             queued,
             queue_changes: QueueChanges::default(),
             sql: bookkeeping::sql(),
-            held: RefCell::new(Vec::new()),
-            keep: RefCell::new(Vec::new()),
             keys: RefCell::new(Vec::new()),
             no_conflicts: None,
         }
@@ -180,24 +119,6 @@ impl<'a> SqliteTx<'a> {
     /// The schema and queue changes to publish if the transaction commits.
     pub(crate) fn into_changes(self) -> (Tables, QueueChanges) {
         (self.changed, self.queue_changes)
-    }
-
-    /// Counts one more attempt of `op`, the entry just read in this transaction: an
-    /// update of the one column, found by position.
-    fn count_on(&self, mut op: Operation) -> Result<Operation, StoreError> {
-        op.attempts = op.attempts.saturating_add(1);
-        // `op.seq` was read from its i64 (see `decode_op`).
-        self.exec(
-            &self.sql.op_set_attempts,
-            Lives::Static,
-            &[&i64::from(op.attempts), &(op.seq as i64)],
-            on_id(
-                "counting an attempt of the queued operation of",
-                &op.table,
-                &op.item_id,
-            ),
-        )?;
-        Ok(op)
     }
 
     /// False when the item certainly has no queued operation.
@@ -229,54 +150,21 @@ impl<'a> SqliteTx<'a> {
             .ok_or_else(|| StoreError::UnknownTable(table.to_owned()))
     }
 
-    /// A statement for SQL text that lives as long as the transaction: `'static`
-    /// bookkeeping SQL, or a table's SQL with its `TableInfo` passed as `owner`.
-    fn stmt(
-        &self,
-        sql: &str,
-        owner: Lives<'_>,
-        what: impl Display,
-    ) -> Result<Loan<'_, 'a>, StoreError> {
-        let key = match owner {
-            Lives::Transient => None,
-            Lives::Static | Lives::Table(_) => Some(sql_key(sql)),
-        };
-        let found = key.and_then(|key| {
-            let mut held = self.held.borrow_mut();
-            held.iter()
-                .position(|(k, _)| *k == key)
-                .map(|i| held.swap_remove(i).1)
-        });
-        let st = match found {
-            Some(st) => st,
-            None => {
-                if let Lives::Table(info) = owner {
-                    let mut keep = self.keep.borrow_mut();
-                    if !keep.iter().any(|k| Arc::ptr_eq(k, info)) {
-                        keep.push(Arc::clone(info));
-                    }
-                }
-                self.conn
-                    .prepare_cached(sql)
-                    .map_err(backend(format_args!("preparing {what}")))?
-            }
-        };
-        Ok(Loan {
-            tx: self,
-            key,
-            st: Some(st),
-        })
+    /// A statement from rusqlite's cache.
+    fn stmt(&self, sql: &str, what: impl Display) -> Result<CachedStatement<'a>, StoreError> {
+        self.conn
+            .prepare_cached(sql)
+            .map_err(backend(format_args!("preparing {what}")))
     }
 
     /// Runs a cached statement with these parameters; returns the number of rows changed.
     fn exec(
         &self,
         sql: &str,
-        owner: Lives<'_>,
         params: &[&dyn ToSql],
         what: impl Display,
     ) -> Result<usize, StoreError> {
-        let mut st = self.stmt(sql, owner, &what)?;
+        let mut st = self.stmt(sql, &what)?;
         bind(&mut st, params, &what)?;
         st.raw_execute().map_err(backend(what))
     }
@@ -285,12 +173,11 @@ impl<'a> SqliteTx<'a> {
     fn rows<T>(
         &self,
         sql: &str,
-        owner: Lives<'_>,
         params: &[&dyn ToSql],
         what: impl Display,
         mut map: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut st = self.stmt(sql, owner, &what)?;
+        let mut st = self.stmt(sql, &what)?;
         bind(&mut st, params, &what)?;
         let mut rows = st.raw_query();
         let mut out = Vec::new();
@@ -303,12 +190,11 @@ impl<'a> SqliteTx<'a> {
     fn first<T>(
         &self,
         sql: &str,
-        owner: Lives<'_>,
         params: &[&dyn ToSql],
         what: impl Display,
         map: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let mut st = self.stmt(sql, owner, &what)?;
+        let mut st = self.stmt(sql, &what)?;
         bind(&mut st, params, &what)?;
         let mut rows = st.raw_query();
         match rows.next().map_err(backend(&what))? {
@@ -523,18 +409,12 @@ pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreErr
     let t = bookkeeping::OPS;
     let (empty, no_queue) = (Tables::default(), QueueIndex::default());
     let tx = SqliteTx::new(conn, &empty, &no_queue);
-    let keys = tx.rows(
-        &tx.sql.op_keys,
-        Lives::Static,
-        &[],
-        "loading the queue",
-        |row| {
-            Ok((
-                get::<String>(row, 0, t, &"?")?,
-                get::<String>(row, 1, t, &"?")?,
-            ))
-        },
-    )?;
+    let keys = tx.rows(&tx.sql.op_keys, &[], "loading the queue", |row| {
+        Ok((
+            get::<String>(row, 0, t, &"?")?,
+            get::<String>(row, 1, t, &"?")?,
+        ))
+    })?;
     let mut index = QueueIndex::default();
     for (key, id) in keys {
         index.insert(&key, &id);
@@ -547,40 +427,34 @@ pub(crate) fn load_schemas(conn: &Connection) -> Result<Tables, StoreError> {
     let t = bookkeeping::COLUMNS;
     let (empty, no_queue) = (Tables::default(), QueueIndex::default());
     let tx = SqliteTx::new(conn, &empty, &no_queue);
-    let rows = tx.rows(
-        &tx.sql.columns_all,
-        Lives::Static,
-        &[],
-        "loading table schemas",
-        |row| {
-            let key: String = get(row, 0, t, &"?")?;
-            let name: String = get(row, 3, t, &"?")?;
-            let which = format!("table `{key}` column `{name}`");
-            let ty: String = get(row, 4, t, &which)?;
-            let system: Option<String> = get(row, 6, t, &which)?;
-            let column = Column {
-                ty: ColumnType::from_name(&ty)
-                    .ok_or_else(|| corrupt(t, &which, format_args!("unknown type `{ty}`")))?,
-                nullable: get::<bool>(row, 5, t, &which)?,
-                system: match system {
-                    None => None,
-                    Some(s) => Some(
-                        SystemColumn::ALL
-                            .into_iter()
-                            .find(|c| c.name() == s)
-                            .ok_or_else(|| {
-                                corrupt(t, &which, format_args!("unknown system column `{s}`"))
-                            })?,
-                    ),
-                },
-                name,
-                // Not on disk: the engine marks local-only columns again when it
-                // ensures the table (see `Column::local`).
-                local: false,
-            };
-            Ok((key, get::<String>(row, 1, t, &which)?, column))
-        },
-    )?;
+    let rows = tx.rows(&tx.sql.columns_all, &[], "loading table schemas", |row| {
+        let key: String = get(row, 0, t, &"?")?;
+        let name: String = get(row, 3, t, &"?")?;
+        let which = format!("table `{key}` column `{name}`");
+        let ty: String = get(row, 4, t, &which)?;
+        let system: Option<String> = get(row, 6, t, &which)?;
+        let column = Column {
+            ty: ColumnType::from_name(&ty)
+                .ok_or_else(|| corrupt(t, &which, format_args!("unknown type `{ty}`")))?,
+            nullable: get::<bool>(row, 5, t, &which)?,
+            system: match system {
+                None => None,
+                Some(s) => Some(
+                    SystemColumn::ALL
+                        .into_iter()
+                        .find(|c| c.name() == s)
+                        .ok_or_else(|| {
+                            corrupt(t, &which, format_args!("unknown system column `{s}`"))
+                        })?,
+                ),
+            },
+            name,
+            // Not on disk: the engine marks local-only columns again when it
+            // ensures the table (see `Column::local`).
+            local: false,
+        };
+        Ok((key, get::<String>(row, 1, t, &which)?, column))
+    })?;
     let mut schemas: HashMap<String, TableSchema> = HashMap::new();
     for (key, table, column) in rows {
         schemas
@@ -636,11 +510,10 @@ impl StoreTx for SqliteTx<'_> {
             }
         }
         let what = on("recording the schema of", &merged.name);
-        self.exec(&self.sql.columns_delete, Lives::Static, &[&key], what)?;
+        self.exec(&self.sql.columns_delete, &[&key], what)?;
         for (i, col) in merged.columns.iter().enumerate() {
             self.exec(
                 &self.sql.columns_insert,
-                Lives::Static,
                 &[
                     &key,
                     &merged.name,
@@ -663,19 +536,15 @@ impl StoreTx for SqliteTx<'_> {
 
     fn get(&mut self, table: &str, id: &str) -> Result<Option<Record>, StoreError> {
         let info = self.known(table)?;
-        self.first(
-            &info.get,
-            Lives::Table(&info),
-            &[&id],
-            on_id("reading", table, id),
-            |row| decode_row(&info.schema, row),
-        )
+        self.first(&info.get, &[&id], on_id("reading", table, id), |row| {
+            decode_row(&info.schema, row)
+        })
     }
 
     fn upsert(&mut self, table: &str, record: &Record) -> Result<(), StoreError> {
         let info = self.known(table)?;
         let what = on("writing a row of", table);
-        let mut st = self.stmt(&info.upsert, Lives::Table(&info), what)?;
+        let mut st = self.stmt(&info.upsert, what)?;
         if let Some(row) = as_is(&info.schema, record) {
             for (i, v) in row.values().enumerate() {
                 st.raw_bind_parameter(i + 1, v.to_sql())
@@ -694,12 +563,7 @@ impl StoreTx for SqliteTx<'_> {
 
     fn delete(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let info = self.known(table)?;
-        let n = self.exec(
-            &info.delete,
-            Lives::Table(&info),
-            &[&id],
-            on_id("deleting from", table, id),
-        )?;
+        let n = self.exec(&info.delete, &[&id], on_id("deleting from", table, id))?;
         Ok(n > 0)
     }
 
@@ -733,13 +597,9 @@ impl StoreTx for SqliteTx<'_> {
             .limit(query.limit.unwrap_or(u64::MAX).min(i64::MAX as u64))
             .offset(query.offset.min(i64::MAX as u64));
         let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
-        self.rows(
-            &sql,
-            Lives::Transient,
-            &values.as_params(),
-            on("querying", table),
-            |row| decode_row(schema, row),
-        )
+        self.rows(&sql, &values.as_params(), on("querying", table), |row| {
+            decode_row(schema, row)
+        })
     }
 
     fn count(
@@ -757,7 +617,7 @@ impl StoreTx for SqliteTx<'_> {
         }
         let (sql, values) = select.build_rusqlite(SqliteQueryBuilder);
         let what = on("counting", table);
-        let n = self.first(&sql, Lives::Transient, &values.as_params(), what, |row| {
+        let n = self.first(&sql, &values.as_params(), what, |row| {
             get::<i64>(row, 0, table, &"count")
         })?;
         Ok(n.map_or(0, |n| n.max(0) as u64))
@@ -768,10 +628,10 @@ impl StoreTx for SqliteTx<'_> {
         let key = self.key(table);
         let key: &str = &key;
         let what = on("clearing", table);
-        let n = self.exec(&info.delete_all, Lives::Table(&info), &[], what)?;
-        self.exec(&self.sql.bases_clear, Lives::Static, &[&key], what)?;
-        self.exec(&self.sql.conflicts_clear, Lives::Static, &[&key], what)?;
-        self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], what)?;
+        let n = self.exec(&info.delete_all, &[], what)?;
+        self.exec(&self.sql.bases_clear, &[&key], what)?;
+        self.exec(&self.sql.conflicts_clear, &[&key], what)?;
+        self.exec(&self.sql.watermarks_clear, &[&key], what)?;
         Ok(n as u64)
     }
 
@@ -781,7 +641,6 @@ impl StoreTx for SqliteTx<'_> {
         }
         self.first(
             &self.sql.op_get,
-            Lives::Static,
             &[&&*self.key(table), &id],
             on_id("reading the queued operation of", table, id),
             decode_op,
@@ -790,16 +649,9 @@ impl StoreTx for SqliteTx<'_> {
 
     fn ops(&mut self, table: Option<&str>) -> Result<Vec<Operation>, StoreError> {
         match table {
-            None => self.rows(
-                &self.sql.ops_all,
-                Lives::Static,
-                &[],
-                "reading the queue",
-                decode_op,
-            ),
+            None => self.rows(&self.sql.ops_all, &[], "reading the queue", decode_op),
             Some(t) => self.rows(
                 &self.sql.ops_of_table,
-                Lives::Static,
                 &[&table_key(t)],
                 on("reading the queue of", t),
                 decode_op,
@@ -817,11 +669,11 @@ impl StoreTx for SqliteTx<'_> {
         // Every `enqueue` of an item with nothing pending adds such an entry.
         let fresh = op.attempts == 0 && op.revision == 0 && op.error.is_none();
         let mut st = if fresh {
-            let mut st = self.stmt(&self.sql.op_insert_new, Lives::Static, what)?;
+            let mut st = self.stmt(&self.sql.op_insert_new, what)?;
             bind(&mut st, &first, what)?;
             st
         } else {
-            let mut st = self.stmt(&self.sql.op_insert, Lives::Static, what)?;
+            let mut st = self.stmt(&self.sql.op_insert, what)?;
             let rest: [&dyn ToSql; 3] = [
                 &i64::from(op.attempts),
                 // The i64 with the same bits: every u64 round-trips.
@@ -856,7 +708,6 @@ impl StoreTx for SqliteTx<'_> {
     fn replace_op(&mut self, op: &Operation) -> Result<(), StoreError> {
         let n = self.exec(
             &self.sql.op_update,
-            Lives::Static,
             &[
                 &op.table,
                 &op.kind.name(),
@@ -882,101 +733,11 @@ impl StoreTx for SqliteTx<'_> {
     fn remove_op(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.exec(
             &self.sql.op_delete,
-            Lives::Static,
             &[&&*self.key(table), &id],
             on_id("removing the queued operation of", table, id),
         )?;
         if n > 0 {
             let h = self.queued.hash(&self.key(table), id);
-            self.queue_changes.removed(h);
-        }
-        Ok(n > 0)
-    }
-
-    fn count_attempt(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
-        // A read, then an update of the one column: cheaper in SQLite than rewriting
-        // the entry, or than `UPDATE … RETURNING` (which goes through a temporary table).
-        let Some(op) = self.op(table, id)? else {
-            return Ok(None);
-        };
-        self.count_on(op).map(Some)
-    }
-
-    /// When the entry is still exactly as listed, one UPDATE by position (a rowid
-    /// lookup, where the item's key goes through the index) that compares every column
-    /// with the listing counts the attempt, and the listing is the answer. Otherwise it
-    /// reads the entry by position, and, moved or gone, as `count_attempt`.
-    fn count_attempt_listed(
-        &mut self,
-        listed: &Operation,
-    ) -> Result<Option<Operation>, StoreError> {
-        let (table, id) = (listed.table.as_str(), listed.item_id.as_str());
-        let key = self.key(table);
-        let Ok(seq) = i64::try_from(listed.seq) else {
-            return self.count_attempt(table, id); // no stored position is that large
-        };
-        if !self.maybe_queued(&key, id) {
-            return Ok(None);
-        }
-        // Entries that carry an item or an error are compared by reading them.
-        if listed.item.is_none() && listed.error.is_none() {
-            let attempts = listed.attempts.saturating_add(1);
-            let n = self.exec(
-                &self.sql.op_count_listed,
-                Lives::Static,
-                &[
-                    &i64::from(attempts),
-                    &seq,
-                    &&*key,
-                    &id,
-                    &table,
-                    &listed.kind.name(),
-                    &listed.version,
-                    &i64::from(listed.attempts),
-                    // The revision is stored as the i64 with the same bits (see `add_op`).
-                    &(listed.revision as i64),
-                ],
-                on_id("counting an attempt of the queued operation of", table, id),
-            )?;
-            if n > 0 {
-                return Ok(Some(Operation {
-                    attempts,
-                    ..listed.clone()
-                }));
-            }
-        }
-        let at = self.first(
-            &self.sql.op_get_at,
-            Lives::Static,
-            &[&seq, &&*key, &id],
-            on_id("reading the queued operation of", table, id),
-            decode_op,
-        )?;
-        match at {
-            Some(op) => self.count_on(op).map(Some),
-            None => self.count_attempt(table, id),
-        }
-    }
-
-    fn remove_op_at(
-        &mut self,
-        table: &str,
-        id: &str,
-        seq: u64,
-        revision: u64,
-    ) -> Result<bool, StoreError> {
-        let (Ok(seq), key) = (i64::try_from(seq), self.key(table)) else {
-            return Ok(false); // no stored position is that large
-        };
-        let n = self.exec(
-            &self.sql.op_delete_at,
-            Lives::Static,
-            // The revision is stored as the i64 with the same bits (see `add_op`).
-            &[&&*key, &id, &seq, &(revision as i64)],
-            on_id("removing the queued operation of", table, id),
-        )?;
-        if n > 0 {
-            let h = self.queued.hash(&key, id);
             self.queue_changes.removed(h);
         }
         Ok(n > 0)
@@ -988,7 +749,6 @@ impl StoreTx for SqliteTx<'_> {
         self.no_conflicts = Some(false);
         self.exec(
             &self.sql.conflict_insert,
-            Lives::Static,
             &[
                 &&*self.key(&c.table),
                 &c.table,
@@ -1010,7 +770,6 @@ impl StoreTx for SqliteTx<'_> {
             None => {
                 let any = self.first(
                     &self.sql.conflict_any,
-                    Lives::Static,
                     &[&1i64],
                     "looking for stored conflicts",
                     |_| Ok(()),
@@ -1023,7 +782,6 @@ impl StoreTx for SqliteTx<'_> {
         }
         self.first(
             &self.sql.conflict_get,
-            Lives::Static,
             &[&&*self.key(table), &id],
             on_id("reading the conflict of", table, id),
             decode_conflict,
@@ -1034,14 +792,12 @@ impl StoreTx for SqliteTx<'_> {
         match table {
             None => self.rows(
                 &self.sql.conflicts_all,
-                Lives::Static,
                 &[],
                 "reading conflicts",
                 decode_conflict,
             ),
             Some(t) => self.rows(
                 &self.sql.conflicts_of_table,
-                Lives::Static,
                 &[&table_key(t)],
                 on("reading the conflicts of", t),
                 decode_conflict,
@@ -1052,7 +808,6 @@ impl StoreTx for SqliteTx<'_> {
     fn remove_conflict(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.exec(
             &self.sql.conflict_delete,
-            Lives::Static,
             &[&&*self.key(table), &id],
             on_id("removing the conflict of", table, id),
         )?;
@@ -1063,7 +818,6 @@ impl StoreTx for SqliteTx<'_> {
         let which = format!("table `{table}` id `{id}`");
         let text: Option<String> = self.first(
             &self.sql.base_get,
-            Lives::Static,
             &[&&*self.key(table), &id],
             on_id("reading the base copy of", table, id),
             |row| get(row, 0, bookkeeping::BASES, &which),
@@ -1077,7 +831,6 @@ impl StoreTx for SqliteTx<'_> {
         let id = row.id().unwrap_or_default();
         self.exec(
             &self.sql.base_upsert,
-            Lives::Static,
             &[&&*self.key(table), &id, &codec::encode_record(&row)],
             on_id("storing the base copy of", table, id),
         )?;
@@ -1087,7 +840,6 @@ impl StoreTx for SqliteTx<'_> {
     fn remove_base(&mut self, table: &str, id: &str) -> Result<bool, StoreError> {
         let n = self.exec(
             &self.sql.base_delete,
-            Lives::Static,
             &[&&*self.key(table), &id],
             on_id("removing the base copy of", table, id),
         )?;
@@ -1098,7 +850,6 @@ impl StoreTx for SqliteTx<'_> {
         let which = format!("table `{table}` query `{query_id}`");
         self.first(
             &self.sql.watermark_get,
-            Lives::Static,
             &[&&*self.key(table), &query_id],
             on("reading the watermark of", table),
             |row| {
@@ -1118,7 +869,6 @@ impl StoreTx for SqliteTx<'_> {
     ) -> Result<(), StoreError> {
         self.exec(
             &self.sql.watermark_upsert,
-            Lives::Static,
             &[&&*self.key(table), &query_id, &mark.updated_at, &mark.id],
             on("moving a watermark of", table),
         )?;
@@ -1134,8 +884,8 @@ impl StoreTx for SqliteTx<'_> {
         let key: &str = &key;
         let what = on("removing watermarks of", table);
         let n = match query_id {
-            Some(q) => self.exec(&self.sql.watermark_delete, Lives::Static, &[&key, &q], what)?,
-            None => self.exec(&self.sql.watermarks_clear, Lives::Static, &[&key], what)?,
+            Some(q) => self.exec(&self.sql.watermark_delete, &[&key, &q], what)?,
+            None => self.exec(&self.sql.watermarks_clear, &[&key], what)?,
         };
         Ok(n as u64)
     }

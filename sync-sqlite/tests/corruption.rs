@@ -1,7 +1,7 @@
 //! Bad data in the database file is reported as `StoreError::Corrupt`, naming where it
 //! is, and never panics.
 
-use sync_core::store::{OpKind, Store, StoreError};
+use sync_core::store::{OpKind, Store, StoreError, StoreTxExt};
 use sync_core::{ColumnType, Record, TableSchema};
 use sync_sqlite::SqliteStore;
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sync_core::store::{OpKind, Query, Store};
+use sync_core::store::{OpKind, Query, Store, StoreTxExt};
 use sync_core::{ColumnType, Record, TableSchema, Value};
 use sync_sqlite::SqliteStore;
 

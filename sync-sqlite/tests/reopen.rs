@@ -1,7 +1,9 @@
 //! Everything a file store holds survives closing and reopening it.
 
 use chrono::{DateTime, Utc};
-use sync_core::store::{ConflictKind, OpError, OpKind, Store, StoredConflict, Watermark};
+use sync_core::store::{
+    ConflictKind, OpError, OpKind, Store, StoreTxExt, StoredConflict, Watermark,
+};
 use sync_core::{ColumnType, Record, TableSchema, Value};
 use sync_sqlite::SqliteStore;
 
@@ -54,7 +56,7 @@ fn queue_order_rows_conflicts_bases_and_watermarks_survive_reopen() {
                 }
                 tx.upsert("Todo", &row("b", "second text"))?;
                 tx.enqueue("Todo", "b", OpKind::Update, None, None)?;
-                tx.mark_attempt("Todo", "b")?;
+                tx.count_attempt("Todo", "b")?;
                 tx.set_op_error("Todo", "b", Some(error.clone()))?;
                 tx.enqueue(
                     "Todo",

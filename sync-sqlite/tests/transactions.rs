@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::thread;
 
-use sync_core::store::{OpKind, Store, StoreError};
+use sync_core::store::{OpKind, Store, StoreError, StoreTxExt};
 use sync_core::{ColumnType, Record, TableSchema, Value};
 use sync_sqlite::SqliteStore;
 

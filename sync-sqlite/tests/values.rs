@@ -1,7 +1,9 @@
 //! Hostile ids and values round-trip unchanged through rows, the queue, conflicts and
 //! base copies; filters treat them as data.
 
-use sync_core::store::{ConflictKind, Filter, OpError, OpKind, Query, Store, StoredConflict};
+use sync_core::store::{
+    ConflictKind, Filter, OpError, OpKind, Query, Store, StoreTxExt, StoredConflict,
+};
 use sync_core::{ColumnType, Record, TableSchema, Value};
 use sync_sqlite::SqliteStore;
 

@@ -230,16 +230,6 @@ impl<S: Store, T: Transport> Inner<S, T> {
         self.blocking(move |s| transact(s, Mode::Write, f)).await
     }
 
-    /// [`Inner::tx`] for a step that can be redone if a power loss undoes it (see
-    /// [`Store::transaction_relaxed`]).
-    pub(crate) async fn tx_relaxed<R, F>(&self, f: F) -> Result<R, SyncError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut dyn StoreTx) -> Result<R, SyncError> + Send + 'static,
-    {
-        self.blocking(move |s| transact(s, Mode::Relaxed, f)).await
-    }
-
     /// Runs an engine read on the blocking pool.
     pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, SyncError>
     where
@@ -428,7 +418,6 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
 enum Mode {
     Read,
     Write,
-    Relaxed,
 }
 
 /// Runs `f` in a store transaction (or read), carrying the engine's own errors out
@@ -452,7 +441,6 @@ fn transact<S: Store, R>(
     let result = match mode {
         Mode::Read => store.read(body),
         Mode::Write => store.transaction(body),
-        Mode::Relaxed => store.transaction_relaxed(body),
     };
     tracing::trace!(
         mode = ?mode,

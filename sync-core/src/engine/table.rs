@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use crate::conflict::{Conflict, Resolution};
 use crate::model::{DecodeError, Record, Syncable, SystemColumn, Value};
-use crate::store::{Filter, OpKind, Query, Store, StoreTx};
+use crate::store::{Filter, OpKind, Query, Store, StoreTx, StoreTxExt};
 use crate::transport::Transport;
 
 use super::columns::{self, Scope};

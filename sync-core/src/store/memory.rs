@@ -395,7 +395,10 @@ impl StoreTx for MemTx<'_> {
             .state
             .op_index
             .get(&key(&op.table, &op.item_id))
-            .ok_or_else(|| super::no_op(&op.table, &op.item_id))?;
+            .ok_or_else(|| StoreError::NoOperation {
+                table: op.table.clone(),
+                id: op.item_id.clone(),
+            })?;
         let mut stored = op.clone();
         stored.seq = seq;
         let prev = self.state.ops.insert(seq, stored);

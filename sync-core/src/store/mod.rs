@@ -9,7 +9,7 @@
 //! together:
 //!
 //! ```
-//! use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
+//! use sync_core::store::{MemoryStore, OpKind, Store, StoreTx, StoreTxExt};
 //! use sync_core::{ColumnType, Record, TableSchema};
 //!
 //! let store = MemoryStore::new();
@@ -48,7 +48,7 @@ pub use conflict::{ConflictKind, StoredConflict, Watermark};
 pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryStore;
 pub use query::{CmpOp, Filter, Order, Query};
-pub use queue::{Collapse, OpError, OpKind, Operation, collapse};
+pub use queue::{Collapse, OpError, OpKind, Operation, StoreTxExt, collapse};
 pub use typed_column::{IntoOperand, NotNull, Nullable, SortKey, TypedColumn};
 
 use std::sync::Arc;
@@ -74,28 +74,6 @@ pub trait Store: Send + Sync + 'static {
     fn read<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>;
-
-    /// [`transaction`](Store::transaction) for a change its caller can redo if it is
-    /// lost. It is as atomic, and a crash of the app never loses it once committed, but
-    /// a store may commit it without waiting for the disk: a power loss or OS crash may
-    /// then undo it, until a later ordinary transaction commits. Never use it for the
-    /// app's own writes. A push stores the server's answers this way: an answer lost
-    /// only means the operation is sent again, and the server's reply to that re-send
-    /// is recognized. The default is an ordinary transaction.
-    ///
-    /// ```
-    /// use sync_core::store::{MemoryStore, Store, StoreTx};
-    /// let store = MemoryStore::new();
-    /// store.transaction_relaxed(|tx| tx.ensure_table(&sync_core::TableSchema::new("T")))?;
-    /// assert!(store.read(|tx| tx.table_schema("T"))?.is_some());
-    /// # Ok::<(), sync_core::store::StoreError>(())
-    /// ```
-    fn transaction_relaxed<R, F>(&self, f: F) -> Result<R, StoreError>
-    where
-        F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>,
-    {
-        self.transaction(f)
-    }
 }
 
 /// Runs a store call on tokio's blocking pool, so that SQLite or file I/O never blocks
@@ -122,8 +100,15 @@ where
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
 }
 
-/// What can be done inside a store transaction. Object-safe, so that the engine's logic
-/// is written once for every store.
+/// What can be done inside a store transaction: the storage kernel. Object-safe, so
+/// that the engine's logic is written once for every store.
+///
+/// Six groups of a few required methods each: tables, rows, queue entries, conflicts,
+/// base copies and pull watermarks. Every method stores or reads exactly what it says;
+/// the rules over them (how a new operation collapses into a pending one, counting a
+/// sending attempt, recording an operation's error) are [`StoreTxExt`]'s, written once
+/// over this kernel for every store. A backend that wants a fast path finds it inside
+/// its own methods (sync-sqlite keeps an in-memory index of queued items, for one).
 pub trait StoreTx {
     // ----- tables -----
 
@@ -177,150 +162,6 @@ pub trait StoreTx {
     /// Removes an item's operation; false when there was none.
     fn remove_op(&mut self, table: &str, id: &str) -> Result<bool, StoreError>;
 
-    /// Queues an operation, applying the collapse rules of [`collapse`]. Returns the
-    /// entry as it now stands (`None` when it cancelled out).
-    ///
-    /// On a collapse into an existing entry, its position is kept, its revision bumped,
-    /// its base version kept, and its error cleared (the app changed the item).
-    fn enqueue(
-        &mut self,
-        table: &str,
-        id: &str,
-        kind: OpKind,
-        version: Option<String>,
-        item: Option<Record>,
-    ) -> Result<Option<Operation>, StoreError> {
-        let pending = self.op(table, id)?;
-        match collapse(pending.as_ref(), kind) {
-            Collapse::Add => {
-                let op = Operation::new(table, id, kind)
-                    .with_version(version)
-                    .with_item(item);
-                self.add_op(op).map(Some)
-            }
-            Collapse::Replace { kind: new_kind } => {
-                let mut op = pending.expect("collapse replaces only a pending op");
-                if new_kind == OpKind::Delete && op.kind == OpKind::Insert {
-                    // The insert may or may not have reached the server: delete without a
-                    // precondition, since its version is unknown.
-                    op.version = None;
-                }
-                op.kind = new_kind;
-                op.item = item;
-                op.revision += 1;
-                op.error = None;
-                self.replace_op(&op)?;
-                Ok(Some(op))
-            }
-            Collapse::Cancel => {
-                self.remove_op(table, id)?;
-                Ok(None)
-            }
-            Collapse::Refuse => Err(StoreError::QueueConflict {
-                table: table.to_owned(),
-                id: id.to_owned(),
-                pending: pending.map_or(kind, |p| p.kind),
-                new: kind,
-            }),
-        }
-    }
-
-    /// Counts one more sending attempt of an item's operation.
-    fn mark_attempt(&mut self, table: &str, id: &str) -> Result<Operation, StoreError> {
-        self.count_attempt(table, id)?
-            .ok_or_else(|| no_op(table, id))
-    }
-
-    /// Counts one more sending attempt of an item's operation and returns the entry as
-    /// it now stands; `None` (and nothing changed) when the item has no operation.
-    ///
-    /// A push calls this for every operation it sends; a store may do it in one
-    /// statement (the default reads the entry, then replaces it).
-    ///
-    /// ```
-    /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
-    /// let store = MemoryStore::new();
-    /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
-    /// store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap();
-    /// let op = store.transaction(|tx| tx.count_attempt("Todo", "a")).unwrap().unwrap();
-    /// assert_eq!(op.attempts, 1);
-    /// assert!(store.transaction(|tx| tx.count_attempt("Todo", "b")).unwrap().is_none());
-    /// ```
-    fn count_attempt(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
-        let Some(mut op) = self.op(table, id)? else {
-            return Ok(None);
-        };
-        op.attempts = op.attempts.saturating_add(1);
-        self.replace_op(&op)?;
-        Ok(Some(op))
-    }
-
-    /// [`count_attempt`](StoreTx::count_attempt) of `listed`'s item, given the entry as
-    /// the caller last saw it in [`ops`](StoreTx::ops). A store may use the listing as a
-    /// hint: when the entry is still exactly as listed (same position and content), it
-    /// can count the attempt without reading the entry. The answer and the change are
-    /// count_attempt's whatever `listed` holds: an entry changed, moved or removed since,
-    /// or a listing that was never true, is only a wrong guess.
-    ///
-    /// ```
-    /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
-    /// let store = MemoryStore::new();
-    /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
-    /// store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap();
-    /// let listed = store.read(|tx| tx.ops(None)).unwrap().remove(0);
-    /// let op = store.transaction(|tx| tx.count_attempt_listed(&listed)).unwrap();
-    /// assert_eq!(op.unwrap().attempts, 1);
-    /// // The listing is out of date now (it says 0 attempts): the answer is still right.
-    /// let op = store.transaction(|tx| tx.count_attempt_listed(&listed)).unwrap();
-    /// assert_eq!(op.unwrap().attempts, 2);
-    /// ```
-    fn count_attempt_listed(
-        &mut self,
-        listed: &Operation,
-    ) -> Result<Option<Operation>, StoreError> {
-        self.count_attempt(&listed.table, &listed.item_id)
-    }
-
-    /// Removes an item's operation only if it is still the entry `seq` at `revision`
-    /// (not edited, nor removed and queued anew, since it was read); false, and nothing
-    /// changed, otherwise.
-    ///
-    /// A push finishes every accepted operation with this; a store may do it in one
-    /// statement (the default reads the entry first).
-    ///
-    /// ```
-    /// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx};
-    /// let store = MemoryStore::new();
-    /// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo"))).unwrap();
-    /// let op = store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None)).unwrap().unwrap();
-    /// assert!(!store.transaction(|tx| tx.remove_op_at("Todo", "a", op.seq, op.revision + 1)).unwrap());
-    /// assert!(store.transaction(|tx| tx.remove_op_at("Todo", "a", op.seq, op.revision)).unwrap());
-    /// ```
-    fn remove_op_at(
-        &mut self,
-        table: &str,
-        id: &str,
-        seq: u64,
-        revision: u64,
-    ) -> Result<bool, StoreError> {
-        match self.op(table, id)? {
-            Some(op) if op.seq == seq && op.revision == revision => self.remove_op(table, id),
-            _ => Ok(false),
-        }
-    }
-
-    /// Records (or clears) an operation's error.
-    fn set_op_error(
-        &mut self,
-        table: &str,
-        id: &str,
-        error: Option<OpError>,
-    ) -> Result<(), StoreError> {
-        let mut op = self.op(table, id)?.ok_or_else(|| no_op(table, id))?;
-        op.error = error;
-        self.replace_op(&op)
-    }
-
     // ----- conflicts -----
 
     /// Stores a conflict, replacing any for the same item.
@@ -362,13 +203,6 @@ pub trait StoreTx {
     /// Forgets one query's watermark (`Some`) or all of a table's (`None`).
     fn remove_watermarks(&mut self, table: &str, query_id: Option<&str>)
     -> Result<u64, StoreError>;
-}
-
-fn no_op(table: &str, id: &str) -> StoreError {
-    StoreError::NoOperation {
-        table: table.to_owned(),
-        id: id.to_owned(),
-    }
 }
 
 /// Checks a value against its column and returns it in the column's canonical form:

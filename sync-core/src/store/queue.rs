@@ -5,6 +5,8 @@ use std::fmt;
 
 use crate::model::Record;
 
+use super::{StoreError, StoreTx};
+
 /// What a queued operation does on the server.
 ///
 /// ```
@@ -193,3 +195,103 @@ pub fn collapse(pending: Option<&Operation>, new: OpKind) -> Collapse {
         (Insert | Update | Delete, _) => Collapse::Refuse,
     }
 }
+
+/// The queue's rules, written once over the [`StoreTx`] kernel for every store: they
+/// are available on any transaction (`use sync_core::store::StoreTxExt`), and no store
+/// implements them.
+///
+/// ```
+/// use sync_core::store::{MemoryStore, OpKind, Store, StoreTx, StoreTxExt};
+/// let store = MemoryStore::new();
+/// store.transaction(|tx| tx.ensure_table(&sync_core::TableSchema::new("Todo")))?;
+/// // An insert then an update of the same item is still one insert.
+/// store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Insert, None, None))?;
+/// let op = store.transaction(|tx| tx.enqueue("Todo", "a", OpKind::Update, None, None))?;
+/// assert_eq!(op.map(|o| (o.kind, o.revision)), Some((OpKind::Insert, 1)));
+/// let op = store.transaction(|tx| tx.count_attempt("Todo", "a"))?;
+/// assert_eq!(op.map(|o| o.attempts), Some(1));
+/// // An insert never sent, then deleted: nothing left to send.
+/// let op = store.transaction(|tx| tx.enqueue("Todo", "b", OpKind::Insert, None, None))?;
+/// assert!(store.transaction(|tx| tx.enqueue("Todo", "b", OpKind::Delete, None, None))?.is_none());
+/// # Ok::<(), sync_core::store::StoreError>(())
+/// ```
+pub trait StoreTxExt: StoreTx {
+    /// Queues an operation, applying the collapse rules of [`collapse`]. Returns the
+    /// entry as it now stands (`None` when it cancelled out).
+    ///
+    /// On a collapse into an existing entry, its position is kept, its revision bumped,
+    /// its base version kept, and its error cleared (the app changed the item).
+    fn enqueue(
+        &mut self,
+        table: &str,
+        id: &str,
+        kind: OpKind,
+        version: Option<String>,
+        item: Option<Record>,
+    ) -> Result<Option<Operation>, StoreError> {
+        let pending = self.op(table, id)?;
+        let refused = |pending: Option<&Operation>| StoreError::QueueConflict {
+            table: table.to_owned(),
+            id: id.to_owned(),
+            pending: pending.map_or(kind, |p| p.kind),
+            new: kind,
+        };
+        match (collapse(pending.as_ref(), kind), pending) {
+            (Collapse::Add, _) => {
+                let op = Operation::new(table, id, kind)
+                    .with_version(version)
+                    .with_item(item);
+                self.add_op(op).map(Some)
+            }
+            (Collapse::Replace { kind: new_kind }, Some(mut op)) => {
+                if new_kind == OpKind::Delete && op.kind == OpKind::Insert {
+                    // The insert may or may not have reached the server: delete without a
+                    // precondition, since its version is unknown.
+                    op.version = None;
+                }
+                op.kind = new_kind;
+                op.item = item;
+                op.revision += 1;
+                op.error = None;
+                self.replace_op(&op)?;
+                Ok(Some(op))
+            }
+            (Collapse::Cancel, _) => {
+                self.remove_op(table, id)?;
+                Ok(None)
+            }
+            (Collapse::Refuse | Collapse::Replace { .. }, pending) => {
+                Err(refused(pending.as_ref()))
+            }
+        }
+    }
+
+    /// Counts one more sending attempt of an item's operation and returns the entry as
+    /// it now stands; `None` (and nothing changed) when the item has no operation.
+    fn count_attempt(&mut self, table: &str, id: &str) -> Result<Option<Operation>, StoreError> {
+        let Some(mut op) = self.op(table, id)? else {
+            return Ok(None);
+        };
+        op.attempts = op.attempts.saturating_add(1);
+        self.replace_op(&op)?;
+        Ok(Some(op))
+    }
+
+    /// Records (or clears) an operation's error; [`StoreError::NoOperation`] when the
+    /// item has none.
+    fn set_op_error(
+        &mut self,
+        table: &str,
+        id: &str,
+        error: Option<OpError>,
+    ) -> Result<(), StoreError> {
+        let mut op = self.op(table, id)?.ok_or_else(|| StoreError::NoOperation {
+            table: table.to_owned(),
+            id: id.to_owned(),
+        })?;
+        op.error = error;
+        self.replace_op(&op)
+    }
+}
+
+impl<T: StoreTx + ?Sized> StoreTxExt for T {}

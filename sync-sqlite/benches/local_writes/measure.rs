@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
-use sync_core::store::{OpKind, Store, StoreTx};
+use sync_core::store::{OpKind, Store, StoreTx, StoreTxExt};
 use sync_core::{ColumnType, Record, TableSchema};
 use sync_sqlite::SqliteStore;
 

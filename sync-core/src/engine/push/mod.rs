@@ -212,35 +212,66 @@ impl<S: Store, T: Transport> Run<'_, S, T> {
     }
 
     /// Takes batches until the queue is empty or the push stops. A task a policy sends
-    /// again goes out next, in a batch of its own.
+    /// again goes out in the lane's next batch taken, on its own.
+    ///
+    /// A lane's first batch is prepared in a transaction of its own; every later one in
+    /// the transaction that finishes the batch before it, so that a batch costs one
+    /// commit, whatever its size. (Prepared but not sent, because the push stopped, it
+    /// only counted attempts: harmless, see [`steps::prepare`].)
     async fn lane(&self) -> Result<(), SyncError> {
         let mut again = Vec::new();
-        while !self.stopped() {
-            let tasks = if again.is_empty() {
-                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                let n = self.share.min(queue.len());
-                queue.drain(..n).collect()
-            } else {
-                std::mem::take(&mut again)
+        let mut ready = None;
+        let result = loop {
+            let prepared = match ready.take() {
+                Some(prepared) => prepared,
+                None => {
+                    let tasks = self.take(&mut again);
+                    if tasks.is_empty() {
+                        break Ok(());
+                    }
+                    let inner = Arc::clone(self.inner);
+                    match self
+                        .inner
+                        .tx(move |tx| steps::prepare(tx, tasks, |t| inner.entry(t)))
+                        .await
+                    {
+                        Ok(prepared) => prepared,
+                        Err(e) => break Err(e),
+                    }
+                }
             };
-            if tasks.is_empty() {
-                break;
+            match self.batch(prepared, &mut again).await {
+                Ok(next) => ready = next,
+                Err(e) => break Err(e),
             }
-            if let Err(e) = self.batch(tasks, &mut again).await {
-                self.stop.store(true, Ordering::SeqCst);
-                return Err(e);
-            }
+        };
+        if result.is_err() {
+            self.stop.store(true, Ordering::SeqCst);
         }
-        Ok(())
+        result
     }
 
-    /// One batch through the steps; tasks to send again go to `again`.
-    async fn batch(&self, tasks: Vec<Task>, again: &mut Vec<Task>) -> Result<(), SyncError> {
-        let inner = Arc::clone(self.inner);
-        let prepared = self
-            .inner
-            .tx(move |tx| steps::prepare(tx, tasks, |t| inner.entry(t)))
-            .await?;
+    /// The lane's next tasks: what a policy sends again, else its share of the queue;
+    /// none once the push stopped.
+    fn take(&self, again: &mut Vec<Task>) -> Vec<Task> {
+        if self.stopped() {
+            return Vec::new();
+        }
+        if !again.is_empty() {
+            return std::mem::take(again);
+        }
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let n = self.share.min(queue.len());
+        queue.drain(..n).collect()
+    }
+
+    /// Sends one prepared batch and finishes it, preparing the lane's next batch in the
+    /// same transaction; tasks to send again go to `again`.
+    async fn batch(
+        &self,
+        prepared: Vec<Prepared>,
+        again: &mut Vec<Task>,
+    ) -> Result<Option<Vec<Prepared>>, SyncError> {
         let mut sends = Vec::with_capacity(prepared.len());
         for p in prepared {
             match p {
@@ -251,7 +282,7 @@ impl<S: Store, T: Transport> Run<'_, S, T> {
             }
         }
         if sends.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let writes = steps::writes(&sends);
         let n = writes.len();
@@ -263,9 +294,22 @@ impl<S: Store, T: Transport> Run<'_, S, T> {
             millis = started.elapsed().as_millis() as u64,
             "batch answered"
         );
-        let finished = self
+        // A stop in this batch ends the push: nothing more is prepared.
+        let next = match results
+            .iter()
+            .any(|r| r.as_ref().is_err_and(|e| e.stops_push()))
+        {
+            true => Vec::new(),
+            false => self.take(again),
+        };
+        let inner = Arc::clone(self.inner);
+        let (finished, ready) = self
             .inner
-            .tx_relaxed(move |tx| steps::finish(tx, sends, results))
+            .tx(move |tx| {
+                let finished = steps::finish(tx, sends, results)?;
+                let ready = steps::prepare(tx, next, |t| inner.entry(t))?;
+                Ok((finished, ready))
+            })
             .await?;
         for f in finished {
             match f {
@@ -277,7 +321,7 @@ impl<S: Store, T: Transport> Run<'_, S, T> {
                 }
             }
         }
-        Ok(())
+        Ok((!ready.is_empty() && !self.stopped()).then_some(ready))
     }
 
     /// Decides a refusal; a task when a policy re-queued the item to send again.

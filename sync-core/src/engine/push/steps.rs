@@ -114,34 +114,21 @@ fn prepare_one(
     if tx.conflict(table, id)?.is_some() {
         return Ok(Prepared::Gone);
     }
-    let gate = entry.as_ref().and_then(|e| e.gate.clone());
-    let (op, row) = if gate.is_none() {
-        let Some(op) = tx.count_attempt_listed(&task.op)? else {
-            return Ok(Prepared::Gone);
-        };
-        let row = match op.kind {
-            OpKind::Delete => None,
-            OpKind::Insert | OpKind::Update => tx.get(table, id)?,
-        };
-        (op, row)
-    } else {
-        // The queue may have changed since the push listed it: go by the entry as it is.
-        let Some(mut op) = tx.op(table, id)? else {
-            return Ok(Prepared::Gone);
-        };
-        let row = match op.kind {
-            OpKind::Delete => None,
-            OpKind::Insert | OpKind::Update => tx.get(table, id)?,
-        };
-        if let Some(gate) = gate
-            && !gate(op.kind, row.as_ref())?
-        {
-            return Ok(Prepared::Abort);
-        }
-        op.attempts = op.attempts.saturating_add(1);
-        tx.replace_op(&op)?;
-        (op, row)
+    // The queue may have changed since the push listed it: go by the entry as it is.
+    let Some(mut op) = tx.op(table, id)? else {
+        return Ok(Prepared::Gone);
     };
+    let row = match op.kind {
+        OpKind::Delete => None,
+        OpKind::Insert | OpKind::Update => tx.get(table, id)?,
+    };
+    if let Some(gate) = entry.as_ref().and_then(|e| e.gate.as_ref())
+        && !gate(op.kind, row.as_ref())?
+    {
+        return Ok(Prepared::Abort);
+    }
+    op.attempts = op.attempts.saturating_add(1);
+    tx.replace_op(&op)?;
     let payload = match (op.kind, row) {
         (OpKind::Insert, Some(row)) => Payload::Insert(row),
         (OpKind::Update, Some(row)) => Payload::Update(row),
@@ -435,15 +422,16 @@ fn finish_success_with(
     // An accepted delete leaves nothing, whatever row the answer carries (a server that
     // deletes hard may answer with the row as it was).
     let copy = server_copy.filter(|r| sent.kind != OpKind::Delete && !r.is_deleted());
-    if tx.remove_op_at(table, id, sent.seq, sent.revision)? {
-        let schema = match copy {
-            Some(_) => Some(schemas.of(tx, table)?),
-            None => None,
-        };
-        settle_with(tx, schema, table, id, copy)?;
-        return Ok(());
-    }
     match tx.op(table, id)? {
+        // The entry as it was sent: done.
+        Some(current) if current.seq == sent.seq && current.revision == sent.revision => {
+            tx.remove_op(table, id)?;
+            let schema = match copy {
+                Some(_) => Some(schemas.of(tx, table)?),
+                None => None,
+            };
+            settle_with(tx, schema, table, id, copy)?;
+        }
         Some(mut current) => {
             // Edited while in flight (or queued anew): the edit and its queue entry
             // stay; only the server's new version is learned, so the next push is not
@@ -481,7 +469,7 @@ mod tests {
 
     use super::*;
     use crate::model::{ColumnType, Value};
-    use crate::store::{MemoryStore, Store};
+    use crate::store::{MemoryStore, Store, StoreTxExt};
 
     const T: &str = "T";
 
