@@ -67,6 +67,7 @@
 //!   runs again, reading the winner's row: a 409.
 
 mod catalog;
+mod layout;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -375,6 +376,16 @@ pub enum WriteOp {
     },
 }
 
+impl WriteOp {
+    /// The app columns the write sets (none for a delete or an undelete).
+    pub(crate) fn data(&self) -> &[(String, Json)] {
+        match self {
+            WriteOp::Insert { data } | WriteOp::Update { data, .. } => data,
+            WriteOp::Delete { .. } | WriteOp::Undelete { .. } => &[],
+        }
+    }
+}
+
 /// What a write did.
 ///
 /// ```
@@ -670,29 +681,6 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (owner, ops);
         Box::pin(async move { Err(StoreError::Database("this backend has no batches".into())) })
     }
-}
-
-/// The declared columns `meta` lacks, or an error when one it has is of another kind.
-pub(crate) fn declared_missing(
-    decl: &crate::schema::TableDecl,
-    meta: &catalog::TableMeta,
-) -> Result<Vec<(String, Kind)>, StoreError> {
-    let mut missing = Vec::new();
-    for (name, kind) in &decl.columns {
-        match meta.column(name) {
-            Some(c) if c.kind == *kind => {}
-            Some(c) => {
-                return Err(StoreError::Database(format!(
-                    "table `{}`, column `{name}`: the schema declares it {} but the database holds it as {}",
-                    decl.name,
-                    kind.as_str(),
-                    c.kind.as_str()
-                )));
-            }
-            None => missing.push((name.clone(), *kind)),
-        }
-    }
-    Ok(missing)
 }
 
 /// Opens the backend a database URL names: `sqlite://path`, `sqlite::memory:`, or
