@@ -1,7 +1,9 @@
 //! [`MemoryRemote`]: an in-process server with the exact semantics of the tablesync
 //! server (compare-and-swap on `version`, server-assigned versions and timestamps, soft
 //! deletes, keyset paging), shared by any number of clients in one test, and
-//! [`MemoryTransport`], a client's connection to it with fault injection.
+//! [`MemoryTransport`], a client's connection to it with fault injection. Whether a
+//! write goes ahead, or is a 404, 409 or 412, is decided by the server's own rules,
+//! [`protocol::decide`](super::protocol::decide).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use super::protocol::{self, Current, Refusal, Request};
 use super::{NetworkKind, PullPage, PullRequest, Transport, TransportError};
 use crate::model::{Record, SystemColumn, Value};
 use crate::store::{OpKind, Watermark};
@@ -110,11 +113,7 @@ impl Server {
                 });
             }
         };
-        if let Some(existing) = self.table(table).get(&id) {
-            return Err(TransportError::Conflict {
-                server_copy: Some(existing.clone()),
-            });
-        }
+        self.decide(table, &id, &Request::Insert)?;
         let mut row = Record::new();
         row.push(ID, id.clone());
         for (c, v) in item {
@@ -130,25 +129,42 @@ impl Server {
         Ok(row)
     }
 
-    /// The live row for a conditional write, or the error the protocol gives.
-    fn live(
+    /// The row held for `id` (soft-deleted or not) when the protocol lets `request` go
+    /// ahead, else the error the server answers; the server's copy goes with a 409 or
+    /// a 412.
+    fn decide(
         &mut self,
         table: &str,
         id: &str,
-        expected: Option<&str>,
-    ) -> Result<Record, TransportError> {
-        let row = match self.table(table).get(id) {
-            Some(r) if !r.is_deleted() => r.clone(),
-            _ => return Err(TransportError::NotFound),
-        };
-        if let Some(v) = expected
-            && text(&row, VERSION) != v
-        {
-            return Err(TransportError::PreconditionFailed {
-                server_copy: Some(row),
-            });
+        request: &Request<&str>,
+    ) -> Result<Option<Record>, TransportError> {
+        let current = self.table(table).get(id).cloned();
+        let held = current.as_ref().map(|r| Current {
+            version: text(r, VERSION),
+            deleted: r.is_deleted(),
+        });
+        match protocol::decide(request, held.as_ref()) {
+            Ok(()) => Ok(current),
+            Err(Refusal::Conflict) => Err(TransportError::Conflict {
+                server_copy: current,
+            }),
+            Err(Refusal::PreconditionFailed) => Err(TransportError::PreconditionFailed {
+                server_copy: current,
+            }),
+            Err(Refusal::NotFound) => Err(TransportError::NotFound),
         }
-        Ok(row)
+    }
+
+    /// The row a conditional write changes, once the protocol lets it go ahead.
+    fn decide_change(
+        &mut self,
+        table: &str,
+        id: &str,
+        request: &Request<&str>,
+    ) -> Result<Record, TransportError> {
+        // `decide` finds a row for every change it lets through.
+        self.decide(table, id, request)?
+            .ok_or(TransportError::NotFound)
     }
 
     fn update(
@@ -159,17 +175,16 @@ impl Server {
     ) -> Result<Record, TransportError> {
         reject_reserved(&item)?;
         let id = text(&item, ID).to_owned();
-        let mut row = self.live(table, &id, expected)?;
         // Without If-Match, a version in the body is still a precondition (409).
-        if expected.is_none()
-            && let Some(Value::Text(v)) = item.get(VERSION)
-            && !v.is_empty()
-            && v != text(&row, VERSION)
-        {
-            return Err(TransportError::Conflict {
-                server_copy: Some(row),
-            });
-        }
+        let body_version = match item.get(VERSION) {
+            Some(Value::Text(v)) if !v.is_empty() => Some(v.as_str()),
+            _ => None,
+        };
+        let request = Request::Update {
+            if_match: if_match(expected),
+            body_version,
+        };
+        let mut row = self.decide_change(table, &id, &request)?;
         for (c, v) in item {
             if SystemColumn::from_name(&c).is_none() {
                 row.set(c, v);
@@ -186,7 +201,10 @@ impl Server {
         id: &str,
         expected: Option<&str>,
     ) -> Result<Record, TransportError> {
-        let mut row = self.live(table, id, expected)?;
+        let request = Request::Delete {
+            if_match: if_match(expected),
+        };
+        let mut row = self.decide_change(table, id, &request)?;
         row.set(DELETED, true);
         self.stamp(table, id, OpKind::Delete, &mut row);
         self.table(table).insert(id.to_owned(), row.clone());
@@ -220,6 +238,13 @@ impl Server {
             more,
         }
     }
+}
+
+/// The `If-Match` precondition an expected version makes, as the server reads it: an
+/// empty version goes out as `If-Match: ""`, which names no version, so none is
+/// checked (`sync_http::wire::etag::parse_if_match`).
+fn if_match(expected: Option<&str>) -> Option<&str> {
+    expected.filter(|v| !v.is_empty())
 }
 
 fn reject_reserved(item: &Record) -> Result<(), TransportError> {
@@ -532,5 +557,68 @@ impl Transport for MemoryTransport {
 
     async fn pull(&self, table: &str, request: PullRequest) -> Result<PullPage, TransportError> {
         self.call(|s| Ok(s.pull(table, &request))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    }
+
+    fn item(id: &str, text: &str) -> Record {
+        let mut r = Record::new();
+        r.set(ID, id);
+        r.set("text", text);
+        r
+    }
+
+    /// As on the wire: an empty version goes out as `If-Match: ""`, which the server
+    /// reads as no precondition.
+    #[test]
+    fn an_empty_expected_version_is_no_precondition() {
+        let remote = MemoryRemote::new();
+        let client = remote.transport();
+        block_on(async {
+            client.insert("Todo", item("a1", "milk")).await.unwrap();
+            client
+                .update("Todo", item("a1", "bread"), Some(String::new()))
+                .await
+                .unwrap();
+            client
+                .delete("Todo", "a1", Some(String::new()))
+                .await
+                .unwrap();
+        });
+        assert!(remote.get("Todo", "a1").unwrap().is_deleted());
+    }
+
+    #[test]
+    fn refusals_carry_the_servers_copy_deleted_or_not() {
+        let remote = MemoryRemote::new();
+        let client = remote.transport();
+        block_on(async {
+            let copy = client.insert("Todo", item("a1", "milk")).await.unwrap();
+            let err = client
+                .update("Todo", item("a1", "bread"), Some("*".into()))
+                .await
+                .unwrap_err();
+            assert_eq!(err.server_copy(), Some(&copy), "If-Match: * is no wildcard");
+            let mut stale = item("a1", "bread");
+            stale.set(VERSION, "v0");
+            let err = client.update("Todo", stale, None).await.unwrap_err();
+            assert!(matches!(err, TransportError::Conflict { .. }), "{err:?}");
+            let gone = client.delete("Todo", "a1", None).await.unwrap().unwrap();
+            let err = client.insert("Todo", item("a1", "milk")).await.unwrap_err();
+            assert_eq!(err.server_copy(), Some(&gone));
+            let err = client.delete("Todo", "a1", None).await.unwrap_err();
+            assert!(matches!(err, TransportError::NotFound), "{err:?}");
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! The network side: the [`Transport`] trait the engine pushes and pulls through, and
 //! [`MemoryRemote`], an in-process server with the exact server semantics and fault
-//! injection, for tests.
+//! injection, for tests; both it and the tablesync server decide writes by the rules in
+//! [`protocol`].
 //!
 //! A transport moves [`Record`]s. What it sends for an insert or update is the item's id
 //! and data columns (the engine strips the server-maintained columns); what it returns
@@ -8,6 +9,7 @@
 
 mod error;
 mod memory;
+pub mod protocol;
 
 pub use error::{NetworkKind, TransportError};
 pub use memory::{AppliedWrite, Fault, MemoryRemote, MemoryTransport};

@@ -292,6 +292,27 @@ pub fn to_sql(table: &str, column: &ColumnMeta, value: &Json) -> Result<Sql, Sto
     })
 }
 
+/// The app columns of a write as SQL values of their columns' kinds.
+pub(crate) fn bind_data(
+    table: &str,
+    meta: &TableMeta,
+    data: &[(String, Json)],
+) -> Result<Vec<(String, Sql)>, StoreError> {
+    let mut out: Vec<(String, Sql)> = Vec::with_capacity(data.len());
+    for (name, value) in data {
+        // A null for a column that does not exist yet has nothing to set.
+        let Some(col) = meta.column(name) else {
+            continue;
+        };
+        let v = to_sql(table, col, value)?;
+        match out.iter_mut().find(|(p, _)| *p == col.phys) {
+            Some(slot) => slot.1 = v,
+            None => out.push((col.phys.clone(), v)),
+        }
+    }
+    Ok(out)
+}
+
 /// A JSON number as an f64, unless that would change it (a large integer).
 fn exact_f64(n: &Number) -> Option<f64> {
     if let Some(i) = n.as_i64() {

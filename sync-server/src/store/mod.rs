@@ -26,16 +26,18 @@
 //!
 //! # Writes: compare-and-swap and the pull guarantee
 //!
-//! Every write is one transaction that reads the current row, decides (404, 409, 412
-//! or go), and writes the row stamped by its table's clock: `UPDATE __tablesync_tables
-//! SET last_ms = GREATEST(last_ms, now) WHERE name = ? RETURNING last_ms`. That takes
-//! the clock row's lock, held until commit, so the writes of one table take
-//! non-decreasing `updatedAt`s in commit order, on one instance or many sharing a
-//! PostgreSQL database, and never one ahead of the clock (the server's for SQLite, the
-//! database's for PostgreSQL, so that instances' clocks cannot disagree), unless that
-//! clock is set back: then stamps stay at the newest one until it catches up. Writes
-//! of one millisecond share its stamp (the wire carries milliseconds), so more than a
-//! thousand commits a second do not push the clock into the future.
+//! Every write is one transaction that reads the current row, decides (404, 409, 412 or
+//! go, by the protocol's rules in `sync_core::transport::protocol`, which the engine's
+//! in-process server applies too), and writes the row stamped by its table's clock:
+//! `UPDATE __tablesync_tables SET last_ms = GREATEST(last_ms, now) WHERE name = ?
+//! RETURNING last_ms`. That takes the clock row's lock, held until commit, so the
+//! writes of one table take non-decreasing `updatedAt`s in commit order, on one
+//! instance or many sharing a PostgreSQL database, and never one ahead of the clock
+//! (the server's for SQLite, the database's for PostgreSQL, so that instances' clocks
+//! cannot disagree), unless that clock is set back: then stamps stay at the newest one
+//! until it catches up. Writes of one millisecond share its stamp (the wire carries
+//! milliseconds), so more than a thousand commits a second do not push the clock into
+//! the future.
 //!
 //! A read returns rows only up to a *horizon*: a stamp that no write still to commit
 //! can be stamped at or before. On PostgreSQL the read takes the table's clock row for
@@ -65,6 +67,7 @@
 //!   runs again, reading the winner's row: a 409.
 
 mod catalog;
+mod layout;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -79,6 +82,7 @@ use std::pin::Pin;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value as Json};
+use sync_core::transport::protocol::{self, Current, Refusal, Request};
 
 use crate::query::TableQuery;
 
@@ -372,6 +376,16 @@ pub enum WriteOp {
     },
 }
 
+impl WriteOp {
+    /// The app columns the write sets (none for a delete or an undelete).
+    pub(crate) fn data(&self) -> &[(String, Json)] {
+        match self {
+            WriteOp::Insert { data } | WriteOp::Update { data, .. } => data,
+            WriteOp::Delete { .. } | WriteOp::Undelete { .. } => &[],
+        }
+    }
+}
+
 /// What a write did.
 ///
 /// ```
@@ -531,52 +545,52 @@ pub(crate) enum Plan {
     },
 }
 
-/// Decides a write against the current row: the protocol's status table in one place.
+/// Decides a write against the current row by the protocol's rules, which live in one
+/// place for this server and the engine's in-process one
+/// ([`sync_core::transport::protocol::decide`]), and says how it changes the row.
 pub(crate) fn plan(op: &WriteOp, current: Option<&Row>) -> Result<Plan, Outcome> {
-    let stale = |wanted: &Option<String>, row: &Row| {
-        wanted
-            .as_deref()
-            .is_some_and(|v| parse_version(v) != Some(row.version))
+    // Versions compare as the counters their texts stand for: a text that stands for
+    // none (`*`, `v1`) is `None`, which no row's `Some(counter)` equals.
+    let version = |text: &Option<String>| text.as_deref().map(parse_version);
+    let request = match op {
+        WriteOp::Insert { .. } => Request::Insert,
+        WriteOp::Update {
+            if_match,
+            body_version,
+            ..
+        } => Request::Update {
+            if_match: version(if_match),
+            body_version: version(body_version),
+        },
+        WriteOp::Delete { if_match } => Request::Delete {
+            if_match: version(if_match),
+        },
+        WriteOp::Undelete { if_match } => Request::Undelete {
+            if_match: version(if_match),
+        },
     };
-    match (op, current) {
-        (WriteOp::Insert { .. }, None) => Ok(Plan::Insert),
-        (WriteOp::Insert { .. }, Some(row)) => Err(Outcome::Conflict(row.clone())),
-        (WriteOp::Undelete { .. }, None) => Err(Outcome::NotFound),
-        (WriteOp::Update { .. } | WriteOp::Delete { .. }, None) => Err(Outcome::NotFound),
-        (WriteOp::Update { .. } | WriteOp::Delete { .. }, Some(row)) if row.deleted => {
-            Err(Outcome::NotFound)
-        }
-        (
-            WriteOp::Update {
-                if_match,
-                body_version,
-                ..
+    let held = current.map(|row| Current {
+        version: Some(row.version),
+        deleted: row.deleted,
+    });
+    match (protocol::decide(&request, held.as_ref()), current) {
+        (Ok(()), _) if matches!(op, WriteOp::Insert { .. }) => Ok(Plan::Insert),
+        (Ok(()), Some(row)) => Ok(Plan::Update {
+            expected: row.version,
+            deleted: match op {
+                WriteOp::Delete { .. } => Some(true),
+                WriteOp::Undelete { .. } => Some(false),
+                _ => None,
             },
-            Some(row),
-        ) => {
-            if stale(if_match, row) {
-                Err(Outcome::PreconditionFailed(row.clone()))
-            } else if if_match.is_none() && stale(body_version, row) {
-                Err(Outcome::Conflict(row.clone()))
-            } else {
-                Ok(Plan::Update {
-                    expected: row.version,
-                    deleted: None,
-                    with_data: true,
-                })
-            }
+            with_data: matches!(op, WriteOp::Update { .. }),
+        }),
+        (Err(Refusal::Conflict), Some(row)) => Err(Outcome::Conflict(row.clone())),
+        (Err(Refusal::PreconditionFailed), Some(row)) => {
+            Err(Outcome::PreconditionFailed(row.clone()))
         }
-        (WriteOp::Delete { if_match } | WriteOp::Undelete { if_match }, Some(row)) => {
-            if stale(if_match, row) {
-                Err(Outcome::PreconditionFailed(row.clone()))
-            } else {
-                Ok(Plan::Update {
-                    expected: row.version,
-                    deleted: Some(matches!(op, WriteOp::Delete { .. })),
-                    with_data: false,
-                })
-            }
-        }
+        // The rules let a change other than an insert through, and refuse with a 409 or
+        // a 412, only when there is a row: `None` here is a 404 either way.
+        (Err(Refusal::NotFound), _) | (_, None) => Err(Outcome::NotFound),
     }
 }
 
@@ -669,29 +683,6 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
-/// The declared columns `meta` lacks, or an error when one it has is of another kind.
-pub(crate) fn declared_missing(
-    decl: &crate::schema::TableDecl,
-    meta: &catalog::TableMeta,
-) -> Result<Vec<(String, Kind)>, StoreError> {
-    let mut missing = Vec::new();
-    for (name, kind) in &decl.columns {
-        match meta.column(name) {
-            Some(c) if c.kind == *kind => {}
-            Some(c) => {
-                return Err(StoreError::Database(format!(
-                    "table `{}`, column `{name}`: the schema declares it {} but the database holds it as {}",
-                    decl.name,
-                    kind.as_str(),
-                    c.kind.as_str()
-                )));
-            }
-            None => missing.push((name.clone(), *kind)),
-        }
-    }
-    Ok(missing)
-}
-
 /// Opens the backend a database URL names: `sqlite://path`, `sqlite::memory:`, or
 /// `postgres://…` / `postgresql://…`.
 ///
@@ -782,8 +773,11 @@ mod tests {
         }
     }
 
+    /// The rules themselves are tested next to them, in `sync_core::transport::protocol`;
+    /// this is what `plan` adds: version texts read as counters, the server's row in a
+    /// 409 or 412, and how each write changes the row.
     #[test]
-    fn the_status_table() {
+    fn plan_reads_versions_as_counters_and_refuses_with_the_servers_row() {
         let v2 = Some(version_text(2));
         let v1 = Some(version_text(1));
         let upd = |if_match: Option<String>, body_version: Option<String>| WriteOp::Update {
@@ -799,10 +793,14 @@ mod tests {
             plan(&ins, Some(&gone)),
             Err(Outcome::Conflict(gone.clone()))
         );
-        assert!(matches!(
+        assert_eq!(
             plan(&upd(v2.clone(), None), Some(&live)),
-            Ok(Plan::Update { expected: 2, .. })
-        ));
+            Ok(Plan::Update {
+                expected: 2,
+                deleted: None,
+                with_data: true
+            })
+        );
         assert_eq!(
             plan(&upd(v1.clone(), None), Some(&live)),
             Err(Outcome::PreconditionFailed(live.clone()))
@@ -811,6 +809,8 @@ mod tests {
             plan(&upd(Some("*".into()), None), Some(&live)),
             Err(Outcome::PreconditionFailed(live.clone()))
         );
+        // Any text of the same counter names the version.
+        assert!(plan(&upd(Some(" Mg== ".into()), None), Some(&live)).is_ok());
         assert_eq!(
             plan(&upd(None, v1.clone()), Some(&live)),
             Err(Outcome::Conflict(live.clone()))

@@ -15,11 +15,9 @@ use sea_query_postgres::PostgresBinder;
 use tokio_postgres::NoTls;
 use tokio_postgres::types::Type;
 
-use super::catalog::{
-    Catalog, Cell, ColumnMeta, Kind, TableMeta, check_column_cap, missing_columns, phys_name,
-};
+use super::catalog::{Catalog, Cell, TableMeta, bind_data};
+use super::layout::{self, Found, Needs, SchemaChange, Step, Wanted};
 use super::sql::{self, Flavor};
-use super::sqlite::bind_data;
 use super::{
     Answer, Backend, BatchOp, BoxFuture, KeyWindow, Outcome, Page, Plan, Row, StoreError,
     StoreOptions, WriteOp, plan,
@@ -115,12 +113,7 @@ impl PostgresBackend {
         let tx = client.transaction().await?;
         let (q, v) = lock_schema().build_postgres(PostgresQueryBuilder);
         tx.execute(&q, &v.as_params()).await?;
-        for stmt in sql::bootstrap(FLAVOR) {
-            tx.batch_execute(&stmt.build(PostgresQueryBuilder)).await?;
-        }
-        for stmt in sql::bootstrap_indexes() {
-            tx.batch_execute(&stmt.build(PostgresQueryBuilder)).await?;
-        }
+        run_steps(&tx, &layout::bootstrap(FLAVOR)).await?;
         tx.commit().await?;
         drop(client);
         Ok(PostgresBackend {
@@ -209,6 +202,24 @@ impl Conn for deadpool_postgres::Transaction<'_> {
     }
 }
 
+/// Runs layout statements (see [`layout`]) in order, in the caller's transaction: DDL
+/// as a simple query (there is nothing to bind, nor any point in preparing it), a
+/// registry row as a cached prepared statement.
+async fn run_steps(
+    tx: &deadpool_postgres::Transaction<'_>,
+    steps: &[Step],
+) -> Result<(), StoreError> {
+    for step in steps {
+        match step {
+            Step::Ddl(ddl) => tx.batch_execute(&ddl.build(PostgresQueryBuilder)).await?,
+            Step::Register(row) => {
+                execute(tx, row).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn execute<C: GenericClient>(c: &C, q: &impl PostgresBinder) -> Result<u64, StoreError> {
     let (text, values) = q.build_postgres(PostgresQueryBuilder);
     let stmt = c.prepare_cached(&text).await?;
@@ -290,10 +301,7 @@ impl Inner {
         for r in query(c, &sql::select_columns(key)).await? {
             let (name, kind, phys): (String, String, String) =
                 (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            let kind = Kind::parse(&kind).ok_or_else(|| {
-                StoreError::Database(format!("column `{name}` has unknown kind `{kind}`"))
-            })?;
-            columns.push(ColumnMeta { name, phys, kind });
+            columns.push(layout::registered_column(name, &kind, phys)?);
         }
         Ok(Some(Arc::new(TableMeta {
             key: key.to_owned(),
@@ -313,69 +321,27 @@ impl Inner {
         }
     }
 
-    /// Creates the table and the columns a write needs inside the caller's transaction,
-    /// under the schema lock (so two instances never add the same column twice), and
-    /// returns the table as it will be once that commits. Nothing is cached here: a
-    /// write that is refused rolls the schema change back with it.
+    /// Creates the table if needed and the columns `wanted` that it lacks, inside the
+    /// caller's transaction, under the schema lock (so two instances never add the same
+    /// column twice), and returns the table as it will be once that commits. Nothing is
+    /// cached here: a write that is refused rolls the schema change back with it.
     async fn add_schema(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         table: &str,
         key: &str,
-        data: &[(String, serde_json::Value)],
-    ) -> Result<TableMeta, StoreError> {
-        self.add_columns(tx, table, key, |meta| Ok(missing_columns(Some(meta), data)))
-            .await
-    }
-
-    /// Creates the table if needed and the columns `wanted` names (given the table as
-    /// it is under the lock), inside the caller's transaction; see
-    /// [`Inner::add_schema`].
-    async fn add_columns(
-        &self,
-        tx: &deadpool_postgres::Transaction<'_>,
-        table: &str,
-        key: &str,
-        wanted: impl FnOnce(&TableMeta) -> Result<Vec<(String, Kind)>, StoreError>,
+        wanted: Wanted<'_>,
     ) -> Result<TableMeta, StoreError> {
         execute(tx, &lock_schema()).await?;
-        let mut meta = match self.load_uncached(tx, key).await? {
-            Some(m) => (*m).clone(),
-            None => {
-                let n: i64 = query(tx, &sql::count_tables()).await?[0].try_get(0)?;
-                let n = n + 1;
-                let phys = phys_name('t', n, key);
-                tx.batch_execute(
-                    &sql::create_data_table(FLAVOR, &phys).build(PostgresQueryBuilder),
-                )
-                .await?;
-                tx.batch_execute(&sql::create_pull_index(&phys, n).build(PostgresQueryBuilder))
-                    .await?;
-                execute(tx, &sql::insert_table(key, table, &phys)).await?;
-                TableMeta {
-                    key: key.to_owned(),
-                    phys,
-                    columns: Vec::new(),
-                }
-            }
+        let found = match self.load_uncached(tx, key).await? {
+            Some(m) => Found::Table((*m).clone()),
+            None => Found::Missing {
+                tables: query(tx, &sql::count_tables()).await?[0].try_get(0)?,
+            },
         };
-        let missing = wanted(&meta)?;
-        check_column_cap(table, &meta, missing.len())?;
-        for (name, kind) in missing {
-            let ord = meta.columns.len() as i64 + 1;
-            let col = ColumnMeta {
-                phys: phys_name('c', ord, &name),
-                name,
-                kind,
-            };
-            tx.batch_execute(
-                &sql::add_column(FLAVOR, &meta.phys, &col).build(PostgresQueryBuilder),
-            )
-            .await?;
-            execute(tx, &sql::insert_column(key, &col, ord)).await?;
-            meta.columns.push(col);
-        }
-        Ok(meta)
+        let change = SchemaChange::plan(table, key, found, wanted)?;
+        run_steps(tx, &change.steps(FLAVOR)).await?;
+        Ok(change.into_meta())
     }
 
     /// Rows of a `SELECT *` or `… RETURNING *`, reloading the catalog once if a column
@@ -422,16 +388,12 @@ impl Inner {
     ) -> Result<Outcome, StoreError> {
         let key = table.to_ascii_lowercase();
         let mut client = self.pool.get().await?;
-        let data = match &op {
-            WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
-            _ => &[],
-        };
-        let known = match self.meta(&client, &key).await? {
-            Some(m) if missing_columns(Some(&m), data).is_empty() => Some(m),
-            Some(_) => None,
-            None if matches!(op, WriteOp::Insert { .. }) => None,
+        let data = op.data();
+        let known = match layout::needs(self.meta(&client, &key).await?, &op) {
+            Needs::Nothing(m) => Some(m),
+            Needs::Change => None,
             // Nothing to change in a table that does not exist.
-            None => return Ok(Outcome::NotFound),
+            Needs::NoTable => return Ok(Outcome::NotFound),
         };
         let values = match &known {
             Some(meta) => Some(bind_data(table, meta, data)?),
@@ -445,7 +407,8 @@ impl Inner {
             let (mut meta, values, schema) = match (&known, &values) {
                 (Some(m), Some(v)) => (Arc::clone(m), v.as_slice(), false),
                 _ => {
-                    let meta = Arc::new(self.add_schema(&tx, table, &key, data).await?);
+                    let wanted = Wanted::Written(data);
+                    let meta = Arc::new(self.add_schema(&tx, table, &key, wanted).await?);
                     fresh = bind_data(table, &meta, data)?;
                     (meta, fresh.as_slice(), true)
                 }
@@ -594,10 +557,7 @@ impl Inner {
     ) -> (Result<Outcome, StoreError>, Option<Arc<TableMeta>>) {
         let table = op.table.as_str();
         let key = table.to_ascii_lowercase();
-        let data = match &op.op {
-            WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
-            _ => &[],
-        };
+        let data = op.op.data();
         let known = match schema.get(&key) {
             Some(m) => Some(Arc::clone(m)),
             None => match self.meta(&*k, &key).await {
@@ -605,9 +565,11 @@ impl Inner {
                 Err(e) => return (Err(e), None),
             },
         };
-        if known.is_none() && !matches!(op.op, WriteOp::Insert { .. }) {
-            return (Ok(Outcome::NotFound), None);
-        }
+        let known = match layout::needs(known, &op.op) {
+            Needs::Nothing(m) => Some(m),
+            Needs::Change => None,
+            Needs::NoTable => return (Ok(Outcome::NotFound), None),
+        };
         for _ in 0..INSERT_ROUNDS {
             let w = match k.transaction().await {
                 Ok(w) => w,
@@ -615,11 +577,14 @@ impl Inner {
             };
             let round = async {
                 let (mut meta, changed) = match &known {
-                    Some(m) if missing_columns(Some(m), data).is_empty() => (Arc::clone(m), false),
-                    _ => (
-                        Arc::new(self.add_schema(&w, table, &key, data).await?),
-                        true,
-                    ),
+                    Some(m) => (Arc::clone(m), false),
+                    None => {
+                        let wanted = Wanted::Written(data);
+                        (
+                            Arc::new(self.add_schema(&w, table, &key, wanted).await?),
+                            true,
+                        )
+                    }
                 };
                 let values = bind_data(table, &meta, data)?;
                 let select = sql::select_row_locked(&meta, owner, &op.id);
@@ -709,9 +674,7 @@ impl Backend for PostgresBackend {
             let mut client = inner.pool.get().await?;
             let tx = client.transaction().await?;
             let meta = inner
-                .add_columns(&tx, &table.name, &key, |m| {
-                    super::declared_missing(table, m)
-                })
+                .add_schema(&tx, &table.name, &key, Wanted::Declared(table))
                 .await?;
             tx.commit().await?;
             inner.catalog.put(meta);

@@ -1,17 +1,18 @@
-//! Every statement both backends run, built with sea-query: registry, clock, rows, and
-//! the compilation of a [`Filter`] against a table's columns. Values are always bound
-//! parameters; names are the physical names the catalog generated.
+//! Every statement both backends run over the layout, built with sea-query: registry
+//! reads, clock, idempotency keys, rows, and the compilation of a [`Filter`] against a
+//! table's columns (the statements that create and grow the layout are in `layout`).
+//! Values are always bound parameters; names are the physical names the catalog
+//! generated.
 
 use sea_query::{
-    Alias, Asterisk, ColumnDef, CommonTableExpression, Expr, ExprTrait, Func, Index,
-    IndexCreateStatement, InsertStatement, LockType, NullOrdering, OnConflict, Order as SqlOrder,
-    Query, SelectStatement, SubQueryStatement, Table, TableAlterStatement, TableCreateStatement,
+    Alias, Asterisk, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, LockType,
+    NullOrdering, OnConflict, Order as SqlOrder, Query, SelectStatement, SubQueryStatement,
     UpdateStatement, Value as Sql, WithClause, WithQuery,
 };
 use sync_core::Value;
 use sync_core::store::{CmpOp, Filter, Order};
 
-use super::catalog::{Cell, ColumnMeta, Kind, TableMeta, cell_to_json};
+use super::catalog::{Cell, Kind, TableMeta, cell_to_json};
 use super::{Row, StoreError};
 use crate::query::TableQuery;
 
@@ -34,68 +35,8 @@ pub(crate) const CREATED: &str = "created_at";
 pub(crate) const UPDATED: &str = "updated_at";
 pub(crate) const DELETED: &str = "deleted";
 
-fn a(s: &str) -> Alias {
+pub(super) fn a(s: &str) -> Alias {
     Alias::new(s)
-}
-
-/// Text compares byte-wise on both backends (SQLite's default BINARY collation; on
-/// PostgreSQL the "C" collation), as the query semantics require and keyset paging on
-/// `id` relies on.
-fn text_col(flavor: Flavor, name: &str) -> ColumnDef {
-    let mut c = ColumnDef::new(a(name));
-    c.text();
-    if flavor == Flavor::Postgres {
-        c.extra("COLLATE \"C\"");
-    }
-    c
-}
-
-// ---- DDL ----
-
-/// The registry tables.
-pub(crate) fn bootstrap(flavor: Flavor) -> Vec<TableCreateStatement> {
-    let tables = Table::create()
-        .table(a(TABLES))
-        .if_not_exists()
-        .col(text_col(flavor, "name").not_null().primary_key())
-        .col(text_col(flavor, "display").not_null())
-        .col(text_col(flavor, "phys").not_null())
-        .col(ColumnDef::new(a("last_ms")).big_integer().not_null())
-        .to_owned();
-    let columns = Table::create()
-        .table(a(COLUMNS))
-        .if_not_exists()
-        .col(text_col(flavor, "tbl").not_null())
-        .col(text_col(flavor, "name").not_null())
-        .col(text_col(flavor, "display").not_null())
-        .col(text_col(flavor, "kind").not_null())
-        .col(text_col(flavor, "phys").not_null())
-        .col(ColumnDef::new(a("ord")).big_integer().not_null())
-        .primary_key(Index::create().col(a("tbl")).col(a("name")))
-        .to_owned();
-    let keys = Table::create()
-        .table(a(KEYS))
-        .if_not_exists()
-        .col(text_col(flavor, OWNER).not_null())
-        .col(text_col(flavor, "key").not_null())
-        .col(ColumnDef::new(a("at_ms")).big_integer().not_null())
-        .col(ColumnDef::new(a("status")).integer().not_null())
-        .col(text_col(flavor, "body").not_null())
-        .primary_key(Index::create().col(a(OWNER)).col(a("key")))
-        .to_owned();
-    vec![tables, columns, keys]
-}
-
-/// Indexes of the registry tables: keys by age, for pruning.
-pub(crate) fn bootstrap_indexes() -> Vec<IndexCreateStatement> {
-    vec![
-        Index::create()
-            .if_not_exists()
-            .name("__tablesync_keys_age")
-            .table(a(KEYS))
-            .col(a("at_ms"))
-            .to_owned(),
-    ]
 }
 
 // ---- idempotency keys ----
@@ -148,48 +89,6 @@ pub(crate) fn prune_keys(cutoff: i64) -> sea_query::DeleteStatement {
         .to_owned()
 }
 
-pub(crate) fn create_data_table(flavor: Flavor, phys: &str) -> TableCreateStatement {
-    Table::create()
-        .table(a(phys))
-        .if_not_exists()
-        .col(text_col(flavor, ID).not_null())
-        .col(text_col(flavor, OWNER).not_null())
-        .col(ColumnDef::new(a(VERSION)).big_integer().not_null())
-        .col(ColumnDef::new(a(CREATED)).big_integer().not_null())
-        .col(ColumnDef::new(a(UPDATED)).big_integer().not_null())
-        .col(ColumnDef::new(a(DELETED)).boolean().not_null())
-        .primary_key(Index::create().col(a(OWNER)).col(a(ID)))
-        .to_owned()
-}
-
-pub(crate) fn create_pull_index(phys: &str, n: i64) -> IndexCreateStatement {
-    Index::create()
-        .if_not_exists()
-        .name(format!("i{n}_pull"))
-        .table(a(phys))
-        .col(a(OWNER))
-        .col(a(UPDATED))
-        .col(a(ID))
-        .to_owned()
-}
-
-pub(crate) fn add_column(
-    flavor: Flavor,
-    table_phys: &str,
-    col: &ColumnMeta,
-) -> TableAlterStatement {
-    let mut def = match col.kind {
-        Kind::Text | Kind::Json => text_col(flavor, &col.phys),
-        Kind::Number => ColumnDef::new(a(&col.phys)).double().to_owned(),
-        Kind::Bool => ColumnDef::new(a(&col.phys)).boolean().to_owned(),
-        Kind::DateTime => ColumnDef::new(a(&col.phys)).big_integer().to_owned(),
-    };
-    Table::alter()
-        .table(a(table_phys))
-        .add_column(def.null())
-        .to_owned()
-}
-
 // ---- registry ----
 
 pub(crate) fn select_table(key: &str) -> SelectStatement {
@@ -213,37 +112,6 @@ pub(crate) fn count_tables() -> SelectStatement {
     Query::select()
         .expr(Func::count(Expr::col(Asterisk)))
         .from(a(TABLES))
-        .to_owned()
-}
-
-pub(crate) fn insert_table(key: &str, display: &str, phys: &str) -> InsertStatement {
-    Query::insert()
-        .into_table(a(TABLES))
-        .columns([a("name"), a("display"), a("phys"), a("last_ms")])
-        .values_panic([key.into(), display.into(), phys.into(), 0i64.into()])
-        .on_conflict(OnConflict::column(a("name")).do_nothing().to_owned())
-        .to_owned()
-}
-
-pub(crate) fn insert_column(key: &str, col: &ColumnMeta, ord: i64) -> InsertStatement {
-    Query::insert()
-        .into_table(a(COLUMNS))
-        .columns([
-            a("tbl"),
-            a("name"),
-            a("display"),
-            a("kind"),
-            a("phys"),
-            a("ord"),
-        ])
-        .values_panic([
-            key.into(),
-            col.name.to_ascii_lowercase().into(),
-            col.name.clone().into(),
-            col.kind.as_str().into(),
-            col.phys.clone().into(),
-            ord.into(),
-        ])
         .to_owned()
 }
 
@@ -859,6 +727,7 @@ fn article(word: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::catalog::ColumnMeta;
     use super::*;
     use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
     use sea_query_rusqlite::RusqliteBinder;

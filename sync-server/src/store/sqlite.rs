@@ -50,10 +50,8 @@ use sea_query::{Expr, SqliteQueryBuilder, Value as Sql};
 use sea_query_rusqlite::{RusqliteBinder, RusqliteValue, RusqliteValues};
 use tokio::sync::oneshot;
 
-use super::catalog::{
-    Catalog, Cell, ColumnMeta, Kind, TableMeta, check_column_cap, missing_columns, phys_name,
-    to_sql,
-};
+use super::catalog::{Catalog, Cell, TableMeta, bind_data};
+use super::layout::{self, Found, Needs, SchemaChange, Step, Wanted};
 use super::sql::{self, Flavor};
 use super::{
     Answer, Backend, BatchOp, BoxFuture, KeyWindow, Outcome, Page, Plan, Row, StoreError,
@@ -420,12 +418,7 @@ impl SqliteBackend {
         conn.busy_timeout(Duration::from_secs(5))?;
         // Per table: the row select and a few write shapes; the default 16 would churn.
         conn.set_prepared_statement_cache_capacity(256);
-        for stmt in sql::bootstrap(FLAVOR) {
-            conn.execute(&stmt.build(SqliteQueryBuilder), [])?;
-        }
-        for stmt in sql::bootstrap_indexes() {
-            conn.execute(&stmt.build(SqliteQueryBuilder), [])?;
-        }
+        run_steps(&conn, &layout::bootstrap(FLAVOR))?;
         let last: Option<i64> =
             conn.query_row(&sql::newest_clock().build(SqliteQueryBuilder).0, [], |r| {
                 r.get(0)
@@ -636,12 +629,7 @@ impl Inner {
             })?
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
-            .map(|(name, kind, phys)| {
-                let kind = Kind::parse(&kind).ok_or_else(|| {
-                    StoreError::Database(format!("column `{name}` has unknown kind `{kind}`"))
-                })?;
-                Ok(ColumnMeta { name, phys, kind })
-            })
+            .map(|(name, kind, phys)| layout::registered_column(name, &kind, phys))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(Arc::new(TableMeta {
             key: key.to_owned(),
@@ -657,67 +645,27 @@ impl Inner {
         }
     }
 
-    /// Creates the table and the columns a write needs, inside the caller's
-    /// transaction, and returns the table as it will be once that commits. Nothing is
-    /// cached here: a write that is refused rolls the schema change back with it.
+    /// Creates the table if needed and the columns `wanted` that it lacks, inside the
+    /// caller's transaction, and returns the table as it will be once that commits.
+    /// Nothing is cached here: a write that is refused rolls the schema change back
+    /// with it.
     fn add_schema(
         &self,
         conn: &Connection,
         table: &str,
         key: &str,
-        data: &[(String, serde_json::Value)],
+        wanted: Wanted<'_>,
     ) -> Result<TableMeta, StoreError> {
-        self.add_columns(conn, table, key, |meta| {
-            Ok(missing_columns(Some(meta), data))
-        })
-    }
-
-    /// Creates the table if needed and the columns `wanted` names (given the table as
-    /// it is under the lock), inside the caller's transaction; see [`Inner::add_schema`].
-    fn add_columns(
-        &self,
-        conn: &Connection,
-        table: &str,
-        key: &str,
-        wanted: impl FnOnce(&TableMeta) -> Result<Vec<(String, Kind)>, StoreError>,
-    ) -> Result<TableMeta, StoreError> {
-        let exec = |q: String| -> Result<(), StoreError> {
-            conn.execute(&q, [])?;
-            Ok(())
-        };
         // Re-read under the lock: another process may have changed the schema.
-        let mut meta = match self.load_uncached(conn, key)? {
-            Some(m) => (*m).clone(),
-            None => {
-                let n = count(conn, sql::count_tables())? + 1;
-                let phys = phys_name('t', n, key);
-                exec(sql::create_data_table(FLAVOR, &phys).build(SqliteQueryBuilder))?;
-                exec(sql::create_pull_index(&phys, n).build(SqliteQueryBuilder))?;
-                let (q, v) =
-                    sql::insert_table(key, table, &phys).build_rusqlite(SqliteQueryBuilder);
-                conn.execute(&q, &*v.as_params())?;
-                TableMeta {
-                    key: key.to_owned(),
-                    phys,
-                    columns: Vec::new(),
-                }
-            }
+        let found = match self.load_uncached(conn, key)? {
+            Some(m) => Found::Table((*m).clone()),
+            None => Found::Missing {
+                tables: count(conn, sql::count_tables())?,
+            },
         };
-        let missing = wanted(&meta)?;
-        check_column_cap(table, &meta, missing.len())?;
-        for (name, kind) in missing {
-            let ord = meta.columns.len() as i64 + 1;
-            let col = ColumnMeta {
-                phys: phys_name('c', ord, &name),
-                name,
-                kind,
-            };
-            exec(sql::add_column(FLAVOR, &meta.phys, &col).build(SqliteQueryBuilder))?;
-            let (q, v) = sql::insert_column(key, &col, ord).build_rusqlite(SqliteQueryBuilder);
-            conn.execute(&q, &*v.as_params())?;
-            meta.columns.push(col);
-        }
-        Ok(meta)
+        let change = SchemaChange::plan(table, key, found, wanted)?;
+        run_steps(conn, &change.steps(FLAVOR))?;
+        Ok(change.into_meta())
     }
 
     /// A write that needs a new table or new columns, alone in one transaction with
@@ -727,12 +675,13 @@ impl Inner {
     /// of a known schema go through [`Inner::write_group`]'s group commit.
     fn write_with_schema(&self, conn: &mut Connection, job: WriteJob) {
         let key = job.table.to_ascii_lowercase();
-        let data = job_data(&job.op);
+        let data = job.op.data();
         self.begin_stamping();
         let result = (|| {
             exec(conn, "BEGIN IMMEDIATE")?;
             let written = (|| {
-                let meta = Arc::new(self.add_schema(conn, &job.table, &key, data)?);
+                let meta =
+                    Arc::new(self.add_schema(conn, &job.table, &key, Wanted::Written(data))?);
                 let values = bind_data(&job.table, &meta, data)?;
                 let outcome = self.apply(conn, &key, Arc::clone(&meta), &values, job.target())?;
                 Ok::<_, StoreError>((meta, outcome))
@@ -910,20 +859,23 @@ impl Inner {
         changed: &mut Option<Arc<TableMeta>>,
     ) -> Result<Outcome, StoreError> {
         let key = target.table.to_ascii_lowercase();
-        let data = job_data(target.op);
+        let data = target.op.data();
         let meta = match schema.get(&key) {
             Some(m) => Some(Arc::clone(m)),
             None => self.meta(conn, &key)?,
         };
         in_savepoint(conn, || {
-            let meta = match meta {
-                Some(m) if missing_columns(Some(&m), data).is_empty() => m,
-                None if !matches!(target.op, WriteOp::Insert { .. }) => {
-                    return Ok(Outcome::NotFound);
-                }
+            let meta = match layout::needs(meta, target.op) {
+                Needs::Nothing(m) => m,
+                Needs::NoTable => return Ok(Outcome::NotFound),
                 // Its own reads see what the batch added so far.
-                _ => {
-                    let m = Arc::new(self.add_schema(conn, target.table, &key, data)?);
+                Needs::Change => {
+                    let m = Arc::new(self.add_schema(
+                        conn,
+                        target.table,
+                        &key,
+                        Wanted::Written(data),
+                    )?);
                     *changed = Some(Arc::clone(&m));
                     m
                 }
@@ -1006,7 +958,7 @@ impl Inner {
     /// values.
     fn prepare(&self, conn: &mut Connection, job: WriteJob) -> Prepared {
         let key = job.table.to_ascii_lowercase();
-        let data = job_data(&job.op);
+        let data = job.op.data();
         let meta = match self.meta(conn, &key) {
             Ok(meta) => meta,
             Err(e) => {
@@ -1014,11 +966,10 @@ impl Inner {
                 return Prepared::Answered;
             }
         };
-        let meta = match meta {
-            Some(m) if missing_columns(Some(&m), data).is_empty() => m,
-            Some(_) => return Prepared::NeedsSchema(job),
-            None if matches!(job.op, WriteOp::Insert { .. }) => return Prepared::NeedsSchema(job),
-            None => {
+        let meta = match layout::needs(meta, &job.op) {
+            Needs::Nothing(m) => m,
+            Needs::Change => return Prepared::NeedsSchema(job),
+            Needs::NoTable => {
                 // Nothing to change in a table that does not exist.
                 let _ = job.reply.send(Ok(Outcome::NotFound));
                 return Prepared::Answered;
@@ -1208,14 +1159,6 @@ impl Inner {
     }
 }
 
-/// The app columns a write sets.
-fn job_data(op: &WriteOp) -> &[(String, serde_json::Value)] {
-    match op {
-        WriteOp::Insert { data } | WriteOp::Update { data, .. } => data.as_slice(),
-        _ => &[],
-    }
-}
-
 /// Runs a statement without parameters or rows, prepared once: `BEGIN`, `COMMIT` and
 /// savepoints run for every write, and parsing them is most of what they cost.
 fn exec(conn: &Connection, text: &str) -> Result<(), StoreError> {
@@ -1303,6 +1246,20 @@ fn rollback(conn: &Connection) {
     }
 }
 
+/// Runs layout statements (see [`layout`]) in order, in the caller's transaction.
+fn run_steps(conn: &Connection, steps: &[Step]) -> Result<(), StoreError> {
+    for step in steps {
+        match step {
+            Step::Ddl(ddl) => conn.execute(&ddl.build(SqliteQueryBuilder), [])?,
+            Step::Register(row) => {
+                let (q, v) = row.build_rusqlite(SqliteQueryBuilder);
+                conn.execute(&q, &*v.as_params())?
+            }
+        };
+    }
+    Ok(())
+}
+
 fn count(conn: &Connection, q: sea_query::SelectStatement) -> Result<i64, StoreError> {
     let (q, v) = q.build_rusqlite(SqliteQueryBuilder);
     Ok(conn.query_row(&q, &*v.as_params(), |r| r.get(0))?)
@@ -1317,27 +1274,6 @@ fn cell(v: ValueRef<'_>) -> Cell {
             Cell::Text(String::from_utf8_lossy(t).into_owned())
         }
     }
-}
-
-/// The app columns of a write as SQL values of their columns' kinds.
-pub(crate) fn bind_data(
-    table: &str,
-    meta: &TableMeta,
-    data: &[(String, serde_json::Value)],
-) -> Result<Vec<(String, Sql)>, StoreError> {
-    let mut out: Vec<(String, Sql)> = Vec::with_capacity(data.len());
-    for (name, value) in data {
-        // A null for a column that does not exist yet has nothing to set.
-        let Some(col) = meta.column(name) else {
-            continue;
-        };
-        let v = to_sql(table, col, value)?;
-        match out.iter_mut().find(|(p, _)| *p == col.phys) {
-            Some(slot) => slot.1 = v,
-            None => out.push((col.phys.clone(), v)),
-        }
-    }
-    Ok(out)
 }
 
 impl Backend for SqliteBackend {
@@ -1371,9 +1307,7 @@ impl Backend for SqliteBackend {
         Box::pin(self.run_on_writer(move |inner, conn| {
             let key = decl.name.to_ascii_lowercase();
             exec(conn, "BEGIN IMMEDIATE")?;
-            match inner.add_columns(conn, &decl.name, &key, |m| {
-                super::declared_missing(&decl, m)
-            }) {
+            match inner.add_schema(conn, &decl.name, &key, Wanted::Declared(&decl)) {
                 Ok(meta) => {
                     if let Err(e) = exec(conn, "COMMIT") {
                         rollback(conn);
