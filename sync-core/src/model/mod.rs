@@ -1,7 +1,9 @@
 //! The data model: typed structs ([`Syncable`]) become [`Record`]s of [`Value`]s laid out
-//! by a [`TableSchema`]; [`SyncValue`] maps each field type to a value and back.
+//! by a [`TableSchema`]; [`SyncValue`] maps each field type to a value and back;
+//! [`instant`] reads and writes instants and dates as text, in every form they take.
 
 mod error;
+pub mod instant;
 mod record;
 mod schema;
 mod sync_value;
