@@ -53,9 +53,7 @@ pub use typed_column::{IntoOperand, NotNull, Nullable, SortKey, TypedColumn};
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
-
-use crate::model::{Column, ColumnType, Record, TableSchema, Value};
+use crate::model::{Column, ColumnType, Record, TableSchema, Value, instant};
 
 /// A local store: rows of synced tables, the operation queue, stored conflicts, the
 /// last-synced (base) copy of each row, and pull watermarks.
@@ -406,12 +404,12 @@ pub fn coerce(table: &str, column: &Column, value: Value) -> Result<Value, Store
         (ColumnType::Bool, Value::Integer(i @ (0 | 1))) => Value::Bool(i == 1),
         (ColumnType::Blob, v @ Value::Blob(_)) => v,
         (ColumnType::Date, v @ Value::Date(_)) => v,
-        (ColumnType::Date, Value::Text(s)) => match parse_date_text(&s) {
+        (ColumnType::Date, Value::Text(s)) => match instant::parse_date(&s) {
             Some(d) => Value::Date(d),
             None => return Err(wrong(&Value::Text(s))),
         },
         (ColumnType::DateTime, v @ Value::DateTime(_)) => v,
-        (ColumnType::DateTime, Value::Text(s)) => match parse_datetime_text(&s) {
+        (ColumnType::DateTime, Value::Text(s)) => match instant::parse(&s) {
             Some(t) => Value::DateTime(t),
             None => return Err(wrong(&Value::Text(s))),
         },
@@ -468,148 +466,5 @@ pub fn normalize(schema: &TableSchema, record: &Record) -> Result<Record, StoreE
         _ => Err(StoreError::MissingId {
             table: schema.name.clone(),
         }),
-    }
-}
-
-/// Parses a stored or wire date: `YYYY-MM-DD`, or an RFC 3339 instant (its UTC date).
-pub fn parse_date_text(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .or_else(|| parse_datetime_text(s).map(|t| t.date_naive()))
-}
-
-/// Parses an RFC 3339 instant into UTC.
-///
-/// ```
-/// let t = sync_core::store::parse_datetime_text("2026-11-21T12:50:52.847Z").unwrap();
-/// assert_eq!(t.timestamp_millis(), 1_795_265_452_847);
-/// assert!(sync_core::store::parse_datetime_text("2026-11-21").is_none());
-/// ```
-pub fn parse_datetime_text(s: &str) -> Option<DateTime<Utc>> {
-    // Every synced row carries two instants, as servers write them; chrono's general
-    // RFC 3339 parser costs about 2,500 instructions each. That common form is read by
-    // hand, anything else by chrono, so that what is accepted, and how, is chrono's.
-    utc_text(s).or_else(|| {
-        DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    })
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.f]Z` with one to nine fractional digits, or `None`.
-fn utc_text(s: &str) -> Option<DateTime<Utc>> {
-    let b = s.as_bytes();
-    let n = b.len();
-    if !(20..=30).contains(&n) || b[n - 1] != b'Z' {
-        return None;
-    }
-    let fraction = match n {
-        20 => &b[19..19],
-        22.. if b[19] == b'.' => &b[20..n - 1],
-        _ => return None,
-    };
-    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
-    if separators.iter().any(|&(at, c)| b[at] != c) {
-        return None;
-    }
-    let digits = |d: &[u8]| -> Option<u32> {
-        d.iter().try_fold(0u32, |v, &c| {
-            c.is_ascii_digit().then(|| v * 10 + u32::from(c - b'0'))
-        })
-    };
-    let nanos = digits(fraction)? * 10u32.pow(9 - fraction.len() as u32);
-    let date = NaiveDate::from_ymd_opt(
-        digits(&b[0..4])? as i32,
-        digits(&b[5..7])?,
-        digits(&b[8..10])?,
-    )?;
-    let time = date.and_hms_nano_opt(
-        digits(&b[11..13])?,
-        digits(&b[14..16])?,
-        digits(&b[17..19])?,
-        nanos,
-    )?;
-    Some(time.and_utc())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_datetime_text_reads_what_chrono_reads() {
-        let chrono_parse = |s: &str| {
-            DateTime::parse_from_rfc3339(s)
-                .ok()
-                .map(|t| t.with_timezone(&Utc))
-        };
-        let mut rng = crate::conformance::Scramble::new();
-        let mut texts: Vec<String> = [
-            "2026-11-21T12:50:52.847Z",
-            "2026-11-21T12:50:52Z",
-            "2026-11-21T12:50:52.Z",
-            "2026-11-21T12:50:52.1234567891Z",
-            "2026-11-21t12:50:52.847z",
-            "2026-11-21 12:50:52.847Z",
-            "2026-11-21T12:50:52.847+02:00",
-            "2016-12-31T23:59:60.500Z", // a leap second
-            "2023-02-29T00:00:00Z",     // no such day
-            "2023-11-14T24:00:00Z",
-            "0000-01-01T00:00:00Z",
-            "9999-12-31T23:59:59.999999999Z",
-            "2026-1١-21T12:50:52Z",
-            "",
-            "2026-11-21T12:50:52.847Z",
-            "0000-01-01T00:00:00.000Z",
-            "9999-12-31T23:59:59.999Z",
-            "2024-02-29T12:00:00.000Z",
-            "2026-02-29T12:00:00.000Z",
-            "2100-02-29T12:00:00.000Z",
-            "2000-02-29T12:00:00.000Z",
-            "2026-13-01T00:00:00.000Z",
-            "2026-00-01T00:00:00.000Z",
-            "2026-01-00T00:00:00.000Z",
-            "2026-01-32T00:00:00.000Z",
-            "2026-04-31T00:00:00.000Z",
-            "2026-01-01T24:00:00.000Z",
-            "2026-01-01T23:60:00.000Z",
-            "2026-01-01T23:59:60.000Z",
-            "2026-01-01T23:59:60.999Z",
-            "2026-01-01t00:00:00.000Z",
-            "2026-01-01T00:00:00.000z",
-            "2026-01-01 00:00:00.000Z",
-            "2026-01-01T00:00:00.00Z",
-            "2026-01-01T00:00:00.0000Z",
-            "2026-01-01T00:00:00Z",
-            "2026-01-01T00:00:00.000+00:00",
-            "2026-01-01T00:00:00.000+01:30",
-            "2026-1-01T00:00:00.0000Z",
-            "+026-01-01T00:00:00.000Z",
-            "2026-01-01T0a:00:00.000Z",
-            "2026-01-01T00:00:00.-00Z",
-            "2026-01-01T00:00:00.000ZZ",
-            "2026-01-01T00:00:00.00éZ",
-            "",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        for _ in 0..20_000 {
-            let secs = (rng.number() % 253_402_300_800) as i64 - 62_167_219_200;
-            let nanos = (rng.number() >> 34) as u32 % 1_000_000_000;
-            let t = DateTime::from_timestamp(secs, nanos).expect("in range");
-            let digits = (rng.number() % 10) as usize;
-            let mut text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-            if digits > 0 {
-                text.push_str(&format!(".{:09}", nanos)[..=digits]);
-            }
-            text.push('Z');
-            assert_eq!(parse_datetime_text(&text), chrono_parse(&text), "{text}");
-            assert!(parse_datetime_text(&text).is_some(), "{text}");
-            // And a damaged copy: one byte replaced.
-            texts.push(rng.damage(text));
-        }
-        for text in &texts {
-            assert_eq!(parse_datetime_text(text), chrono_parse(text), "{text:?}");
-        }
     }
 }
