@@ -15,10 +15,9 @@ use std::rc::Rc;
 use rusqlite::{CachedStatement, Connection, Row, Statement, ToSql};
 use sea_query::{Alias, Asterisk, Expr, Func, Query as SeaQuery, SqliteQueryBuilder};
 use sea_query_rusqlite::RusqliteBinder;
-use sync_core::model::instant;
+use sync_core::model::{instant, normalize};
 use sync_core::store::{
     ConflictKind, OpKind, Operation, Order, Query, StoreError, StoreTx, StoredConflict, Watermark,
-    normalize,
 };
 use sync_core::{Column, ColumnType, Record, SystemColumn, TableSchema, Value};
 
@@ -441,7 +440,7 @@ const AS_IS_COLUMNS: usize = 64;
 /// The values [`normalize`] would return for `record`, borrowed from it, in schema
 /// order, when it would return them unchanged: every column named exactly as in the
 /// schema, a non-empty text id, and every value `Null` or already of its column's type
-/// ([`coerce`](sync_core::store::coerce) returns such a value as it is) — or an
+/// ([`coerce`](sync_core::model::coerce) returns such a value as it is) — or an
 /// instant's RFC 3339 text in an instant column, parsed here as `coerce` parses it (the
 /// server's `updatedAt` and `createdAt` arrive as text on every pulled row). `None`
 /// when something else needs converting, is named in another case or is wrong: then

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::model::{Record, SystemColumn, TableSchema};
+use crate::model::{Record, SystemColumn, TableSchema, normalize};
 use crate::store::{
-    ConflictKind, OpError, OpKind, Operation, Store, StoreError, StoreTx, StoredConflict, normalize,
+    ConflictKind, OpError, OpKind, Operation, Store, StoreError, StoreTx, StoredConflict,
 };
 use crate::transport::{BatchWrite, Transport, TransportError, Write, WriteResult};
 
