@@ -12,9 +12,10 @@ use crate::store::StoreError;
 
 /// Checks a value against its column and returns it in the column's canonical form:
 /// integers widen to reals in real columns, `0`/`1` become bools in bool columns, ISO
-/// text becomes a date or instant in date columns, JSON text stays text in JSON
-/// columns (stores keep JSON as text). Everything else of the wrong kind is an error.
-/// `Null` fits every column but `id`.
+/// text becomes a date or instant in date and instant columns ([`instant::parse_date`],
+/// [`instant::parse`]), JSON text and bools, integers and reals become JSON values in
+/// JSON columns. Everything else of the wrong kind is an error. `Null` fits every
+/// column ([`normalize`] then insists on an `id`).
 ///
 /// ```
 /// use sync_core::model::coerce;
@@ -22,6 +23,10 @@ use crate::store::StoreError;
 /// let c = Column::new("price", ColumnType::Real);
 /// assert_eq!(coerce("T", &c, Value::Integer(3)).unwrap(), Value::Real(3.0));
 /// assert!(coerce("T", &c, Value::Text("3".into())).is_err());
+/// let j = Column::new("tags", ColumnType::Json);
+/// assert_eq!(coerce("T", &j, Value::Text("[1]".into())).unwrap(), Value::Json(serde_json::json!([1])));
+/// let e = coerce("T", &j, Value::Text("[1".into())).unwrap_err();
+/// assert_eq!(e.to_string(), "table `T`, column `tags`: expected json, found text");
 /// ```
 pub fn coerce(table: &str, column: &Column, value: Value) -> Result<Value, StoreError> {
     let wrong = |v: &Value| StoreError::WrongType {
