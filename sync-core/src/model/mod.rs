@@ -4,8 +4,8 @@
 //! reads and writes instants and dates as text, in every form they take.
 
 mod error;
+mod fit;
 pub mod instant;
-mod normalize;
 mod record;
 mod schema;
 mod sync_value;
@@ -13,7 +13,7 @@ mod syncable;
 mod value;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, SchemaError, ValueError};
-pub use normalize::{coerce, normalize};
+pub use fit::{coerce, normalize};
 pub use record::{Merged, Record};
 pub use schema::{
     Column, ColumnType, RESERVED_TABLE_PREFIX, SystemColumn, TableSchema, validate_column_name,
