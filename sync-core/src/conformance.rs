@@ -572,9 +572,7 @@ fn all_types_schema() -> TableSchema {
 }
 
 fn instant(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("test instant")
-        .with_timezone(&Utc)
+    crate::model::instant::parse(s).expect("test instant")
 }
 
 /// Every value type comes back exactly: extremes, NaN, empty, nanoseconds, nested JSON.

@@ -21,6 +21,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use sync_core::model::instant;
 use sync_core::store::{Filter, Order, Watermark};
 use sync_http::wire::stream::{CONTENT_TYPE, end_line, error_line};
 
@@ -28,7 +29,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::{Owner, TablePath, owner, path_error, table_name};
 use crate::query::{TableQuery, parse_filter};
-use crate::store::{Page, StoreError, format_ms};
+use crate::store::{Page, StoreError};
 
 /// The only order a stream has.
 fn keyset_order() -> Vec<(String, Order)> {
@@ -153,7 +154,7 @@ impl Rows {
         match page.rows.last() {
             Some(last) if full && self.sent < self.budget => {
                 let after = Watermark {
-                    updated_at: format_ms(last.updated_ms),
+                    updated_at: instant::millis_to_wire(last.updated_ms),
                     id: last.id.clone(),
                 };
                 // The same keyset condition a client sends, read by the same parser.

@@ -13,7 +13,8 @@
 //!   text, or with a pattern that is not text, they are false (unknown on a Null column).
 
 use sea_query::{Alias, Expr, ExprTrait, Func};
-use sync_core::store::{CmpOp, Filter, StoreError, coerce};
+use sync_core::model::coerce;
+use sync_core::store::{CmpOp, Filter, StoreError};
 use sync_core::{Column, ColumnType, TableSchema, Value};
 
 use crate::values::to_sea;

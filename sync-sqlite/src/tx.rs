@@ -14,9 +14,9 @@ use std::rc::Rc;
 use rusqlite::{CachedStatement, Connection, Row, Statement, ToSql};
 use sea_query::{Alias, Asterisk, Expr, Func, Query as SeaQuery, SqliteQueryBuilder};
 use sea_query_rusqlite::RusqliteBinder;
+use sync_core::model::{instant, normalize};
 use sync_core::store::{
     ConflictKind, OpKind, Operation, Order, Query, StoreError, StoreTx, StoredConflict, Watermark,
-    normalize, parse_datetime_text,
 };
 use sync_core::{Column, ColumnType, Record, SystemColumn, TableSchema, Value};
 
@@ -26,7 +26,7 @@ use crate::error::{backend, corrupt, is_unique_violation};
 use crate::filter::{col_expr, condition, find};
 use crate::queue_index::{QueueChanges, QueueIndex};
 use crate::table::{TableInfo, Tables, add_column, create_table};
-use crate::values::{datetime_text, from_sql, instant_to_sql, parse_datetime, to_sql};
+use crate::values::{from_sql, instant_to_sql, to_sql};
 
 /// Table names compare ignoring ASCII case, as in SQLite.
 pub(crate) fn table_key(table: &str) -> String {
@@ -312,7 +312,7 @@ fn decode_conflict(row: &Row<'_>) -> Result<StoredConflict, StoreError> {
         local: opt_record(t, &which, get(row, 3, t, &which)?)?,
         remote: opt_record(t, &which, get(row, 4, t, &which)?)?,
         base: opt_record(t, &which, get(row, 5, t, &which)?)?,
-        detected_at: parse_datetime(&detected)
+        detected_at: instant::parse_stored(&detected)
             .ok_or_else(|| corrupt(t, &which, format_args!("bad instant `{detected}`")))?,
         table,
         item_id,
@@ -326,7 +326,7 @@ const AS_IS_COLUMNS: usize = 64;
 /// The values [`normalize`] would return for `record`, borrowed from it, in schema
 /// order, when it would return them unchanged: every column named exactly as in the
 /// schema, a non-empty text id, and every value `Null` or already of its column's type
-/// ([`coerce`](sync_core::store::coerce) returns such a value as it is) — or an
+/// ([`coerce`](sync_core::model::coerce) returns such a value as it is) — or an
 /// instant's RFC 3339 text in an instant column, parsed here as `coerce` parses it (the
 /// server's `updatedAt` and `createdAt` arrive as text on every pulled row). `None`
 /// when something else needs converting, is named in another case or is wrong: then
@@ -363,9 +363,7 @@ fn as_is<'r>(schema: &TableSchema, record: &'r Record) -> Option<AsIs<'r>> {
             Value::Null if col.system == Some(SystemColumn::Deleted) => Slot::Value(NOT_DELETED),
             Value::Null => Slot::Value(NULL),
             v if v.natural_type() == Some(col.ty) => Slot::Value(v),
-            Value::Text(s) if col.ty == ColumnType::DateTime => {
-                Slot::Instant(parse_datetime_text(s)?)
-            }
+            Value::Text(s) if col.ty == ColumnType::DateTime => Slot::Instant(instant::parse(s)?),
             _ => return None,
         };
         if col.system == Some(SystemColumn::Id) && !matches!(v, Value::Text(id) if !id.is_empty()) {
@@ -757,7 +755,7 @@ impl StoreTx for SqliteTx<'_> {
                 &opt_text(c.local.as_ref()),
                 &opt_text(c.remote.as_ref()),
                 &opt_text(c.base.as_ref()),
-                &datetime_text(&c.detected_at),
+                &instant::to_stored(&c.detected_at),
             ],
             on_id("saving the conflict of", &c.table, &c.item_id),
         )?;

@@ -111,7 +111,7 @@ pub(crate) fn decider<T: Syncable + Send + 'static>(policy: ConflictPolicy<T>) -
 fn time_of(r: &Record) -> Option<DateTime<Utc>> {
     match r.get(SystemColumn::UpdatedAt.name())? {
         Value::DateTime(t) => Some(*t),
-        Value::Text(s) => crate::store::parse_datetime_text(s),
+        Value::Text(s) => crate::model::instant::parse(s),
         _ => None,
     }
 }

@@ -1,7 +1,11 @@
 //! The data model: typed structs ([`Syncable`]) become [`Record`]s of [`Value`]s laid out
-//! by a [`TableSchema`]; [`SyncValue`] maps each field type to a value and back.
+//! by a [`TableSchema`]; [`SyncValue`] maps each field type to a value and back;
+//! [`coerce`] and [`normalize`] fit values and records to their schema; [`instant`]
+//! reads and writes instants and dates as text, in every form they take.
 
 mod error;
+mod fit;
+pub mod instant;
 mod record;
 mod schema;
 mod sync_value;
@@ -9,6 +13,7 @@ mod syncable;
 mod value;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, SchemaError, ValueError};
+pub use fit::{coerce, normalize};
 pub use record::{Merged, Record};
 pub use schema::{
     Column, ColumnType, RESERVED_TABLE_PREFIX, SystemColumn, TableSchema, validate_column_name,

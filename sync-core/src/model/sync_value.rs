@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use uuid::Uuid;
 
 use super::error::ValueError;
+use super::instant;
 use super::schema::ColumnType;
 use super::value::Value;
 
@@ -197,23 +198,11 @@ impl SyncValue for NaiveDate {
             Value::Date(d) => Ok(d),
             // Servers store dates as instants; midnight UTC is the date itself.
             Value::DateTime(t) => Ok(t.date_naive()),
-            Value::Text(s) => parse_date(&s)
+            Value::Text(s) => instant::parse_date(&s)
                 .ok_or_else(|| ValueError::invalid("date", format!("text {s:?} (not a date)"))),
             other => Err(ValueError::wrong_type("date", &other)),
         }
     }
-}
-
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .or_else(|| parse_datetime(s).map(|t| t.date_naive()))
-}
-
-fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 impl SyncValue for DateTime<Utc> {
@@ -225,7 +214,7 @@ impl SyncValue for DateTime<Utc> {
         match value {
             Value::DateTime(t) => Ok(t),
             Value::Date(d) => Ok(d.and_time(NaiveTime::MIN).and_utc()),
-            Value::Text(s) => parse_datetime(&s).ok_or_else(|| {
+            Value::Text(s) => instant::parse(&s).ok_or_else(|| {
                 ValueError::invalid("datetime", format!("text {s:?} (not an RFC 3339 instant)"))
             }),
             other => Err(ValueError::wrong_type("datetime", &other)),

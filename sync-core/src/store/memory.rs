@@ -6,11 +6,10 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::model::{ColumnType, Record, TableSchema, Value};
+use crate::model::{ColumnType, Record, TableSchema, Value, coerce, normalize};
 
 use super::{
     CmpOp, Filter, Operation, Order, Query, Store, StoreError, StoreTx, StoredConflict, Watermark,
-    coerce, normalize,
 };
 
 type Key = (String, String);

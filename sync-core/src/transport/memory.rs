@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
 use super::protocol::{self, Current, Refusal, Request};
 use super::{NetworkKind, PullPage, PullRequest, Transport, TransportError};
-use crate::model::{Record, SystemColumn, Value};
+use crate::model::{Record, SystemColumn, Value, instant};
 use crate::store::{OpKind, Watermark};
 
 /// One write the server applied, in order: tests use the log to prove that no
@@ -48,15 +48,6 @@ const DELETED: &str = "deleted";
 const VERSION: &str = "version";
 const ID: &str = "id";
 
-/// Formats a server timestamp the way the wire does: UTC, milliseconds, `Z`.
-fn wire_time(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
-}
-
 fn text<'a>(r: &'a Record, col: &str) -> &'a str {
     match r.get(col) {
         Some(Value::Text(s)) => s,
@@ -89,7 +80,7 @@ impl Server {
 
     fn stamp(&mut self, table: &str, id: &str, kind: OpKind, row: &mut Record) {
         let version = self.next_version();
-        let now = wire_time(self.now_ms());
+        let now = instant::millis_to_wire(self.now_ms());
         row.set(VERSION, version.clone());
         row.set(UPDATED, now);
         self.applied.push(AppliedWrite {

@@ -20,9 +20,9 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
-use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
-use sync_core::store::{Watermark, parse_datetime_text};
+use sync_core::model::instant;
+use sync_core::store::Watermark;
 use sync_core::transport::{PullPage, PullRequest, TransportError};
 use sync_core::{Record, TableSchema, Value};
 
@@ -58,18 +58,6 @@ struct SeenAt {
 struct Row {
     record: Record,
     mark: Watermark,
-}
-
-/// Whether two `updatedAt` texts are one instant (text equality for unreadable ones).
-fn same_instant(a: &str, b: &str) -> bool {
-    match (parse_datetime_text(a), parse_datetime_text(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
-    }
-}
-
-fn instant(text: &str) -> Option<DateTime<Utc>> {
-    parse_datetime_text(text)
 }
 
 /// The server's message, when `e` is a 400 about the page size (`$top`): ours says
@@ -273,11 +261,14 @@ impl Inner {
         let last = rows.last().map(|r| r.mark.clone());
         // A server that ignores the filter would hand out the same page forever.
         if let (Some(after), Some(last)) = (&request.after, &last) {
-            let behind = match (instant(&last.updated_at), instant(&after.updated_at)) {
+            let behind = match (
+                instant::parse(&last.updated_at),
+                instant::parse(&after.updated_at),
+            ) {
                 (Some(l), Some(a)) => l < a,
                 _ => false,
             };
-            if behind || (same_instant(&last.updated_at, &after.updated_at) && last.id == after.id)
+            if behind || (instant::same(&last.updated_at, &after.updated_at) && last.id == after.id)
             {
                 return Err(TransportError::Malformed {
                     message: format!(
@@ -331,7 +322,7 @@ impl Inner {
         // One row of overlap, to check the count still holds; a page of one cannot.
         let overlap = usize::from(page_size >= 2);
         let mut skip = count.map_or(0, |c| c.saturating_sub(overlap));
-        let at_t = |r: &Row| same_instant(&r.mark.updated_at, &after.updated_at);
+        let at_t = |r: &Row| instant::same(&r.mark.updated_at, &after.updated_at);
         for _ in 0..MAX_REQUESTS_PER_PAGE {
             let url = self.skip_url(table, request, &after, skip, page_size)?;
             let (rows, _) = self.fetch(table, url, page_size as u32, schema).await?;
@@ -373,7 +364,7 @@ impl Inner {
                 skip = seen.saturating_sub(overlap);
                 continue;
             };
-            let seen = if same_instant(&last.updated_at, &after.updated_at) {
+            let seen = if instant::same(&last.updated_at, &after.updated_at) {
                 ids.extend(rows.iter().filter(|r| at_t(r)).map(|r| r.mark.id.clone()));
                 SeenAt {
                     after: last.clone(),
@@ -384,7 +375,7 @@ impl Inner {
                 // Rows at the new instant all come after those at T: all are in this page.
                 let at_last: Vec<&Row> = rows
                     .iter()
-                    .filter(|r| same_instant(&r.mark.updated_at, &last.updated_at))
+                    .filter(|r| instant::same(&r.mark.updated_at, &last.updated_at))
                     .collect();
                 SeenAt {
                     after: last.clone(),

@@ -22,7 +22,8 @@ use std::pin::Pin;
 
 use futures_util::StreamExt;
 use reqwest::Method;
-use sync_core::store::{Watermark, parse_datetime_text};
+use sync_core::model::instant;
+use sync_core::store::Watermark;
 use sync_core::transport::{
     NetworkKind, PullPage, PullRequest, Stream, TransportError, page_by_page,
 };
@@ -325,14 +326,9 @@ impl Reader {
 /// Whether `mark` comes strictly after `before` in `(updatedAt, id)` order (instants
 /// compared as instants; unreadable ones as text).
 fn follows(mark: &Watermark, before: &Watermark) -> bool {
-    let order = match (
-        parse_datetime_text(&mark.updated_at),
-        parse_datetime_text(&before.updated_at),
-    ) {
-        (Some(a), Some(b)) => a.cmp(&b),
-        _ => mark.updated_at.cmp(&before.updated_at),
-    };
-    order.then_with(|| mark.id.cmp(&before.id)).is_gt()
+    instant::order(&mark.updated_at, &before.updated_at)
+        .then_with(|| mark.id.cmp(&before.id))
+        .is_gt()
 }
 
 #[cfg(test)]

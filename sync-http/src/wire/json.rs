@@ -2,9 +2,9 @@
 //!
 //! Sending: bools, numbers and text map directly; a blob is base64 text; a date is the
 //! instant at midnight UTC and an instant is UTC text with milliseconds
-//! (`2026-11-21T12:50:52.847Z`), the form the reference server stores and returns; a
-//! JSON column is sent as its JSON text, because the reference server answers 500 to
-//! an object value. A non-finite real cannot be sent (JSON has no NaN): an error.
+//! (`2026-11-21T12:50:52.847Z`, [`instant::to_wire`]), the form the reference server
+//! stores and returns; a JSON column is sent as its JSON text, because the reference
+//! server answers 500 to an object value. A non-finite real cannot be sent (JSON has no NaN): an error.
 //!
 //! Receiving: with a schema, each known column is decoded to its type (and a value that
 //! does not fit is an error naming table and column); unknown columns keep their JSON
@@ -13,25 +13,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use chrono::{DateTime, NaiveTime, Utc};
 use serde_json::{Map, Number, Value as Json};
-use sync_core::store::{parse_date_text, parse_datetime_text};
+use sync_core::model::instant;
 use sync_core::{ColumnType, Record, SystemColumn, TableSchema, Value};
 
 use super::WireError;
 
 /// A JSON object, as rows travel.
 pub type Object = Map<String, Json>;
-
-/// An instant as the wire writes it: UTC, milliseconds, `Z`.
-///
-/// ```
-/// let t = "2026-11-21T12:50:52.847123Z".parse().unwrap();
-/// assert_eq!(sync_http::wire::json::format_instant(&t), "2026-11-21T12:50:52.847Z");
-/// ```
-pub fn format_instant(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
 
 fn bad(table: &str, column: &str, what: impl std::fmt::Display) -> WireError {
     WireError::new(format!("table `{table}`, column `{column}`: {what}"))
@@ -57,8 +46,8 @@ pub fn value_to_json(table: &str, column: &str, value: &Value) -> Result<Json, W
         ),
         Value::Text(s) => Json::String(s.clone()),
         Value::Blob(b) => Json::String(BASE64.encode(b)),
-        Value::Date(d) => Json::String(format_instant(&d.and_time(NaiveTime::MIN).and_utc())),
-        Value::DateTime(t) => Json::String(format_instant(t)),
+        Value::Date(d) => Json::String(instant::date_to_wire(d)),
+        Value::DateTime(t) => Json::String(instant::to_wire(t)),
         Value::Json(j) => Json::String(j.to_string()),
     })
 }
@@ -218,11 +207,11 @@ pub fn value_from_json(
                 .decode(s.as_bytes())
                 .map_err(|e| bad(table, column, format!("expected base64 text ({e})")))?,
         ),
-        (ColumnType::Date, Json::String(s)) => match parse_date_text(&s) {
+        (ColumnType::Date, Json::String(s)) => match instant::parse_date(&s) {
             Some(d) => Value::Date(d),
             None => return Err(bad(table, column, format!("expected a date, got {s:?}"))),
         },
-        (ColumnType::DateTime, Json::String(s)) => match parse_datetime_text(&s) {
+        (ColumnType::DateTime, Json::String(s)) => match instant::parse(&s) {
             Some(t) => Value::DateTime(t),
             None => {
                 return Err(bad(
@@ -311,7 +300,7 @@ pub(crate) fn column_from_json(
             }
         },
         Some(SystemColumn::UpdatedAt) | Some(SystemColumn::CreatedAt) => match json {
-            Json::String(s) if parse_datetime_text(&s).is_some() => Value::Text(s),
+            Json::String(s) if instant::parse(&s).is_some() => Value::Text(s),
             Json::Null => Value::Null,
             other => {
                 return Err(bad(

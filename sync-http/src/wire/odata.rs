@@ -5,13 +5,12 @@
 //! and `substringof('needle', column)`. Strings are single-quoted with `''` for a quote;
 //! instants are `datetimeoffset'...'` in the server's exact `.sssZ` form.
 
-use chrono::NaiveTime;
 use sync_core::Value;
+use sync_core::model::instant;
 use sync_core::store::{CmpOp, Filter, Watermark};
 use sync_core::transport::PullRequest;
 
 use super::WireError;
-use super::json::format_instant;
 
 /// A string literal: single quotes, a quote doubled.
 ///
@@ -49,11 +48,8 @@ pub fn literal(value: &Value) -> Result<String, WireError> {
         }
         Value::Real(f) => return Err(WireError::new(format!("{f} has no OData literal"))),
         Value::Text(s) => quote(s),
-        Value::Date(d) => format!(
-            "datetimeoffset'{}'",
-            format_instant(&d.and_time(NaiveTime::MIN).and_utc())
-        ),
-        Value::DateTime(t) => format!("datetimeoffset'{}'", format_instant(t)),
+        Value::Date(d) => format!("datetimeoffset'{}'", instant::date_to_wire(d)),
+        Value::DateTime(t) => format!("datetimeoffset'{}'", instant::to_wire(t)),
         Value::Blob(_) | Value::Json(_) => {
             return Err(WireError::new(format!(
                 "a {} value cannot be filtered on",

@@ -22,8 +22,8 @@
 //! per nesting level, which the depth limit bounds: nothing here, nor in the backends
 //! that compile the tree, recurses on anything the client can make long.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use sync_core::Value;
+use sync_core::model::instant;
 use sync_core::store::{CmpOp, Filter};
 
 /// A `$filter` that cannot be parsed, with the position of the offending text.
@@ -426,7 +426,8 @@ impl Parser {
             }
             Tok::Typed(kind, s) => match kind.to_ascii_lowercase().as_str() {
                 "datetimeoffset" | "datetime" => Operand::Literal(Value::DateTime(
-                    instant(&s).ok_or_else(|| bad(format!("bad date literal `{kind}'{s}'`")))?,
+                    instant::parse_lenient(&s)
+                        .ok_or_else(|| bad(format!("bad date literal `{kind}'{s}'`")))?,
                 )),
                 _ => return Err(bad(format!("unknown literal type `{kind}`"))),
             },
@@ -559,17 +560,6 @@ fn number(text: &str) -> Option<Value> {
         .ok()
         .filter(|f| f.is_finite())
         .map(Value::Real)
-}
-
-/// An instant literal: RFC 3339, or without an offset (taken as UTC).
-fn instant(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.with_timezone(&Utc));
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .map(|t| t.and_utc())
 }
 
 #[cfg(test)]

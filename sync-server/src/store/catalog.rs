@@ -12,10 +12,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::{Datelike, TimeZone, Timelike, Utc};
 use sea_query::Value as Sql;
 use serde_json::{Number, Value as Json};
-use sync_http::wire::json::format_instant;
+use sync_core::model::instant;
 
 use super::StoreError;
 
@@ -102,51 +101,11 @@ impl Kind {
     }
 }
 
+/// Whether a string written to a new column makes it a [`Kind::DateTime`] column: an
+/// instant ([`instant::parse`]) with an upper-case `T` between date and time (the
+/// parser also takes `t` or a space there; those strings make a text column).
 fn is_instant(s: &str) -> bool {
-    s.len() >= 20 && s.as_bytes().get(10) == Some(&b'T') && parse_instant_ms(s).is_some()
-}
-
-/// Milliseconds since the epoch of an RFC 3339 instant (sub-millisecond digits dropped).
-///
-/// ```
-/// assert_eq!(sync_server::store::parse_instant_ms("1970-01-01T00:00:01.5009+00:00"), Some(1500));
-/// ```
-pub fn parse_instant_ms(s: &str) -> Option<i64> {
-    sync_core::store::parse_datetime_text(s).map(|t| t.timestamp_millis())
-}
-
-/// Milliseconds since the epoch as wire text (`.sssZ`, UTC).
-///
-/// ```
-/// assert_eq!(sync_server::store::format_ms(1500), "1970-01-01T00:00:01.500Z");
-/// ```
-pub fn format_ms(ms: i64) -> String {
-    let t = Utc
-        .timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or(chrono::DateTime::<Utc>::UNIX_EPOCH);
-    // Every row answer formats two of these: digits by hand, not chrono's format
-    // machinery, for the four-digit years where the two agree (`years_of_four_digits_
-    // format_as_chrono_does` checks it).
-    let year = t.year();
-    if !(0..=9999).contains(&year) {
-        return format_instant(&t);
-    }
-    let mut out = String::with_capacity(24);
-    let mut digits = |n: u32, width: u32, then: char| {
-        for i in (0..width).rev() {
-            out.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
-        }
-        out.push(then);
-    };
-    digits(year as u32, 4, '-');
-    digits(t.month(), 2, '-');
-    digits(t.day(), 2, 'T');
-    digits(t.hour(), 2, ':');
-    digits(t.minute(), 2, ':');
-    digits(t.second(), 2, '.');
-    digits(t.timestamp_subsec_millis(), 3, 'Z');
-    out
+    s.as_bytes().get(10) == Some(&b'T') && instant::parse(s).is_some()
 }
 
 /// One app column.
@@ -284,9 +243,9 @@ pub fn to_sql(table: &str, column: &ColumnMeta, value: &Json) -> Result<Sql, Sto
             ))
         })?)),
         (Kind::Bool, Json::Bool(b)) => Sql::Bool(Some(*b)),
-        (Kind::DateTime, Json::String(s)) => {
-            Sql::BigInt(Some(parse_instant_ms(s).ok_or_else(|| expected(value))?))
-        }
+        (Kind::DateTime, Json::String(s)) => Sql::BigInt(Some(
+            instant::parse_millis(s).ok_or_else(|| expected(value))?,
+        )),
         (Kind::Json, j) => Sql::String(Some(j.to_string())),
         (_, j) => return Err(expected(j)),
     })
@@ -347,7 +306,7 @@ pub fn cell_to_json(kind: Kind, cell: Cell) -> Json {
         (Kind::Number, Cell::Int(i)) => Json::from(i),
         (Kind::Bool, Cell::Bool(b)) => Json::Bool(b),
         (Kind::Bool, Cell::Int(i)) => Json::Bool(i != 0),
-        (Kind::DateTime, Cell::Int(ms)) => Json::String(format_ms(ms)),
+        (Kind::DateTime, Cell::Int(ms)) => Json::String(instant::millis_to_wire(ms)),
         (Kind::Json, Cell::Text(s)) => serde_json::from_str(&s).unwrap_or(Json::String(s)),
         (_, Cell::Text(s)) => Json::String(s),
         (_, Cell::Int(i)) => Json::from(i),
@@ -437,36 +396,6 @@ mod tests {
             cell_to_json(Kind::DateTime, Cell::Int(1)),
             json!("1970-01-01T00:00:00.001Z")
         );
-    }
-
-    #[test]
-    fn years_of_four_digits_format_as_chrono_does() {
-        let reference = |ms: i64| {
-            let t = Utc.timestamp_millis_opt(ms).single().unwrap();
-            format_instant(&t)
-        };
-        // Around the epoch, leap days, year 0 and 9999, then a spread of instants.
-        let mut cases = vec![
-            0,
-            1,
-            -1,
-            999,
-            951_782_400_000,
-            -62_167_219_200_000,
-            -62_167_219_200_001,
-            253_402_300_799_999,
-            253_402_300_800_000,
-        ];
-        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
-        for _ in 0..20_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            cases.push(x % 300_000_000_000_000);
-        }
-        for ms in cases {
-            assert_eq!(format_ms(ms), reference(ms), "{ms}");
-        }
     }
 
     #[test]

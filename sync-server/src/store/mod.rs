@@ -72,7 +72,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-pub use catalog::{Kind, format_ms, parse_instant_ms};
+pub use catalog::Kind;
 pub use postgres::PostgresBackend;
 pub use sqlite::{SqliteBackend, SqliteStats};
 
@@ -82,6 +82,7 @@ use std::pin::Pin;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value as Json};
+use sync_core::model::instant;
 use sync_core::transport::protocol::{self, Current, Refusal, Request};
 
 use crate::query::TableQuery;
@@ -275,10 +276,16 @@ impl Row {
             }
         }
         if wanted("createdAt") {
-            obj.insert("createdAt".into(), Json::String(format_ms(self.created_ms)));
+            obj.insert(
+                "createdAt".into(),
+                Json::String(instant::millis_to_wire(self.created_ms)),
+            );
         }
         if wanted("updatedAt") {
-            obj.insert("updatedAt".into(), Json::String(format_ms(self.updated_ms)));
+            obj.insert(
+                "updatedAt".into(),
+                Json::String(instant::millis_to_wire(self.updated_ms)),
+            );
         }
         if wanted("version") {
             obj.insert("version".into(), Json::String(self.version_text()));
@@ -321,10 +328,10 @@ impl serde::Serialize for RowJson<'_> {
             }
         }
         if wanted("createdAt") {
-            map.serialize_entry("createdAt", &format_ms(row.created_ms))?;
+            map.serialize_entry("createdAt", &instant::millis_to_wire(row.created_ms))?;
         }
         if wanted("updatedAt") {
-            map.serialize_entry("updatedAt", &format_ms(row.updated_ms))?;
+            map.serialize_entry("updatedAt", &instant::millis_to_wire(row.updated_ms))?;
         }
         if wanted("version") {
             map.serialize_entry("version", &row.version_text())?;

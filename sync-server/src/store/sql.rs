@@ -632,12 +632,12 @@ fn compare(
     };
     let operand: Sql = match (kind, value) {
         (Kind::Text, Value::Text(s)) => s.clone().into(),
-        (Kind::Text, Value::DateTime(t)) => sync_http::wire::json::format_instant(t).into(),
+        (Kind::Text, Value::DateTime(t)) => sync_core::model::instant::to_wire(t).into(),
         (Kind::Number, Value::Integer(i)) => (*i as f64).into(),
         (Kind::Number, Value::Real(r)) => (*r).into(),
         (Kind::Bool, Value::Bool(b)) => (*b).into(),
         (Kind::DateTime, Value::DateTime(t)) => return Ok(instant_cmp(phys, op, *t)),
-        (Kind::DateTime, Value::Text(s)) => match sync_core::store::parse_datetime_text(s) {
+        (Kind::DateTime, Value::Text(s)) => match sync_core::model::instant::parse(s) {
             Some(t) => return Ok(instant_cmp(phys, op, t)),
             None => return Err(mismatch()),
         },

@@ -539,7 +539,7 @@ pub async fn write_timestamps_never_go_back_nor_ahead_of_the_clock(env: &Env) {
         let t = r.json["updatedAt"].as_str().unwrap().to_owned();
         // Writes of one millisecond share its stamp; a later one is never earlier.
         assert!(t >= last, "{t} after {last}");
-        let ms = sync_server::store::parse_instant_ms(&t).unwrap();
+        let ms = sync_core::model::instant::parse_millis(&t).unwrap();
         assert!(
             ms <= chrono::Utc::now().timestamp_millis(),
             "{t} is in the future"

@@ -603,7 +603,7 @@ async fn a_schema_the_database_contradicts_fails_naming_the_column() {
 
 /// Milliseconds since the epoch of a row's `updatedAt`.
 fn updated_ms(row: &serde_json::Value) -> i64 {
-    sync_server::store::parse_instant_ms(row["updatedAt"].as_str().unwrap()).unwrap()
+    sync_core::model::instant::parse_millis(row["updatedAt"].as_str().unwrap()).unwrap()
 }
 
 async fn clock_under_load(db: Db) {

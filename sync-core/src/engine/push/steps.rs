@@ -20,10 +20,8 @@
 
 use std::sync::Arc;
 
-use crate::model::{Record, SystemColumn, TableSchema};
-use crate::store::{
-    ConflictKind, OpError, OpKind, Operation, StoreError, StoreTx, StoredConflict, normalize,
-};
+use crate::model::{Record, SystemColumn, TableSchema, normalize};
+use crate::store::{ConflictKind, OpError, OpKind, Operation, StoreError, StoreTx, StoredConflict};
 use crate::transport::{BatchWrite, TransportError, Write, WriteResult};
 
 use super::super::resolve::{
