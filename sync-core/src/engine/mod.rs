@@ -45,6 +45,7 @@
 //! # }).unwrap();
 //! ```
 
+mod changes;
 mod columns;
 mod error;
 mod pending;
@@ -53,6 +54,7 @@ mod push;
 mod resolve;
 mod table;
 
+pub use changes::{Change, ChangeCause};
 pub use error::SyncError;
 pub use pending::PendingOp;
 pub use pull::PullReport;
@@ -202,6 +204,8 @@ pub(crate) struct Inner<S, T> {
     pub(crate) options: SyncOptions,
     pub(crate) tables: RwLock<HashMap<String, Arc<TableEntry>>>,
     pub(crate) events: broadcast::Sender<SyncEvent>,
+    /// Committed changes of local rows.
+    pub(crate) changes: broadcast::Sender<Change>,
     /// One push at a time: two concurrent pushes could send the same operation twice.
     pub(crate) push_lock: tokio::sync::Mutex<()>,
 }
@@ -218,6 +222,11 @@ impl<S: Store, T: Transport> Inner<S, T> {
     pub(crate) fn emit(&self, event: SyncEvent) {
         // No subscriber is fine: events are best-effort notifications.
         let _ = self.events.send(event);
+    }
+
+    /// Tells subscribers that these rows changed (call after the commit).
+    pub(crate) fn changed(&self, table: &str, ids: Vec<String>, cause: ChangeCause) {
+        let _ = self.changes.send(Change::new(table, ids, cause));
     }
 
     /// Runs an engine step in one write transaction on the blocking pool. Any error,
@@ -300,6 +309,7 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     /// A context with these options.
     pub fn with_options(store: S, transport: T, options: SyncOptions) -> Self {
         let (events, _) = broadcast::channel(1024);
+        let (changes, _) = broadcast::channel(1024);
         SyncContext {
             inner: Arc::new(Inner {
                 store: Arc::new(store),
@@ -307,6 +317,7 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
                 options,
                 tables: RwLock::new(HashMap::new()),
                 events,
+                changes,
                 push_lock: tokio::sync::Mutex::new(()),
             }),
         }
@@ -359,6 +370,32 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     /// Subscribes to sync events.
     pub fn subscribe(&self) -> broadcast::Receiver<SyncEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Subscribes to committed changes of local rows: after every commit that changes
+    /// rows, which rows of which table, and why. A receiver that falls more than 1024
+    /// changes behind gets [`RecvError::Lagged`](tokio::sync::broadcast::error::RecvError::Lagged)
+    /// and should treat every table as changed.
+    ///
+    /// ```
+    /// use sync_core::engine::{ChangeCause, SyncContext};
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let mut changes = ctx.changes();
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.insert(Todo { id: "a".into(), text: "milk".into(), version: None }).await?;
+    /// let change = changes.try_recv().unwrap();
+    /// assert_eq!((change.ids, change.cause), (vec!["a".to_string()], ChangeCause::LocalWrite));
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn changes(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
     }
 
     /// Queued operations, all tables.

@@ -13,7 +13,7 @@ use crate::transport::Transport;
 use super::columns::{self, Scope};
 use super::pull::{self, PullReport};
 use super::resolve::{self, RecordResolution};
-use super::{Inner, SyncError};
+use super::{ChangeCause, Inner, SyncError};
 
 /// One table, typed. Every write commits the row and its queue entry in one
 /// transaction; every read comes from the local store, never the network.
@@ -155,6 +155,11 @@ where
                 Ok(())
             })
             .await?;
+        self.inner.changed(
+            R::table_name(),
+            vec![item.id().to_owned()],
+            ChangeCause::LocalWrite,
+        );
         Ok(item)
     }
 
@@ -188,8 +193,10 @@ where
     /// ```
     pub async fn update(&self, item: R) -> Result<(), SyncError> {
         let id = item.id().to_owned();
+        let changed_id = id.clone();
         let mut row = local_row(&item, None)?;
-        self.inner
+        let changed = self
+            .inner
             .tx(move |tx| {
                 let Some(stored) = tx.get(R::table_name(), &id)? else {
                     return Err(SyncError::NotFound {
@@ -208,8 +215,9 @@ where
                             }
                         }
                         tx.upsert(R::table_name(), &kept)?;
+                        return Ok(true);
                     }
-                    return Ok(());
+                    return Ok(false);
                 }
                 let version = stored.version().map(str::to_owned);
                 keep_base(tx, R::table_name(), &id, &stored)?;
@@ -221,15 +229,20 @@ where
                 }
                 tx.upsert(R::table_name(), &row)?;
                 tx.enqueue(R::table_name(), &id, OpKind::Update, version, None)?;
-                Ok(())
+                Ok(true)
             })
             .await?;
+        if changed {
+            self.inner
+                .changed(R::table_name(), vec![changed_id], ChangeCause::LocalWrite);
+        }
         Ok(())
     }
 
     /// Deletes an item locally and queues the delete (an insert never sent simply
     /// disappears from the queue).
     pub async fn delete(&self, id: &str) -> Result<(), SyncError> {
+        let changed_id = id.to_owned();
         let id = id.to_owned();
         self.inner
             .tx(move |tx| {
@@ -246,6 +259,8 @@ where
                 Ok(())
             })
             .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::LocalWrite);
         Ok(())
     }
 

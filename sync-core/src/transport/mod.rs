@@ -246,6 +246,71 @@ pub trait Transport: Send + Sync + 'static {
     fn push_batch(&self, writes: Vec<BatchWrite>) -> impl Future<Output = Vec<WriteResult>> + Send {
         one_at_a_time(self, writes)
     }
+
+    /// Opens the server's change feed for these tables: a stream of [`Poke`]s, each
+    /// saying that rows past a client's watermark may exist in a table, so that it is
+    /// worth pulling now. `last_event_id` is the [`Poke::event_id`] of the last poke
+    /// the caller saw on an earlier feed: the server then pokes at once about whatever
+    /// changed since (or about every table, when it cannot tell).
+    ///
+    /// `Ok(None)`: the server offers no feed (Microsoft's does not); the caller polls
+    /// instead. The default. A feed ends with an error, or ends when the server or the
+    /// network drops it; the caller opens it again (with backoff). Heartbeats are the
+    /// transport's own: they never reach the stream.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use sync_core::transport::{Transport, TransportError, ChangeStream};
+    /// struct NoFeed;
+    /// # impl Transport for NoFeed {
+    /// #   async fn insert(&self, _: &str, i: sync_core::Record) -> Result<sync_core::Record, TransportError> { Ok(i) }
+    /// #   async fn update(&self, _: &str, i: sync_core::Record, _: Option<String>) -> Result<sync_core::Record, TransportError> { Ok(i) }
+    /// #   async fn delete(&self, _: &str, _: &str, _: Option<String>) -> Result<Option<sync_core::Record>, TransportError> { Ok(None) }
+    /// #   async fn get(&self, _: &str, _: &str) -> Result<Option<sync_core::Record>, TransportError> { Ok(None) }
+    /// #   async fn pull(&self, _: &str, _: sync_core::transport::PullRequest) -> Result<sync_core::transport::PullPage, TransportError> { unimplemented!() }
+    /// # }
+    /// let feed: Option<ChangeStream> = NoFeed.change_feed(vec!["Todo".into()], None).await?;
+    /// assert!(feed.is_none(), "no feed: poll");
+    /// # Ok::<(), TransportError>(())
+    /// # });
+    /// ```
+    fn change_feed(
+        &self,
+        tables: Vec<String>,
+        last_event_id: Option<String>,
+    ) -> impl Future<Output = Result<Option<ChangeStream>, TransportError>> + Send {
+        let _ = (tables, last_event_id);
+        std::future::ready(Ok(None))
+    }
+}
+
+/// What a change feed yields: [`Transport::change_feed`].
+pub type ChangeStream =
+    std::pin::Pin<Box<dyn Stream<Item = Result<Poke, TransportError>> + Send + 'static>>;
+
+/// A change feed's news: rows past a client's watermark may exist in `table`.
+///
+/// ```
+/// let poke = sync_core::transport::Poke::new("Todo", Some("17".into()));
+/// assert_eq!((poke.table.as_str(), poke.event_id.as_deref()), ("Todo", Some("17")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Poke {
+    /// The table, as the caller named it.
+    pub table: String,
+    /// The event's id, to resume a later feed from ([`Transport::change_feed`]).
+    pub event_id: Option<String>,
+}
+
+impl Poke {
+    /// A poke about `table`.
+    pub fn new(table: impl Into<String>, event_id: Option<String>) -> Poke {
+        Poke {
+            table: table.into(),
+            event_id,
+        }
+    }
 }
 
 /// [`Transport::pull_stream`] one [`Transport::pull`] at a time: what the default does,
