@@ -52,6 +52,7 @@ mod pending;
 mod pull;
 mod push;
 mod resolve;
+mod syncer;
 mod table;
 
 pub use changes::{Change, ChangeCause};
@@ -59,6 +60,7 @@ pub use error::SyncError;
 pub use pending::PendingOp;
 pub use pull::PullReport;
 pub use push::{OperationFailure, PushReport, PushStatus};
+pub use syncer::{Activity, SyncStatus, Syncer, SyncerOptions};
 pub use table::SyncTable;
 
 use std::collections::HashMap;
@@ -206,6 +208,8 @@ pub(crate) struct Inner<S, T> {
     pub(crate) events: broadcast::Sender<SyncEvent>,
     /// Committed changes of local rows.
     pub(crate) changes: broadcast::Sender<Change>,
+    /// The queries `sync()` and the syncer pull, in registration order.
+    pub(crate) registered: std::sync::Mutex<Vec<syncer::Registration>>,
     /// One push at a time: two concurrent pushes could send the same operation twice.
     pub(crate) push_lock: tokio::sync::Mutex<()>,
 }
@@ -222,6 +226,26 @@ impl<S: Store, T: Transport> Inner<S, T> {
     pub(crate) fn emit(&self, event: SyncEvent) {
         // No subscriber is fine: events are best-effort notifications.
         let _ = self.events.send(event);
+    }
+
+    /// The registered queries, in registration order.
+    pub(crate) fn registered(&self) -> Vec<syncer::Registration> {
+        self.registered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Registers a query (replacing one with the same table and query id).
+    pub(crate) fn register(&self, r: syncer::Registration) {
+        let mut all = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+        match all
+            .iter_mut()
+            .find(|x| x.table.eq_ignore_ascii_case(&r.table) && x.query_id == r.query_id)
+        {
+            Some(x) => *x = r,
+            None => all.push(r),
+        }
     }
 
     /// Tells subscribers that these rows changed (call after the commit).
@@ -318,6 +342,7 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
                 tables: RwLock::new(HashMap::new()),
                 events,
                 changes,
+                registered: std::sync::Mutex::new(Vec::new()),
                 push_lock: tokio::sync::Mutex::new(()),
             }),
         }
@@ -448,6 +473,67 @@ impl<S: Store, T: Transport> SyncContext<S, T> {
     pub async fn push(&self) -> Result<PushReport, SyncError> {
         push::push(&self.inner, None).await
     }
+
+    /// Syncs everything once: pushes the queue, then pulls every query registered with
+    /// [`SyncTable::register_pull`], in registration order. A pull that fails ends the
+    /// sync with its error (what was stored before it stays).
+    ///
+    /// ```
+    /// use sync_core::engine::{PushStatus, SyncContext};
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let server = MemoryRemote::new();
+    /// let (phone, laptop) = (
+    ///     SyncContext::new(MemoryStore::new(), server.transport()),
+    ///     SyncContext::new(MemoryStore::new(), server.transport()),
+    /// );
+    /// let on_phone = phone.table::<Todo>().await?;
+    /// let on_laptop = laptop.table::<Todo>().await?;
+    /// on_laptop.register_pull("all", None).await?;
+    /// on_phone.insert(Todo { id: "a".into(), text: "milk".into(), version: None }).await?;
+    /// phone.sync().await?;
+    /// let report = laptop.sync().await?;
+    /// assert_eq!((report.push.status, report.pulls[0].received), (PushStatus::Complete, 1));
+    /// assert!(on_laptop.get("a").await?.is_some());
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn sync(&self) -> Result<SyncReport, SyncError> {
+        let push = push::push(&self.inner, None).await?;
+        let mut pulls = Vec::new();
+        for r in self.inner.registered() {
+            pulls.push(pull::pull(&self.inner, &r.table, &r.query_id, r.filter).await?);
+        }
+        Ok(SyncReport { push, pulls })
+    }
+
+    /// Starts a background syncer and returns its handle: it pushes soon after local
+    /// writes, pulls the registered queries ([`SyncTable::register_pull`]) when the
+    /// server's change feed pokes (else every [`SyncerOptions::poll_interval`]),
+    /// retries failures by timer with backoff, and pauses on refused credentials.
+    /// Dropping the handle, or [`Syncer::stop`], ends it. Needs a tokio runtime with
+    /// time enabled. See [`Syncer`] for an example.
+    pub fn spawn_syncer(&self, options: SyncerOptions) -> Syncer {
+        Syncer::spawn(Arc::clone(&self.inner), options)
+    }
+}
+
+/// What [`SyncContext::sync`] did.
+///
+/// ```
+/// let r = sync_core::engine::SyncReport { push: Default::default(), pulls: Vec::new() };
+/// assert!(r.pulls.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncReport {
+    /// The push.
+    pub push: PushReport,
+    /// Each registered query's pull, in registration order.
+    pub pulls: Vec<PullReport>,
 }
 
 /// Which kind of store transaction an engine step runs in.

@@ -476,6 +476,42 @@ where
         pull::pull(&self.inner, R::table_name(), query_id, filter).await
     }
 
+    /// Registers a query of this table for [`SyncContext::sync`](super::SyncContext::sync)
+    /// and the background syncer to pull, under `query_id` (its watermark's name, as in
+    /// [`pull`](SyncTable::pull)); registering the same `query_id` again replaces its
+    /// filter. The filter is checked against the schema now.
+    ///
+    /// ```
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// todos.register_pull("milk", Some(Todo::columns().text.eq("milk"))).await?;
+    /// assert_eq!(ctx.sync().await?.pulls.len(), 1);
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn register_pull(
+        &self,
+        query_id: &str,
+        filter: Option<Filter>,
+    ) -> Result<(), SyncError> {
+        if let Some(f) = &filter {
+            columns::check_filter(R::schema(), f, Scope::Pull)?;
+        }
+        self.inner.register(super::syncer::Registration {
+            table: R::table_name().to_owned(),
+            query_id: query_id.to_owned(),
+            filter,
+        });
+        Ok(())
+    }
+
     /// Drops the local rows, base copies, watermarks and conflicts of this table.
     /// Refuses while operations are pending unless `force`, which drops them too.
     pub async fn purge(&self, force: bool) -> Result<u64, SyncError> {
