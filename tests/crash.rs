@@ -16,7 +16,10 @@
 //!   (a streamed pull is stored in pages of five rows, so a kill lands between them).
 //!
 //! Two rounds of three speak the `tablesync` extension (batch push, streamed pull),
-//! the third the table protocol alone (one request per write, pages).
+//! the third the table protocol alone (one request per write, pages). One round in
+//! four has no phases: the client only writes, in bursts, while a background syncer
+//! (`spawn_syncer`) pushes and pulls by itself; it is killed after a write the server
+//! applied, on a page, or at a random moment.
 //!
 //! After each kill the parent reopens the file, checks that every acknowledged write
 //! is still there, syncs it clean (push until the queue is empty, conflicts resolved by
@@ -47,7 +50,7 @@ use axum::response::Response;
 use common::Item;
 use support::server::{Applied, CountingServer, applied_write};
 use sync_http::HttpTransport;
-use tablesync::engine::{SyncContext, SyncError, SyncOptions, SyncTable};
+use tablesync::engine::{SyncContext, SyncError, SyncOptions, SyncTable, SyncerOptions};
 use tablesync::{SqliteStore, Syncable};
 use tokio::sync::{mpsc, oneshot};
 
@@ -139,6 +142,27 @@ fn child(db: &Path) {
         let mut rng = fastrand::Rng::with_seed(u64::from(round) * 7919 + 17);
         let mut n = 0u32;
         let started = Instant::now();
+        if syncer_round(round as usize) {
+            items
+                .register_pull("all", None)
+                .await
+                .expect("child registers its pull");
+            let _syncer = ctx.spawn_syncer(SyncerOptions {
+                push_debounce: Duration::from_millis(2),
+                poll_interval: Duration::from_millis(30),
+                retry_base: Duration::from_millis(20),
+                retry_max: Duration::from_millis(200),
+                ..SyncerOptions::default()
+            });
+            say("phase syncer");
+            while started.elapsed() < CHILD_LIFETIME {
+                for _ in 0..rng.usize(5..30) {
+                    write(&items, &mut ids, &mut rng, round, &mut n).await;
+                }
+                tokio::time::sleep(Duration::from_millis(rng.u64(0..15))).await;
+            }
+            return;
+        }
         while started.elapsed() < CHILD_LIFETIME {
             say("phase write");
             let mut written = Vec::new();
@@ -353,6 +377,13 @@ enum Phase {
     Write,
     Push,
     Pull,
+    /// A syncer round: no phases, the syncer pushes and pulls as it likes.
+    Syncer,
+}
+
+/// Whether this round's client writes under a background syncer.
+fn syncer_round(round: usize) -> bool {
+    round % 4 == 3
 }
 
 /// What the parent knows of an item from the client's acknowledgements.
@@ -379,6 +410,7 @@ impl Ledger {
             (Some("phase"), Some("write"), None) => return Some(Phase::Write),
             (Some("phase"), Some("push"), None) => return Some(Phase::Push),
             (Some("phase"), Some("pull"), None) => return Some(Phase::Pull),
+            (Some("phase"), Some("syncer"), None) => return Some(Phase::Syncer),
             (Some("W"), Some(id), Some(stamp)) => {
                 self.acked_writes += 1;
                 self.acked.insert(stamp.to_owned());
@@ -463,6 +495,8 @@ impl Drop for KillOnDrop {
 
 struct Figures {
     kills: HashMap<Phase, usize>,
+    /// Rounds whose client ran a background syncer (killed at any of the moments).
+    syncer_rounds: usize,
     held_writes: usize,
     held_pages: usize,
     sent_pages: usize,
@@ -482,8 +516,9 @@ impl std::fmt::Display for Figures {
              applied a write whose answer the client never got —, {} during pull — {} with \
              the page held back, {} while storing a page), {} acknowledged writes and {} \
              acknowledged deletes checked, {} writes applied by the server, none twice; \
-             recovery delivered {} operations the kills left queued and kept local in {} conflicts",
-            k(Phase::Write) + k(Phase::Push) + k(Phase::Pull),
+             recovery delivered {} operations the kills left queued and kept local in {} conflicts; \
+             {} rounds under a background syncer ({} killed at a random moment)",
+            k(Phase::Write) + k(Phase::Push) + k(Phase::Pull) + k(Phase::Syncer),
             k(Phase::Write),
             k(Phase::Push),
             self.held_writes,
@@ -495,6 +530,8 @@ impl std::fmt::Display for Figures {
             self.applied,
             self.queued,
             self.keep_local,
+            self.syncer_rounds,
+            k(Phase::Syncer),
         )
     }
 }
@@ -524,6 +561,7 @@ async fn sigkill_at_every_sync_phase() -> Figures {
     let mut ledger = Ledger::default();
     let mut figures = Figures {
         kills: HashMap::new(),
+        syncer_rounds: 0,
         held_writes: 0,
         held_pages: 0,
         sent_pages: 0,
@@ -546,6 +584,9 @@ async fn sigkill_at_every_sync_phase() -> Figures {
             _ => Phase::Pull,
         };
         let phase = kill_one(&db, &url, round, target, &watch, &mut rng, &mut ledger).await;
+        if syncer_round(round) {
+            figures.syncer_rounds += 1;
+        }
         match phase {
             Killed::During(p) => *figures.kills.entry(p).or_default() += 1,
             Killed::AfterServerWrite => {
@@ -611,7 +652,17 @@ async fn kill_one(
     let mut said = Vec::new();
     let deadline = tokio::time::Instant::now() + MOMENT_TIMEOUT;
     let mut killed = match target {
-        Phase::Write => {
+        // A syncer round's "write" kill: any moment of its run.
+        Phase::Write | Phase::Syncer if syncer_round(round) => {
+            let line = tokio::time::timeout_at(deadline, lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("round {round}: the client never started"))
+                .unwrap_or_else(|| panic!("round {round}: the client died by itself"));
+            said.push(line);
+            tokio::time::sleep(Duration::from_micros(rng.u64(0..300_000))).await;
+            None
+        }
+        Phase::Write | Phase::Syncer => {
             // The first or second write phase, a few milliseconds in.
             let nth = rng.usize(1..=2);
             let mut starts = 0;
@@ -668,6 +719,8 @@ async fn kill_one(
     // The phase the client was in is the last one it announced.
     // (A server write can also come from the push a pull starts with: still a push.)
     match killed {
+        // A syncer announces no phases.
+        _ if last_phase == Phase::Syncer => {}
         Some(Killed::OnPage { held: true }) => assert_eq!(last_phase, Phase::Pull, "round {round}"),
         // The page went out before the kill: the client may have finished the pull
         // and gone on; the phase it announced last is where the kill landed.

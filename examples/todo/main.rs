@@ -7,6 +7,7 @@
 //! cargo run --example todo -- --db a.db push
 //! cargo run --example todo -- --db b.db pull               # a second device
 //! cargo run --example todo -- --db b.db list
+//! cargo run --example todo -- --db b.db watch              # a live list
 //! ```
 //!
 //! Ids can be shortened to any unique prefix, like git's hashes.
@@ -17,6 +18,7 @@ mod items;
 mod output;
 mod serve;
 mod sync;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,6 +89,13 @@ enum Command {
     Pull,
     /// Push, then pull.
     Sync,
+    /// A live list: syncs in the background and redraws as changes arrive, with a
+    /// status line (pending changes, retries), until ctrl-c.
+    Watch {
+        /// Seconds between pulls when the server has no change feed.
+        #[arg(long, default_value_t = 10)]
+        poll_secs: u64,
+    },
     /// Shows each conflict: this device's version, the server's, and the last synced.
     Conflicts,
     /// Resolves a conflict; without a choice, asks about each one at the terminal.
@@ -154,6 +163,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Push => sync::push(&device).await,
             Command::Pull => sync::pull(&device).await,
             Command::Sync => sync::sync(&device).await,
+            Command::Watch { poll_secs } => {
+                watch::watch(&device, std::time::Duration::from_secs(poll_secs)).await
+            }
             Command::Conflicts => conflicts::show_all(&device).await,
             Command::Resolve { id, side } => conflicts::resolve(&device, id.as_deref(), side).await,
             Command::Serve { .. } => unreachable!("handled above"),
