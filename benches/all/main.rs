@@ -13,6 +13,7 @@
 //! | `pull` | `SyncTable::pull` into a store file (child process) | bare reqwest GETs + rusqlite inserts (child process) |
 //! | `load` | 32 clients on the tablesync server (SQLite, PostgreSQL) | the same clients on a trivial in-memory axum server |
 //! | `reference` | the tablesync server | Microsoft's `azure-mobile-apps` Node server, same client |
+//! | `live` | insert on one device → change notification on 1, 10, 100 others (feed, polling) | a bare loopback GET |
 //!
 //! Environment:
 //! - `TABLESYNC_BENCH_SCALE` multiplies every item count (default 1; `0.1` for a
@@ -27,6 +28,7 @@
 
 mod child;
 mod link;
+mod live;
 mod load;
 mod local_writes;
 mod pull;
@@ -51,12 +53,13 @@ fn main() {
     println!("{}", settings.describe());
     let mut all = Report::new("all benchmarks");
     type Bench = fn(&Settings) -> Report;
-    let benches: [(&str, Bench); 5] = [
+    let benches: [(&str, Bench); 6] = [
         ("local", local_writes::run),
         ("push", push::run),
         ("pull", pull::run),
         ("load", load::run),
         ("reference", reference::run),
+        ("live", live::run),
     ];
     for (name, bench) in benches {
         if !settings.selected(name) {

@@ -1,0 +1,236 @@
+//! Propagation: from one device's `insert` returning to the other devices' live view
+//! seeing the row, with 1, 10 and 100 devices on one server (in process, SQLite in
+//! memory, loopback), every device driven by its own background syncer: over the
+//! server's change feed, and over polling (every 250 ms).
+//!
+//! A device "sees" the row when its `SyncContext::changes()` reports the pulled row
+//! (what a `watch` wakes on). The writer pushes at once (no debounce); the watchers
+//! pull a poke's table 1 ms after it (their debounce). Samples go one at a time, with
+//! a random pause between them so that polls and inserts do not fall into step.
+//!
+//! Ceiling: the same run's bare loopback round trip (one reqwest GET of one row),
+//! the least any propagation could take (it needs a write and a read).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sync_http::HttpTransport;
+use tablesync::engine::{ChangeCause, SyncContext, Syncer, SyncerOptions};
+use tablesync::{SqliteStore, Syncable};
+use tokio::time::Instant;
+
+use crate::report::{Report, Row};
+use crate::servers::{Server, runtime};
+use crate::settings::Settings;
+
+#[derive(Syncable, Debug, Clone, PartialEq)]
+#[table("BenchLive")]
+struct LiveItem {
+    id: String,
+    text: String,
+    #[version]
+    version: Option<String>,
+}
+
+type Ctx = SyncContext<SqliteStore, HttpTransport>;
+
+fn device(url: &str) -> Ctx {
+    let store = SqliteStore::open_in_memory().expect("a device's store");
+    let transport = HttpTransport::new(url).expect("a device's transport");
+    SyncContext::new(store, transport)
+}
+
+pub fn run(settings: &Settings) -> Report {
+    let mut report = Report::new(
+        "live: one device's insert to other devices' change notification, loopback, server in process (SQLite in memory)",
+    );
+    let server = Server::sqlite(None);
+    let rt = runtime(2);
+    let (bare_p50, bare_p99) = rt.block_on(bare_round_trip(&server.url));
+    let ceiling = format!("bare GET: p50 {bare_p50:.2} / p99 {bare_p99:.2} ms");
+    for (mode, use_feed) in [("feed", true), ("polling every 250 ms", false)] {
+        for devices in [1usize, 10, 100] {
+            let samples = settings.n(if devices == 100 { 30 } else { 60 }).max(5);
+            let result = rt.block_on(propagation(&server.url, devices, use_feed, samples));
+            match result {
+                Err(e) => report.note(format!("live, {mode}, {devices} devices: {e}")),
+                Ok(Measured {
+                    mut latencies,
+                    feed,
+                }) => {
+                    latencies.sort_by(f64::total_cmp);
+                    let p = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+                    let (p50, p99) = (p(0.5), p(0.99));
+                    let case = format!(
+                        "{devices} device(s), {}{}",
+                        mode,
+                        if use_feed && !feed {
+                            " (server has no feed: polled)"
+                        } else {
+                            ""
+                        }
+                    );
+                    let target = use_feed && devices == 100;
+                    let met = p50 <= 10.0 && p99 <= 50.0;
+                    report.row(Row::text(
+                        "live",
+                        &case,
+                        format!("p50 {p50:.1} / p99 {p99:.1} ms"),
+                        ceiling.clone(),
+                        if target {
+                            format!("<= 10 / 50 ms {}", if met { "met" } else { "MISSED" })
+                        } else {
+                            format!("{} samples", latencies.len())
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    server.stop();
+    report.note(
+        "live: latency = from the writer's insert returning to each watcher's change notification of the pulled row",
+    );
+    report
+}
+
+/// p50 and p99 of one bare GET, in ms.
+async fn bare_round_trip(url: &str) -> (f64, f64) {
+    let client = reqwest::Client::new();
+    let get = format!("{url}/tables/BenchLive?$top=1");
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        let answer = client
+            .get(&get)
+            .header("ZUMO-API-VERSION", "2.0.0")
+            .send()
+            .await;
+        if let Ok(a) = answer {
+            let _ = a.bytes().await;
+        }
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[100], times[198])
+}
+
+struct Measured {
+    /// One figure per watcher per sample, in ms.
+    latencies: Vec<f64>,
+    /// Whether every watcher was on the feed.
+    feed: bool,
+}
+
+async fn propagation(
+    url: &str,
+    devices: usize,
+    use_feed: bool,
+    samples: usize,
+) -> Result<Measured, String> {
+    let writer = device(url);
+    let items = writer
+        .table::<LiveItem>()
+        .await
+        .map_err(|e| e.to_string())?;
+    let _writer_syncer = writer.spawn_syncer(SyncerOptions {
+        push_debounce: Duration::ZERO,
+        poll_interval: Duration::from_secs(3600),
+        use_feed: false,
+        ..SyncerOptions::default()
+    });
+    let seen: Arc<Mutex<HashMap<String, Vec<Instant>>>> = Arc::default();
+    let mut watchers: Vec<(Ctx, Syncer)> = Vec::new();
+    let mut listeners = tokio::task::JoinSet::new();
+    for _ in 0..devices {
+        let ctx = device(url);
+        let table = ctx.table::<LiveItem>().await.map_err(|e| e.to_string())?;
+        table
+            .register_pull("all", None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut changes = ctx.changes();
+        let seen = Arc::clone(&seen);
+        listeners.spawn(async move {
+            while let Ok(change) = changes.recv().await {
+                if change.cause != ChangeCause::Pull {
+                    continue;
+                }
+                let now = Instant::now();
+                let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+                for id in change.ids {
+                    seen.entry(id).or_default().push(now);
+                }
+            }
+        });
+        let syncer = ctx.spawn_syncer(SyncerOptions {
+            push_debounce: Duration::from_millis(1),
+            poll_interval: Duration::from_millis(250),
+            use_feed,
+            ..SyncerOptions::default()
+        });
+        watchers.push((ctx, syncer));
+    }
+    // Every watcher has pulled once (and is on the feed, when there is one).
+    let settle = Instant::now() + Duration::from_secs(30);
+    let mut feed = use_feed;
+    for (_, syncer) in &watchers {
+        let mut status = syncer.status();
+        let ready = tokio::time::timeout_at(settle, status.wait_for(|s| s.last_success.is_some()))
+            .await
+            .is_ok();
+        if !ready {
+            return Err("a watcher never finished its first pull within 30 s".into());
+        }
+        if use_feed {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            feed &= status.borrow().feed_connected;
+        }
+    }
+    let mut rng = fastrand::Rng::with_seed(42);
+    let mut latencies = Vec::with_capacity(samples * devices);
+    for k in 0..samples {
+        let id = format!("live-{devices}-{use_feed}-{k}");
+        items
+            .insert(LiveItem {
+                id: id.clone(),
+                text: "x".into(),
+                version: None,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let written = Instant::now();
+        let deadline = written + Duration::from_secs(10);
+        loop {
+            let got = seen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .map_or(0, Vec::len);
+            if got >= devices {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{got} of {devices} watchers saw {id} within 10 s"));
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        let seen_at = seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+            .unwrap_or_default();
+        latencies.extend(
+            seen_at
+                .iter()
+                .map(|t| t.saturating_duration_since(written).as_secs_f64() * 1000.0),
+        );
+        tokio::time::sleep(Duration::from_millis(rng.u64(5..40))).await;
+    }
+    for (_, syncer) in watchers {
+        syncer.stop().await;
+    }
+    listeners.abort_all();
+    Ok(Measured { latencies, feed })
+}
