@@ -184,6 +184,45 @@ pub(crate) fn refusal(
     }
 }
 
+/// A single-row answer must be about the row asked for. A row with another id (from a
+/// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
+/// as the server's copy of an item it is not, and the operation dropped as done.
+pub(crate) fn of_item(
+    row: Record,
+    id: Option<&str>,
+    what: &(impl std::fmt::Display + ?Sized),
+) -> Result<Record, TransportError> {
+    match id {
+        Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
+            message: format!(
+                "{what}: the answer is about row {:?}, not {asked:?}",
+                row.id().unwrap_or_default()
+            ),
+        }),
+        _ => Ok(row),
+    }
+}
+
+/// A refusal whose server copy (409/412) is about another row carries no server copy:
+/// the engine then reads the item itself, as after the reference server's 409.
+pub(crate) fn refused(
+    reply: &Reply,
+    table: &str,
+    schema: Option<&TableSchema>,
+    what: &(impl std::fmt::Display + ?Sized),
+    id: Option<&str>,
+) -> TransportError {
+    let mut e = refusal(reply, table, schema, what);
+    if let TransportError::PreconditionFailed { server_copy }
+    | TransportError::Conflict { server_copy } = &mut e
+        && let Some(asked) = id
+        && server_copy.as_ref().is_some_and(|c| c.id() != Some(asked))
+    {
+        *server_copy = None;
+    }
+    e
+}
+
 /// The body as the server's copy of a row, when it is one.
 fn server_row(
     reply: &Reply,

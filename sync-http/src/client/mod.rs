@@ -49,16 +49,19 @@
 mod answer;
 mod batch;
 mod builder;
+mod inner;
 mod page;
 mod pull;
 mod retry;
 mod send;
 mod stream;
+mod token;
 mod transport;
 
 pub use builder::{
     BuildError, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_PAGE_ROWS,
-    HttpTransportBuilder, TokenFuture, TokenHeader, TokenRefresher,
+    HttpTransportBuilder,
 };
 pub use retry::RetryPolicy;
+pub use token::{TokenFuture, TokenHeader, TokenRefresher};
 pub use transport::HttpTransport;

@@ -25,13 +25,13 @@ use reqwest::Method;
 use sync_core::model::instant;
 use sync_core::store::Watermark;
 use sync_core::transport::{
-    NetworkKind, PullPage, PullRequest, Stream, TransportError, page_by_page,
+    NetworkKind, PullPage, PullRequest, Stream, Transport, TransportError, page_by_page,
 };
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
+use super::inner::Inner;
 use super::send::{Call, Opened, error_chain, network_kind};
-use super::transport::HttpTransport;
 use crate::wire::odata::page_query;
 use crate::wire::stream::{Control, STREAM_PATH, control};
 
@@ -49,10 +49,12 @@ enum State<'a> {
     Done,
 }
 
-/// The pages of a pull: [`Transport::pull_stream`](sync_core::transport::Transport::pull_stream)
-/// of [`HttpTransport`].
-pub(crate) fn pages<'a>(
-    transport: &'a HttpTransport,
+/// The pages of a pull: [`Transport::pull_stream`] of
+/// [`HttpTransport`](super::HttpTransport), whose state is `inner`. Against a server
+/// without streams, `transport`'s own [`Transport::pull`] is asked page by page.
+pub(crate) fn pages<'a, T: Transport>(
+    transport: &'a T,
+    inner: &'a Inner,
     table: &'a str,
     request: PullRequest,
 ) -> impl Stream<Item = Result<PullPage, TransportError>> + Send + 'a {
@@ -60,12 +62,12 @@ pub(crate) fn pages<'a>(
         let mut state = state;
         loop {
             match state {
-                State::Start(request) => match transport.inner.stream_limits().await {
+                State::Start(request) => match inner.stream_limits().await {
                     Err(e) => return Some((Err(e), State::Done)),
                     Ok(None) => {
                         state = State::Paged(Box::pin(page_by_page(transport, table, request)))
                     }
-                    Ok(Some(_)) => match open(transport, table, request).await {
+                    Ok(Some(_)) => match open(inner, table, request).await {
                         Ok(reader) => state = State::Reading(Box::new(reader)),
                         Err(e) => return Some((Err(e), State::Done)),
                     },
@@ -85,12 +87,7 @@ pub(crate) fn pages<'a>(
 }
 
 /// Sends the stream request; a refusal is the error its single request would be.
-async fn open(
-    transport: &HttpTransport,
-    table: &str,
-    request: PullRequest,
-) -> Result<Reader, TransportError> {
-    let inner = &transport.inner;
+async fn open(inner: &Inner, table: &str, request: PullRequest) -> Result<Reader, TransportError> {
     let malformed = |message: String| TransportError::Malformed { message };
     let mut url = inner
         .base
