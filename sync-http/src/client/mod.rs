@@ -49,8 +49,8 @@
 mod answer;
 mod batch;
 mod builder;
+mod decode;
 mod inner;
-mod page;
 mod pull;
 mod retry;
 mod send;

@@ -27,8 +27,8 @@ use sync_core::transport::{PullPage, PullRequest, TransportError};
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
+use super::decode;
 use super::inner::{Inner, SeenAt, TablePaging};
-use super::page;
 use super::send::Call;
 use crate::wire::odata::{filter_to_odata, page_query, quote};
 
@@ -183,7 +183,7 @@ impl Inner {
         }
         // A server that ignores `$top` could answer any number of rows at once.
         let max_rows = top as usize;
-        let (rows, next_link) = page::rows(
+        let (rows, next_link) = decode::rows(
             &reply.body,
             table,
             schema,

@@ -30,6 +30,7 @@ use sync_core::transport::{
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
+use super::decode;
 use super::inner::Inner;
 use super::send::{Call, Opened, error_chain, network_kind};
 use crate::wire::odata::page_query;
@@ -277,23 +278,9 @@ impl Reader {
         }
         let table = self.table.as_str();
         let schema = self.schema.as_deref();
-        let record = match super::page::row(text, table, schema) {
-            Some(record) => {
-                answer::check_id(&record, what)?;
-                record
-            }
-            // The general way, which says what was wrong.
-            None => match answer::json(text, what)? {
-                serde_json::Value::Object(obj) => {
-                    answer::row_from_object(table, obj, schema, what)?
-                }
-                other => {
-                    return Err(TransportError::Malformed {
-                        message: format!("{what}: a line is not a row object: {other}"),
-                    });
-                }
-            },
-        };
+        let record = decode::row(text, table, schema, what, |other| {
+            format!("a line is not a row object: {other}")
+        })?;
         let id = record.id().unwrap_or_default().to_owned();
         let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
             return Err(TransportError::Malformed {
