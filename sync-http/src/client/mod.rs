@@ -46,6 +46,10 @@
 //! refused with the same token) and sends the request again with the new token; a
 //! second 401 is `Unauthorized`, which stops the push and keeps everything queued.
 
+// Each file uses only those listed before it (no two import each other):
+// `retry`, `token`; `inner` (the state every call shares); `send` (one request) and
+// `decode` (bodies into records); `answer`; the features `batch`, `pull`, `stream`;
+// `transport` (the `Transport` impl); `builder`.
 mod answer;
 mod batch;
 mod builder;
