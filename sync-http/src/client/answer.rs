@@ -1,81 +1,21 @@
-//! Answers as the engine needs them: a row checked against its ETag, a page of rows, or
-//! a [`TransportError`] in the category the engine acts on.
+//! Answers as the engine needs them: a row checked against its ETag and the id asked
+//! for, a refusal as a [`TransportError`] in the category the engine acts on, and the
+//! next link a page's headers give. The rows themselves are read by [`super::decode`].
 
 use std::fmt::Display;
 
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use serde_json::Value as Json;
 use sync_core::transport::TransportError;
 use sync_core::{Record, TableSchema, Value};
 
+use super::decode;
 use super::send::Reply;
 use crate::wire::ErrorBody;
 use crate::wire::etag::etag_version;
-use crate::wire::json::{Object, record_from_json};
 
 fn malformed(message: String) -> TransportError {
     TransportError::Malformed { message }
-}
-
-/// What a JSON value is, for messages.
-fn kind(json: &Json) -> String {
-    match json {
-        Json::Null => "null".into(),
-        Json::Bool(b) => format!("the bool {b}"),
-        Json::Number(n) => format!("the number {n}"),
-        Json::String(_) => "a string".into(),
-        Json::Array(_) => "an array".into(),
-        Json::Object(_) => "an object".into(),
-    }
-}
-
-/// The start of a body that is not JSON, for messages.
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return "an empty body".into();
-    }
-    let mut cut: String = text.chars().take(120).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
-    }
-    format!("{cut:?}")
-}
-
-/// The body as JSON.
-pub(crate) fn json(body: &[u8], what: &(impl Display + ?Sized)) -> Result<Json, TransportError> {
-    serde_json::from_slice(body).map_err(|e| {
-        malformed(format!(
-            "{what}: the body is not JSON ({e}): {}",
-            excerpt(body)
-        ))
-    })
-}
-
-/// A JSON object as a row of `table`; it must have a text `id`.
-pub(crate) fn row_from_object(
-    table: &str,
-    obj: Object,
-    schema: Option<&TableSchema>,
-    what: &(impl Display + ?Sized),
-) -> Result<Record, TransportError> {
-    let record =
-        record_from_json(table, obj, schema).map_err(|e| malformed(format!("{what}: {e}")))?;
-    check_id(&record, what)?;
-    Ok(record)
-}
-
-/// A row must have a non-empty text `id`.
-pub(crate) fn check_id(
-    record: &Record,
-    what: &(impl Display + ?Sized),
-) -> Result<(), TransportError> {
-    if record.id().is_none_or(str::is_empty) {
-        return Err(malformed(format!("{what}: the row has no text `id`")));
-    }
-    Ok(())
 }
 
 /// A single-row answer: the row, its version checked against a strong `ETag`.
@@ -89,40 +29,13 @@ pub(crate) fn row(
     schema: Option<&TableSchema>,
     what: &(impl Display + ?Sized),
 ) -> Result<Record, TransportError> {
-    // A well-formed row straight into a record; anything else the general way, which
-    // says what was wrong.
-    match super::page::row(&reply.body, table, schema) {
-        Some(record) => {
-            check_id(&record, what)?;
-            with_etag(record, &reply.headers, what)
-        }
-        None => row_with_etag(
-            json(&reply.body, what)?,
-            &reply.headers,
-            table,
-            schema,
-            what,
-        ),
-    }
-}
-
-fn row_with_etag(
-    body: Json,
-    headers: &HeaderMap,
-    table: &str,
-    schema: Option<&TableSchema>,
-    what: &(impl Display + ?Sized),
-) -> Result<Record, TransportError> {
-    let obj = match body {
-        Json::Object(obj) => obj,
-        other => {
-            return Err(malformed(format!(
-                "{what}: expected a JSON object (a row), got {}",
-                kind(&other)
-            )));
-        }
-    };
-    with_etag(row_from_object(table, obj, schema, what)?, headers, what)
+    let record = decode::row(&reply.body, table, schema, what, |other| {
+        format!(
+            "expected a JSON object (a row), got {}",
+            decode::kind(other)
+        )
+    })?;
+    with_etag(record, &reply.headers, what)
 }
 
 /// A row checked against the answer's ETag, or given its version when it has none.
@@ -184,19 +97,57 @@ pub(crate) fn refusal(
     }
 }
 
-/// The body as the server's copy of a row, when it is one.
+/// A single-row answer must be about the row asked for. A row with another id (from a
+/// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
+/// as the server's copy of an item it is not, and the operation dropped as done.
+pub(crate) fn of_item(
+    row: Record,
+    id: Option<&str>,
+    what: &(impl std::fmt::Display + ?Sized),
+) -> Result<Record, TransportError> {
+    match id {
+        Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
+            message: format!(
+                "{what}: the answer is about row {:?}, not {asked:?}",
+                row.id().unwrap_or_default()
+            ),
+        }),
+        _ => Ok(row),
+    }
+}
+
+/// A refusal whose server copy (409/412) is about another row carries no server copy:
+/// the engine then reads the item itself, as after the reference server's 409.
+pub(crate) fn refused(
+    reply: &Reply,
+    table: &str,
+    schema: Option<&TableSchema>,
+    what: &(impl std::fmt::Display + ?Sized),
+    id: Option<&str>,
+) -> TransportError {
+    let mut e = refusal(reply, table, schema, what);
+    if let TransportError::PreconditionFailed { server_copy }
+    | TransportError::Conflict { server_copy } = &mut e
+        && let Some(asked) = id
+        && server_copy.as_ref().is_some_and(|c| c.id() != Some(asked))
+    {
+        *server_copy = None;
+    }
+    e
+}
+
+/// The body as the server's copy of a row, when it is one: a row with an `updatedAt`.
 fn server_row(
     reply: &Reply,
     table: &str,
     schema: Option<&TableSchema>,
     what: &(impl Display + ?Sized),
 ) -> Option<Record> {
-    match serde_json::from_slice(&reply.body).ok()? {
-        Json::Object(obj) if obj.get("updatedAt").is_some_and(|v| !v.is_null()) => {
-            row_with_etag(Json::Object(obj), &reply.headers, table, schema, what).ok()
-        }
-        _ => None,
-    }
+    let record = row(reply, table, schema, what).ok()?;
+    record
+        .get("updatedAt")
+        .is_some_and(|v| !v.is_null())
+        .then_some(record)
 }
 
 /// The server's message: the JSON error body's `error`, else the text, else the reason.
@@ -218,53 +169,6 @@ fn message(reply: &Reply) -> String {
         cut.push('…');
     }
     cut
-}
-
-/// A list answer: its rows, and the next link an object body may give.
-pub(crate) struct List {
-    pub rows: Vec<Object>,
-    pub next_link: Option<String>,
-}
-
-/// A list body: a bare array, or `{"results": [...], "count": N}` (with `$inlinecount`),
-/// perhaps with `nextLink` / `@odata.nextLink`.
-pub(crate) fn list(body: &[u8], what: &(impl Display + ?Sized)) -> Result<List, TransportError> {
-    let shape = "expected a JSON array or {results: [...]}";
-    let (items, next_link) = match json(body, what)? {
-        Json::Array(items) => (items, None),
-        Json::Object(mut obj) => {
-            let next_link = ["nextLink", "@odata.nextLink"]
-                .iter()
-                .find_map(|k| obj.get(*k).and_then(Json::as_str).map(str::to_owned));
-            match obj.remove("results") {
-                Some(Json::Array(items)) => (items, next_link),
-                Some(other) => {
-                    return Err(malformed(format!(
-                        "{what}: {shape}, got an object whose `results` is {}",
-                        kind(&other)
-                    )));
-                }
-                None => {
-                    return Err(malformed(format!(
-                        "{what}: {shape}, got an object without `results`"
-                    )));
-                }
-            }
-        }
-        other => return Err(malformed(format!("{what}: {shape}, got {}", kind(&other)))),
-    };
-    let rows = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            Json::Object(obj) => Ok(obj),
-            other => Err(malformed(format!(
-                "{what}: item {i} is {}, expected an object (a row)",
-                kind(&other)
-            ))),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(List { rows, next_link })
 }
 
 /// The target of `rel=next` in `Link` headers, as written.
@@ -321,20 +225,5 @@ mod tests {
         assert_eq!(next_in_link("<http://h/a>; rel=prev"), None);
         assert_eq!(next_in_link("garbage"), None);
         assert_eq!(next_in_link("<unclosed; rel=next"), None);
-    }
-
-    #[test]
-    fn list_bodies_name_what_is_wrong() {
-        let e = list(br#"{"count": 3}"#, "GET /tables/Todo page")
-            .err()
-            .unwrap();
-        assert_eq!(
-            e.to_string(),
-            "malformed response: GET /tables/Todo page: expected a JSON array or {results: [...]}, got an object without `results`"
-        );
-        let e = list(b"[1]", "p").err().unwrap();
-        assert!(e.to_string().contains("item 0 is the number 1"), "{e}");
-        let l = list(br#"{"results": [], "count": 0, "nextLink": "x"}"#, "p").unwrap();
-        assert_eq!((l.rows.len(), l.next_link.as_deref()), (0, Some("x")));
     }
 }

@@ -6,9 +6,9 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use sync_core::transport::{BatchWrite, TransportError, Write, WriteResult};
 
-use super::answer;
+use super::answer::{self, of_item, refused};
+use super::inner::Inner;
 use super::send::{Call, Reply};
-use super::transport::{Inner, of_item, refused};
 use crate::wire::ErrorBody;
 use crate::wire::batch::{self, BatchLimits, BatchOperation, BatchResponse, Discovery};
 use crate::wire::json::record_to_json;

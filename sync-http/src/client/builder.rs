@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -11,35 +10,11 @@ use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sync_core::transport::TransportError;
 
+use super::inner::Inner;
 use super::retry::RetryPolicy;
-use super::transport::{HttpTransport, Inner};
+use super::token::{TokenFuture, TokenHeader, TokenRefresher, token_value};
+use super::transport::HttpTransport;
 use crate::wire::{API_VERSION, API_VERSION_HEADER};
-
-/// The future a [`TokenRefresher`] returns: a fresh token, or why there is none.
-pub type TokenFuture = Pin<Box<dyn Future<Output = Result<String, TransportError>> + Send>>;
-
-/// Called when the server answers 401, at most once per request, to get a new bearer
-/// token; the request is then sent again with it. Return
-/// [`TransportError::Unauthorized`] when the user must sign in again, or
-/// [`TransportError::Network`] when the identity provider could not be reached (both
-/// stop a push and keep everything queued).
-pub type TokenRefresher = Arc<dyn Fn() -> TokenFuture + Send + Sync>;
-
-/// Which header carries the bearer token.
-///
-/// ```
-/// assert_eq!(sync_http::TokenHeader::default(), sync_http::TokenHeader::Authorization);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenHeader {
-    /// `Authorization: Bearer <token>`.
-    #[default]
-    Authorization,
-    /// `X-ZUMO-AUTH: <token>`, the reference server's own header.
-    ZumoAuth,
-    /// Both headers.
-    Both,
-}
 
 /// The transport's configuration could not be used.
 ///
@@ -131,6 +106,30 @@ impl std::fmt::Debug for HttpTransportBuilder {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("max_page_size", &self.max_page_size)
             .finish_non_exhaustive()
+    }
+}
+
+/// The two ways to make an [`HttpTransport`]: here, beside the builder they use, so that
+/// the transport itself knows nothing of how it is configured.
+impl HttpTransport {
+    /// A builder for the server at `base_url`.
+    ///
+    /// ```
+    /// let t = sync_http::HttpTransport::builder("http://127.0.0.1:3000").build().unwrap();
+    /// assert_eq!(t.base_url().as_str(), "http://127.0.0.1:3000/");
+    /// ```
+    pub fn builder(base_url: impl Into<String>) -> HttpTransportBuilder {
+        HttpTransportBuilder::new(base_url)
+    }
+
+    /// A transport with the defaults and no credentials.
+    ///
+    /// ```
+    /// assert!(sync_http::HttpTransport::new("https://example.com/app/").is_ok());
+    /// assert!(sync_http::HttpTransport::new("example.com").is_err());
+    /// ```
+    pub fn new(base_url: impl Into<String>) -> Result<HttpTransport, BuildError> {
+        HttpTransportBuilder::new(base_url).build()
     }
 }
 
@@ -381,14 +380,6 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), BuildErr
     let mut v = HeaderValue::from_str(value).map_err(|e| bad(e.to_string()))?;
     v.set_sensitive(true);
     Ok((n, v))
-}
-
-/// A token as a header value (`Bearer ` is added separately).
-pub(crate) fn token_value(token: &str) -> Result<HeaderValue, String> {
-    let mut v = HeaderValue::from_str(token)
-        .map_err(|_| "a token must be visible ASCII text".to_string())?;
-    v.set_sensitive(true);
-    Ok(v)
 }
 
 #[cfg(test)]

@@ -46,19 +46,26 @@
 //! refused with the same token) and sends the request again with the new token; a
 //! second 401 is `Unauthorized`, which stops the push and keeps everything queued.
 
+// Each file uses only those listed before it (no two import each other):
+// `retry`, `token`; `inner` (the state every call shares); `send` (one request) and
+// `decode` (bodies into records); `answer`; the features `batch`, `pull`, `stream`;
+// `transport` (the `Transport` impl); `builder`.
 mod answer;
 mod batch;
 mod builder;
-mod page;
+mod decode;
+mod inner;
 mod pull;
 mod retry;
 mod send;
 mod stream;
+mod token;
 mod transport;
 
 pub use builder::{
     BuildError, DEFAULT_MAX_PAGE_SIZE, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_STREAM_PAGE_ROWS,
-    HttpTransportBuilder, TokenFuture, TokenHeader, TokenRefresher,
+    HttpTransportBuilder,
 };
 pub use retry::RetryPolicy;
+pub use token::{TokenFuture, TokenHeader, TokenRefresher};
 pub use transport::HttpTransport;

@@ -27,32 +27,10 @@ use sync_core::transport::{PullPage, PullRequest, TransportError};
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
-use super::page;
+use super::decode;
+use super::inner::{Inner, SeenAt, TablePaging};
 use super::send::Call;
-use super::transport::Inner;
 use crate::wire::odata::{filter_to_odata, page_query, quote};
-
-/// What is remembered between the pages of one table.
-#[derive(Debug, Default)]
-pub(crate) struct TablePaging {
-    /// The server refused the keyset filter: page with `ge` and `$skip`.
-    fallback: bool,
-    /// The next link given with the last page, and the request it continues.
-    next: Option<(PullRequest, Url)>,
-    /// In fallback mode: what was seen at the last page's watermark's instant.
-    seen: Option<SeenAt>,
-}
-
-/// The rows already delivered at one instant, for `$skip`.
-#[derive(Debug, Clone)]
-struct SeenAt {
-    /// The watermark the next request will start after.
-    after: Watermark,
-    /// How many rows at `after`'s instant come before and at `after` in server order.
-    count: usize,
-    /// Their ids.
-    ids: HashSet<String>,
-}
 
 /// A pulled row and its place in `(updatedAt, id)` order.
 struct Row {
@@ -205,7 +183,7 @@ impl Inner {
         }
         // A server that ignores `$top` could answer any number of rows at once.
         let max_rows = top as usize;
-        let (rows, next_link) = page::rows(
+        let (rows, next_link) = decode::rows(
             &reply.body,
             table,
             schema,

@@ -5,8 +5,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use sync_core::transport::{NetworkKind, TransportError};
 
-use super::builder::{TokenHeader, token_value};
-use super::transport::Inner;
+use super::inner::Inner;
+use super::token::{TokenHeader, TokenRefresher, token_value};
 
 /// A request to send.
 pub(crate) struct Call {
@@ -291,7 +291,7 @@ impl Inner {
     /// the token this one was refused with.
     async fn refresh(
         &self,
-        refresh: &super::builder::TokenRefresher,
+        refresh: &TokenRefresher,
         refused: Option<String>,
     ) -> Result<(), TransportError> {
         let _one_refresh_at_a_time = self.refresh_lock.lock().await;
@@ -351,4 +351,17 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_is_described_by_its_method_and_path() {
+        let url = Url::parse("https://h:8443/app/tables/Todo/a%2Fb").unwrap();
+        let call = Call::new(Method::PATCH, url);
+        assert_eq!(call.describe(), "PATCH /app/tables/Todo/a%2Fb");
+        assert_eq!(call.described().to_string(), call.describe());
+    }
 }

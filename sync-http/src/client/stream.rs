@@ -25,13 +25,14 @@ use reqwest::Method;
 use sync_core::model::instant;
 use sync_core::store::Watermark;
 use sync_core::transport::{
-    NetworkKind, PullPage, PullRequest, Stream, TransportError, page_by_page,
+    NetworkKind, PullPage, PullRequest, Stream, Transport, TransportError, page_by_page,
 };
 use sync_core::{Record, TableSchema, Value};
 
 use super::answer;
+use super::decode;
+use super::inner::Inner;
 use super::send::{Call, Opened, error_chain, network_kind};
-use super::transport::HttpTransport;
 use crate::wire::odata::page_query;
 use crate::wire::stream::{Control, STREAM_PATH, control};
 
@@ -49,10 +50,12 @@ enum State<'a> {
     Done,
 }
 
-/// The pages of a pull: [`Transport::pull_stream`](sync_core::transport::Transport::pull_stream)
-/// of [`HttpTransport`].
-pub(crate) fn pages<'a>(
-    transport: &'a HttpTransport,
+/// The pages of a pull: [`Transport::pull_stream`] of
+/// [`HttpTransport`](super::HttpTransport), whose state is `inner`. Against a server
+/// without streams, `transport`'s own [`Transport::pull`] is asked page by page.
+pub(crate) fn pages<'a, T: Transport>(
+    transport: &'a T,
+    inner: &'a Inner,
     table: &'a str,
     request: PullRequest,
 ) -> impl Stream<Item = Result<PullPage, TransportError>> + Send + 'a {
@@ -60,12 +63,12 @@ pub(crate) fn pages<'a>(
         let mut state = state;
         loop {
             match state {
-                State::Start(request) => match transport.inner.stream_limits().await {
+                State::Start(request) => match inner.stream_limits().await {
                     Err(e) => return Some((Err(e), State::Done)),
                     Ok(None) => {
                         state = State::Paged(Box::pin(page_by_page(transport, table, request)))
                     }
-                    Ok(Some(_)) => match open(transport, table, request).await {
+                    Ok(Some(_)) => match open(inner, table, request).await {
                         Ok(reader) => state = State::Reading(Box::new(reader)),
                         Err(e) => return Some((Err(e), State::Done)),
                     },
@@ -85,12 +88,7 @@ pub(crate) fn pages<'a>(
 }
 
 /// Sends the stream request; a refusal is the error its single request would be.
-async fn open(
-    transport: &HttpTransport,
-    table: &str,
-    request: PullRequest,
-) -> Result<Reader, TransportError> {
-    let inner = &transport.inner;
+async fn open(inner: &Inner, table: &str, request: PullRequest) -> Result<Reader, TransportError> {
     let malformed = |message: String| TransportError::Malformed { message };
     let mut url = inner
         .base
@@ -280,23 +278,9 @@ impl Reader {
         }
         let table = self.table.as_str();
         let schema = self.schema.as_deref();
-        let record = match super::page::row(text, table, schema) {
-            Some(record) => {
-                answer::check_id(&record, what)?;
-                record
-            }
-            // The general way, which says what was wrong.
-            None => match answer::json(text, what)? {
-                serde_json::Value::Object(obj) => {
-                    answer::row_from_object(table, obj, schema, what)?
-                }
-                other => {
-                    return Err(TransportError::Malformed {
-                        message: format!("{what}: a line is not a row object: {other}"),
-                    });
-                }
-            },
-        };
+        let record = decode::row(text, table, schema, what, |other| {
+            format!("a line is not a row object: {other}")
+        })?;
         let id = record.id().unwrap_or_default().to_owned();
         let Some(Value::Text(updated_at)) = record.get("updatedAt") else {
             return Err(TransportError::Malformed {

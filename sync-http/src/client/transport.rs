@@ -1,21 +1,19 @@
 //! [`HttpTransport`]: the engine's four writes and reads as HTTP requests.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode, Url};
 use sync_core::transport::{
     BatchWrite, PullPage, PullRequest, Stream, Transport, TransportError, WriteResult,
 };
 use sync_core::{Record, TableSchema};
 
-use super::answer;
-use super::builder::{BuildError, HttpTransportBuilder, TokenHeader, TokenRefresher};
-use super::pull::TablePaging;
-use super::retry::RetryPolicy;
+use super::answer::{self, of_item, refused};
+use super::inner::Inner;
 use super::send::Call;
+use super::stream;
 use crate::wire::etag::if_match;
 use crate::wire::json::record_to_vec;
 
@@ -47,37 +45,6 @@ pub struct HttpTransport {
     pub(crate) inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub client: reqwest::Client,
-    /// Ends in `/`.
-    pub base: Url,
-    /// `{base}tables`, which every table's URL extends.
-    pub tables: Url,
-    /// Sent with every request: the API version, the app's extra headers, `Accept`
-    /// and the API key.
-    pub headers: HeaderMap,
-    pub token: RwLock<Option<String>>,
-    pub token_header: TokenHeader,
-    pub refresher: Option<TokenRefresher>,
-    pub refresh_lock: tokio::sync::Mutex<()>,
-    pub retry: RetryPolicy,
-    /// By lowercased table name: the server matches table names case-insensitively.
-    pub schemas: RwLock<HashMap<String, Arc<TableSchema>>>,
-    /// By lowercased table name.
-    pub paging: Mutex<HashMap<String, TablePaging>>,
-    /// The largest answer body read.
-    pub max_response_bytes: u64,
-    /// The most rows a page asks for: the configured cap, lowered to what a server
-    /// that refused a larger `$top` allows.
-    pub page_cap: AtomicU32,
-    /// Whether to ask for the `tablesync` extension.
-    pub extensions: bool,
-    /// Rows per page of a streamed pull.
-    pub stream_page_rows: usize,
-    /// The server's discovery answer, once asked (`None`: table protocol only).
-    pub discovered: tokio::sync::OnceCell<Option<crate::wire::batch::Discovery>>,
-}
-
 impl std::fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpTransport")
@@ -89,26 +56,6 @@ impl std::fmt::Debug for HttpTransport {
 }
 
 impl HttpTransport {
-    /// A builder for the server at `base_url`.
-    ///
-    /// ```
-    /// let t = sync_http::HttpTransport::builder("http://127.0.0.1:3000").build().unwrap();
-    /// assert_eq!(t.base_url().as_str(), "http://127.0.0.1:3000/");
-    /// ```
-    pub fn builder(base_url: impl Into<String>) -> HttpTransportBuilder {
-        HttpTransportBuilder::new(base_url)
-    }
-
-    /// A transport with the defaults and no credentials.
-    ///
-    /// ```
-    /// assert!(sync_http::HttpTransport::new("https://example.com/app/").is_ok());
-    /// assert!(sync_http::HttpTransport::new("example.com").is_err());
-    /// ```
-    pub fn new(base_url: impl Into<String>) -> Result<HttpTransport, BuildError> {
-        HttpTransportBuilder::new(base_url).build()
-    }
-
     /// The base URL, ending in `/`.
     ///
     /// ```
@@ -120,7 +67,7 @@ impl HttpTransport {
     }
 
     /// The largest answer body this transport reads, in bytes
-    /// ([`HttpTransportBuilder::max_response_bytes`]).
+    /// ([`HttpTransportBuilder::max_response_bytes`](crate::HttpTransportBuilder::max_response_bytes)).
     ///
     /// ```
     /// let t = sync_http::HttpTransport::new("https://example.com/").unwrap();
@@ -131,7 +78,7 @@ impl HttpTransport {
     }
 
     /// The most rows a pull page asks for now: the configured
-    /// [`max_page_size`](HttpTransportBuilder::max_page_size), or less once the
+    /// [`max_page_size`](crate::HttpTransportBuilder::max_page_size), or less once the
     /// server refused a larger `$top`.
     ///
     /// ```
@@ -151,106 +98,6 @@ impl HttpTransport {
     pub fn set_token(&self, token: Option<String>) {
         self.inner.set_token(token);
     }
-}
-
-impl Inner {
-    pub(crate) fn token(&self) -> Option<String> {
-        match self.token.read() {
-            Ok(t) => t.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    pub(crate) fn set_token(&self, token: Option<String>) {
-        match self.token.write() {
-            Ok(mut t) => *t = token,
-            Err(poisoned) => *poisoned.into_inner() = token,
-        }
-    }
-
-    pub(crate) fn schema(&self, table: &str) -> Option<Arc<TableSchema>> {
-        let schemas = match self.schemas.read() {
-            Ok(s) => s,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        // A short ASCII name is lowercased on the stack (for ASCII text `to_lowercase`
-        // is `to_ascii_lowercase`), not in a new String for every answer.
-        let mut buf = [0u8; 64];
-        if table.is_ascii()
-            && let Some(key) = buf.get_mut(..table.len())
-        {
-            key.copy_from_slice(table.as_bytes());
-            key.make_ascii_lowercase();
-            if let Ok(key) = std::str::from_utf8(key) {
-                return schemas.get(key).cloned();
-            }
-        }
-        schemas.get(&table.to_lowercase()).cloned()
-    }
-
-    /// `{base}tables/{table}`, the table percent-encoded.
-    pub(crate) fn table_url(&self, table: &str) -> Result<Url, TransportError> {
-        self.url(&[table])
-    }
-
-    /// `{base}tables/{table}/{id}`, both percent-encoded.
-    pub(crate) fn item_url(&self, table: &str, id: &str) -> Result<Url, TransportError> {
-        self.url(&[table, id])
-    }
-
-    fn url(&self, segments: &[&str]) -> Result<Url, TransportError> {
-        for segment in segments {
-            // An empty segment would address the collection; `.` and `..` are removed by
-            // every URL parser, even percent-encoded (`%2E%2E`): none can be sent.
-            if segment.is_empty() || *segment == "." || *segment == ".." {
-                return Err(TransportError::Malformed {
-                    message: format!(
-                        "{segment:?} cannot be sent as a table name or id in a URL path"
-                    ),
-                });
-            }
-        }
-        // Most names and ids need no encoding: url's own segment push then writes exactly
-        // what `encode_segment` would (it encodes no unreserved character), without
-        // building the path text and parsing all of it again.
-        if segments.iter().all(|s| s.bytes().all(unreserved)) {
-            let mut url = self.tables.clone();
-            let pushed = url.path_segments_mut().map(|mut path| {
-                path.extend(segments);
-            });
-            if pushed.is_ok() {
-                return Ok(url);
-            }
-        }
-        let mut path = self.tables.path().to_owned();
-        for segment in segments {
-            path.push('/');
-            path.push_str(&encode_segment(segment));
-        }
-        let mut url = self.base.clone();
-        url.set_path(&path);
-        Ok(url)
-    }
-}
-
-/// RFC 3986's unreserved characters: the only ones a path segment sends as they are.
-fn unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters, so ids with `/`,
-/// `?`, `#`, `%`, `;`, `'`, spaces or non-ASCII text reach the server intact whatever
-/// its router makes of reserved characters.
-fn encode_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if unreserved(b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A record as the JSON body of `call`.
@@ -273,45 +120,6 @@ pub(crate) fn if_match_header(
             message: format!("version {v:?} cannot be sent in an If-Match header"),
         }),
     }
-}
-
-/// A single-row answer must be about the row asked for. A row with another id (from a
-/// confused proxy or cache, or a buggy server) would otherwise be stored by the engine
-/// as the server's copy of an item it is not, and the operation dropped as done.
-pub(crate) fn of_item(
-    row: Record,
-    id: Option<&str>,
-    what: &(impl std::fmt::Display + ?Sized),
-) -> Result<Record, TransportError> {
-    match id {
-        Some(asked) if row.id() != Some(asked) => Err(TransportError::Malformed {
-            message: format!(
-                "{what}: the answer is about row {:?}, not {asked:?}",
-                row.id().unwrap_or_default()
-            ),
-        }),
-        _ => Ok(row),
-    }
-}
-
-/// A refusal whose server copy (409/412) is about another row carries no server copy:
-/// the engine then reads the item itself, as after the reference server's 409.
-pub(crate) fn refused(
-    reply: &super::send::Reply,
-    table: &str,
-    schema: Option<&TableSchema>,
-    what: &(impl std::fmt::Display + ?Sized),
-    id: Option<&str>,
-) -> TransportError {
-    let mut e = answer::refusal(reply, table, schema, what);
-    if let TransportError::PreconditionFailed { server_copy }
-    | TransportError::Conflict { server_copy } = &mut e
-        && let Some(asked) = id
-        && server_copy.as_ref().is_some_and(|c| c.id() != Some(asked))
-    {
-        *server_copy = None;
-    }
-    e
 }
 
 impl Transport for HttpTransport {
@@ -428,7 +236,7 @@ impl Transport for HttpTransport {
         table: &'a str,
         request: PullRequest,
     ) -> impl Stream<Item = Result<PullPage, TransportError>> + Send + 'a {
-        super::stream::pages(self, table, request)
+        stream::pages(self, &self.inner, table, request)
     }
 
     async fn push_batch(&self, writes: Vec<BatchWrite>) -> Vec<WriteResult> {
@@ -445,81 +253,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn path_segments_keep_only_unreserved_characters() {
-        assert_eq!(
-            encode_segment("a/b c%'é;?#"),
-            "a%2Fb%20c%25%27%C3%A9%3B%3F%23"
-        );
-        assert_eq!(encode_segment("Az09-._~"), "Az09-._~");
-    }
-
-    /// The URL the general way makes: the whole path encoded, then parsed.
-    fn general_url(base: &str, segments: &[&str]) -> String {
-        let mut url = Url::parse(base).unwrap();
-        let mut path = format!("{}tables", url.path());
-        for segment in segments {
-            path.push('/');
-            path.push_str(&encode_segment(segment));
-        }
-        url.set_path(&path);
-        url.to_string()
-    }
-
-    #[test]
-    fn every_url_is_the_one_the_whole_path_encoded_makes() {
-        let ids = [
-            "a1", "Az09-._~", "a.b", "...", "~", "a/b", "a?b", "a#b", "a%2Fb", "a;b", "it's",
-            "a b", "é", "日本", "a\tb", "a+b", "a@b:c",
-        ];
-        for base in [
-            "https://h:8443/app/",
-            "http://127.0.0.1:3000/",
-            "http://h/a%20b/",
-        ] {
-            let t = HttpTransport::new(base).unwrap();
-            for table in ["Todo", "to do", "T~1"] {
-                assert_eq!(
-                    t.inner.table_url(table).unwrap().as_str(),
-                    general_url(base, &[table]),
-                    "{base} {table}"
-                );
-                for id in ids {
-                    assert_eq!(
-                        t.inner.item_url(table, id).unwrap().as_str(),
-                        general_url(base, &[table, id]),
-                        "{base} {table} {id}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn schemas_are_found_whatever_the_case_of_the_table_name() {
-        let t = HttpTransport::new("https://h/").unwrap();
-        let long = "T".repeat(70);
-        for name in ["Todo", "ÄPFEL", long.as_str()] {
-            t.register_schema(&TableSchema::new(name));
-        }
-        for (asked, found) in [
-            ("Todo", Some("Todo")),
-            ("todo", Some("Todo")),
-            ("TODO", Some("Todo")),
-            ("äpfel", Some("ÄPFEL")),
-            ("Äpfel", Some("ÄPFEL")),
-            (&"t".repeat(70), Some(long.as_str())),
-            ("Todos", None),
-            ("", None),
-        ] {
-            assert_eq!(
-                t.inner.schema(asked).map(|s| s.name.clone()).as_deref(),
-                found,
-                "{asked}"
-            );
-        }
-    }
-
-    #[test]
     fn versions_become_if_match_headers_or_name_why_not() {
         assert_eq!(if_match_header(None).unwrap(), None);
         assert_eq!(
@@ -531,34 +264,5 @@ mod tests {
             e.to_string(),
             "malformed response: version \"a\\nb\" cannot be sent in an If-Match header"
         );
-    }
-
-    #[test]
-    fn a_call_is_described_by_its_method_and_path() {
-        let t = HttpTransport::new("https://h:8443/app").unwrap();
-        let call = Call::new(Method::PATCH, t.inner.item_url("Todo", "a/b").unwrap());
-        assert_eq!(call.describe(), "PATCH /app/tables/Todo/a%2Fb");
-        assert_eq!(call.described().to_string(), call.describe());
-    }
-
-    #[test]
-    fn urls_join_under_the_base_path() {
-        let t = HttpTransport::new("https://h:8443/app").unwrap();
-        assert_eq!(
-            t.inner.item_url("Todo", "a/b").unwrap().as_str(),
-            "https://h:8443/app/tables/Todo/a%2Fb"
-        );
-        assert_eq!(
-            t.inner.item_url("Todo", "a1").unwrap().as_str(),
-            "https://h:8443/app/tables/Todo/a1"
-        );
-        assert_eq!(
-            t.inner.table_url("Todo").unwrap().as_str(),
-            "https://h:8443/app/tables/Todo"
-        );
-        assert!(t.inner.item_url("Todo", "..").is_err());
-        assert!(t.inner.item_url("Todo", ".").is_err());
-        assert!(t.inner.item_url("..", "a").is_err());
-        assert!(t.inner.item_url("Todo", "").is_err());
     }
 }

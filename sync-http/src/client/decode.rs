@@ -1,31 +1,56 @@
-//! A page body read straight into records.
+//! The client's one JSON decoder: an answer body read into records of a table, for
+//! every answer that carries rows — a page of a pull, the row of a single answer or of
+//! a batch result, a line of a streamed pull.
 //!
 //! A page of a thousand rows read as a `serde_json::Value` first builds a thousand
 //! ordered maps only to take them apart again; here each row's columns go from the
-//! parser into a [`Record`] one by one, each value decoded exactly as
-//! [`record_from_json`](crate::wire::json::record_from_json) decodes it.
+//! parser into a [`Record`] one by one ([`RowSeed`]), each value decoded exactly as
+//! [`record_from_json`] decodes it.
 //!
-//! Only a well-formed page takes that path. At the first thing that is not — a body
+//! Only a well-formed body takes that path. At the first thing that is not — a body
 //! that is not JSON, a shape that is not a list, an item that is not an object, a
 //! column named twice, a value that does not fit its column — the direct read stops
-//! and the body is read again the general way, whose error names what was wrong.
-//! Errors are rare and a page is small, and so one decoder says what every error
-//! message is.
+//! and the body is read again the general way (a JSON value, then
+//! [`record_from_json`]), whose error names what was wrong. Errors are rare and a body
+//! is small, and so one decoder says what every error message is.
 //!
 //! A page holds at most the rows it asked for: past them the direct read only counts
 //! the remaining items (skipping them unparsed), and the general read counts them
 //! before decoding any row, so a server ignoring `$top` costs no more than that many
 //! records (the body itself is bounded by the transport's response limit).
 
-use std::fmt;
+use std::fmt::{self, Display};
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 use sync_core::transport::TransportError;
 use sync_core::{Record, TableSchema};
 
-use super::answer;
-use crate::wire::json::column_from_json;
+use crate::wire::json::{Object, column_from_json, record_from_json};
+
+fn malformed(message: String) -> TransportError {
+    TransportError::Malformed { message }
+}
+
+/// A body that must be one row (a JSON object) as a row of `table`, with a text `id`.
+/// A body that is JSON but not an object is refused with `not_a_row`'s words about
+/// the value it is.
+pub(crate) fn row(
+    body: &[u8],
+    table: &str,
+    schema: Option<&TableSchema>,
+    what: &(impl Display + ?Sized),
+    not_a_row: impl FnOnce(&Json) -> String,
+) -> Result<Record, TransportError> {
+    if let Some(record) = direct_row(body, table, schema) {
+        check_id(&record, what)?;
+        return Ok(record);
+    }
+    match json(body, what)? {
+        Json::Object(obj) => row_from_object(table, obj, schema, what),
+        other => Err(malformed(format!("{what}: {}", not_a_row(&other)))),
+    }
+}
 
 /// A list body (a bare array, or `{"results": [...]}` with perhaps `nextLink` or
 /// `@odata.nextLink`) as rows of `table`, each with a text `id` and passed through
@@ -39,8 +64,8 @@ pub(crate) fn rows<T>(
     max_rows: usize,
     mut check: impl FnMut(Record) -> Result<T, TransportError>,
 ) -> Result<(Vec<T>, Option<String>), TransportError> {
-    let Some(page) = direct(body, table, schema, max_rows) else {
-        return general(body, table, schema, what, max_rows, check);
+    let Some(page) = direct_page(body, table, schema, max_rows) else {
+        return general_rows(body, table, schema, what, max_rows, check);
     };
     if page.beyond > 0 {
         return Err(too_long(max_rows, max_rows + page.beyond, what));
@@ -51,7 +76,7 @@ pub(crate) fn rows<T>(
         .records
         .into_iter()
         .map(|record| {
-            answer::check_id(&record, what)?;
+            check_id(&record, what)?;
             check(record)
         })
         .collect::<Result<_, _>>()?;
@@ -66,9 +91,34 @@ fn too_long(asked: usize, got: usize, what: &str) -> TransportError {
     }
 }
 
+/// A row must have a non-empty text `id`.
+fn check_id(record: &Record, what: &(impl Display + ?Sized)) -> Result<(), TransportError> {
+    if record.id().is_none_or(str::is_empty) {
+        return Err(malformed(format!("{what}: the row has no text `id`")));
+    }
+    Ok(())
+}
+
+/// What a JSON value is, for messages.
+pub(crate) fn kind(json: &Json) -> String {
+    match json {
+        Json::Null => "null".into(),
+        Json::Bool(b) => format!("the bool {b}"),
+        Json::Number(n) => format!("the number {n}"),
+        Json::String(_) => "a string".into(),
+        Json::Array(_) => "an array".into(),
+        Json::Object(_) => "an object".into(),
+    }
+}
+
 /// A well-formed page's rows (up to `max_rows`, the others counted) and next link;
 /// `None` for anything else.
-fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>, max_rows: usize) -> Option<Page> {
+fn direct_page(
+    body: &[u8],
+    table: &str,
+    schema: Option<&TableSchema>,
+    max_rows: usize,
+) -> Option<Page> {
     whole(
         body,
         PageSeed {
@@ -79,6 +129,11 @@ fn direct(body: &[u8], table: &str, schema: Option<&TableSchema>, max_rows: usiz
     )
 }
 
+/// A well-formed single-row body (an object) as a record; `None` for anything else.
+fn direct_row(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Record> {
+    whole(body, RowSeed { table, schema })
+}
+
 /// The whole body read by `seed`; `None` if the seed stops or anything follows.
 fn whole<'de, T: DeserializeSeed<'de>>(body: &'de [u8], seed: T) -> Option<T::Value> {
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -87,16 +142,46 @@ fn whole<'de, T: DeserializeSeed<'de>>(body: &'de [u8], seed: T) -> Option<T::Va
     Some(value)
 }
 
-/// A well-formed single-row body (an object) as a record; `None` for anything else,
-/// which the caller reads the general way to say what was wrong. Every write's answer
-/// is one row.
-pub(crate) fn row(body: &[u8], table: &str, schema: Option<&TableSchema>) -> Option<Record> {
-    whole(body, RowSeed { table, schema })
+/// The start of a body that is not JSON, for messages.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "an empty body".into();
+    }
+    let mut cut: String = text.chars().take(120).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    format!("{cut:?}")
 }
 
-/// The general way: the body as JSON, then its shape and length, then each row in
-/// turn.
-fn general<T>(
+/// The general way, first step: the body as a JSON value.
+fn json(body: &[u8], what: &(impl Display + ?Sized)) -> Result<Json, TransportError> {
+    serde_json::from_slice(body).map_err(|e| {
+        malformed(format!(
+            "{what}: the body is not JSON ({e}): {}",
+            excerpt(body)
+        ))
+    })
+}
+
+/// The general way for one row: a JSON object as a row of `table` with a text `id`.
+fn row_from_object(
+    table: &str,
+    obj: Object,
+    schema: Option<&TableSchema>,
+    what: &(impl Display + ?Sized),
+) -> Result<Record, TransportError> {
+    let record =
+        record_from_json(table, obj, schema).map_err(|e| malformed(format!("{what}: {e}")))?;
+    check_id(&record, what)?;
+    Ok(record)
+}
+
+/// The general way for a page: the body as JSON, then its shape and length, then each
+/// row in turn.
+fn general_rows<T>(
     body: &[u8],
     table: &str,
     schema: Option<&TableSchema>,
@@ -104,16 +189,63 @@ fn general<T>(
     max_rows: usize,
     mut check: impl FnMut(Record) -> Result<T, TransportError>,
 ) -> Result<(Vec<T>, Option<String>), TransportError> {
-    let list = answer::list(body, what)?;
+    let list = list(body, what)?;
     if list.rows.len() > max_rows {
         return Err(too_long(max_rows, list.rows.len(), what));
     }
     let rows = list
         .rows
         .into_iter()
-        .map(|obj| check(answer::row_from_object(table, obj, schema, what)?))
+        .map(|obj| check(row_from_object(table, obj, schema, what)?))
         .collect::<Result<_, _>>()?;
     Ok((rows, list.next_link))
+}
+
+/// A list answer: its rows, and the next link an object body may give.
+struct List {
+    rows: Vec<Object>,
+    next_link: Option<String>,
+}
+
+/// A list body: a bare array, or `{"results": [...], "count": N}` (with `$inlinecount`),
+/// perhaps with `nextLink` / `@odata.nextLink`.
+fn list(body: &[u8], what: &(impl Display + ?Sized)) -> Result<List, TransportError> {
+    let shape = "expected a JSON array or {results: [...]}";
+    let (items, next_link) = match json(body, what)? {
+        Json::Array(items) => (items, None),
+        Json::Object(mut obj) => {
+            let next_link = ["nextLink", "@odata.nextLink"]
+                .iter()
+                .find_map(|k| obj.get(*k).and_then(Json::as_str).map(str::to_owned));
+            match obj.remove("results") {
+                Some(Json::Array(items)) => (items, next_link),
+                Some(other) => {
+                    return Err(malformed(format!(
+                        "{what}: {shape}, got an object whose `results` is {}",
+                        kind(&other)
+                    )));
+                }
+                None => {
+                    return Err(malformed(format!(
+                        "{what}: {shape}, got an object without `results`"
+                    )));
+                }
+            }
+        }
+        other => return Err(malformed(format!("{what}: {shape}, got {}", kind(&other)))),
+    };
+    let rows = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Json::Object(obj) => Ok(obj),
+            other => Err(malformed(format!(
+                "{what}: item {i} is {}, expected an object (a row)",
+                kind(&other)
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(List { rows, next_link })
 }
 
 /// What the direct read makes of a page.
@@ -124,7 +256,7 @@ struct Page {
     next_link: Option<String>,
 }
 
-/// Stops the direct read; [`general`] finds out what was wrong.
+/// Stops the direct read; the general read finds out what was wrong.
 fn stop<E: de::Error>() -> E {
     E::custom("not a well-formed page")
 }
@@ -335,7 +467,7 @@ mod tests {
         let s = schema();
         let read = rows(body.as_bytes(), "Todo", Some(&s), "p", max_rows, check)
             .map_err(|e| e.to_string());
-        let general = general(body.as_bytes(), "Todo", Some(&s), "p", max_rows, check)
+        let general = general_rows(body.as_bytes(), "Todo", Some(&s), "p", max_rows, check)
             .map_err(|e| e.to_string());
         assert_eq!(read, general, "{body}");
         read
@@ -346,7 +478,7 @@ mod tests {
     #[test]
     fn a_well_formed_page_becomes_typed_records() {
         let body = format!("[{ROW}, {}]", ROW.replace("\"a\"", "\"b\""));
-        assert!(direct(body.as_bytes(), "Todo", Some(&schema()), usize::MAX).is_some());
+        assert!(direct_page(body.as_bytes(), "Todo", Some(&schema()), usize::MAX).is_some());
         let (records, next_link) = agree(&body).unwrap();
         assert_eq!((records.len(), next_link), (2, None));
         let r = &records[0];
@@ -489,7 +621,7 @@ mod tests {
                 Json::Object(obj) => obj,
                 other => return Err(format!("not an object: {other}")),
             };
-            answer::row_from_object("Todo", obj, Some(&s), "p").map_err(|e| e.to_string())
+            row_from_object("Todo", obj, Some(&s), "p").map_err(|e| e.to_string())
         };
         // Each body, and whether it is well-formed (read directly).
         let bodies = [
@@ -515,12 +647,54 @@ mod tests {
             (String::new(), false),
         ];
         for (body, well_formed) in &bodies {
-            let direct = row(body.as_bytes(), "Todo", Some(&s));
+            let direct = direct_row(body.as_bytes(), "Todo", Some(&s));
             assert_eq!(direct.is_some(), *well_formed, "{body}");
             if let Some(record) = direct {
                 assert_eq!(Ok(record), general(body), "{body}");
             }
         }
+    }
+
+    #[test]
+    fn a_single_row_is_the_general_reads_row_or_error() {
+        let s = schema();
+        let not_a_row = |other: &Json| format!("not a row: {}", kind(other));
+        let general = |body: &str| -> Result<Record, String> {
+            match json(body.as_bytes(), "p").map_err(|e| e.to_string())? {
+                Json::Object(obj) => {
+                    row_from_object("Todo", obj, Some(&s), "p").map_err(|e| e.to_string())
+                }
+                other => Err(malformed(format!("p: {}", not_a_row(&other))).to_string()),
+            }
+        };
+        for body in [
+            ROW,
+            r#"{"id": "a"}"#,
+            r#"{"id": 7}"#,
+            r#"{"id": "a", "id": "b"}"#,
+            r#"{"id": "a", "text": "x", "text": 1}"#,
+            r#"{"id": "a", "n": "3"}"#,
+            r#"{"id": "a", "due": "soon"}"#,
+            r#"{"id": "a", "updatedAt": "yesterday"}"#,
+            r#"{"id": "a", "deleted": "no"}"#,
+            r#"{"id": ""}"#,
+            r#"{"id": true}"#,
+            "{}",
+            r#"{"id": "a"} trailing"#,
+            r#"{"id": "a""#,
+            "[]",
+            "3",
+            "null",
+            r#""row""#,
+            "",
+            "not json",
+        ] {
+            let read =
+                row(body.as_bytes(), "Todo", Some(&s), "p", not_a_row).map_err(|e| e.to_string());
+            assert_eq!(read, general(body), "{body}");
+        }
+        let e = row(b"[1]", "Todo", Some(&s), "p", not_a_row).unwrap_err();
+        assert_eq!(e.to_string(), "malformed response: p: not a row: an array");
     }
 
     #[test]
@@ -534,15 +708,30 @@ mod tests {
             format!("{{\"id\": \"a\", {}}}", cols.join(", "))
         };
         let body = wide(None);
-        let record = row(body.as_bytes(), "Todo", Some(&s)).expect("read directly");
+        let record = direct_row(body.as_bytes(), "Todo", Some(&s)).expect("read directly");
         assert_eq!(record.len(), 2001);
         assert_eq!(record.get("c1999"), Some(&sync_core::Value::Integer(1999)));
         // A column named twice, early or late, leaves the row to the general read.
         for i in [3, 1500] {
             assert!(
-                row(wide(Some(i)).as_bytes(), "Todo", Some(&s)).is_none(),
+                direct_row(wide(Some(i)).as_bytes(), "Todo", Some(&s)).is_none(),
                 "c{i}"
             );
         }
+    }
+
+    #[test]
+    fn list_bodies_name_what_is_wrong() {
+        let e = list(br#"{"count": 3}"#, "GET /tables/Todo page")
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "malformed response: GET /tables/Todo page: expected a JSON array or {results: [...]}, got an object without `results`"
+        );
+        let e = list(b"[1]", "p").err().unwrap();
+        assert!(e.to_string().contains("item 0 is the number 1"), "{e}");
+        let l = list(br#"{"results": [], "count": 0, "nextLink": "x"}"#, "p").unwrap();
+        assert_eq!((l.rows.len(), l.next_link.as_deref()), (0, Some("x")));
     }
 }
