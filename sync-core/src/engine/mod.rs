@@ -54,6 +54,7 @@ mod push;
 mod resolve;
 mod table;
 
+use changes::Touched;
 pub use changes::{Change, ChangeCause};
 pub use error::SyncError;
 pub use pending::PendingOp;
@@ -227,6 +228,13 @@ impl<S: Store, T: Transport> Inner<S, T> {
     /// Tells subscribers that these rows changed (call after the commit).
     pub(crate) fn changed(&self, table: &str, ids: Vec<String>, cause: ChangeCause) {
         let _ = self.changes.send(Change::new(table, ids, cause));
+    }
+
+    /// Tells subscribers about the rows a step touched (call after the commit).
+    pub(crate) fn announce(&self, touched: Touched, cause: ChangeCause) {
+        for change in touched.into_changes(cause) {
+            let _ = self.changes.send(change);
+        }
     }
 
     /// Runs an engine step in one write transaction on the blocking pool. Any error,

@@ -478,8 +478,10 @@ where
 
     /// Drops the local rows, base copies, watermarks and conflicts of this table.
     /// Refuses while operations are pending unless `force`, which drops them too.
+    /// Announced as a [`Change`](super::Change) of the whole table (no ids).
     pub async fn purge(&self, force: bool) -> Result<u64, SyncError> {
-        self.inner
+        let purged = self
+            .inner
             .tx(move |tx| {
                 let ops = tx.ops(Some(R::table_name()))?;
                 if !ops.is_empty() && !force {
@@ -493,7 +495,10 @@ where
                 }
                 Ok(tx.clear_table(R::table_name())?)
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), Vec::new(), ChangeCause::Purge);
+        Ok(purged)
     }
 
     /// The conflicts stored for this table, oldest first, typed. `local` is the item as
@@ -526,6 +531,7 @@ where
             }
         };
         let id = id.to_owned();
+        let changed_id = id.clone();
         self.inner
             .tx(move |tx| {
                 let Some(c) = tx.conflict(R::table_name(), &id)? else {
@@ -536,7 +542,10 @@ where
                 };
                 resolve::apply(tx, &c, resolution)
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::Resolve);
+        Ok(())
     }
 
     /// Keeps the local side of a conflict.
@@ -559,6 +568,7 @@ where
     /// (or removes it if it never reached the server).
     pub async fn cancel_and_discard(&self, id: &str) -> Result<(), SyncError> {
         let id = id.to_owned();
+        let changed_id = id.clone();
         self.inner
             .tx(move |tx| {
                 if !tx.remove_op(R::table_name(), &id)? {
@@ -567,7 +577,10 @@ where
                 restore_base(tx, R::table_name(), &id)?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::Resolve);
+        Ok(())
     }
 
     /// Cancels a (failed) operation and stores this value locally without queueing
@@ -575,6 +588,7 @@ where
     pub async fn cancel_and_take(&self, value: R) -> Result<(), SyncError> {
         let row = value.to_record()?;
         let id = value.id().to_owned();
+        let changed_id = id.clone();
         self.inner
             .tx(move |tx| {
                 if !tx.remove_op(R::table_name(), &id)? {
@@ -584,7 +598,10 @@ where
                 tx.remove_base(R::table_name(), &id)?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::Resolve);
+        Ok(())
     }
 }
 
