@@ -48,6 +48,7 @@
 mod changes;
 mod columns;
 mod error;
+mod live;
 mod pending;
 mod pull;
 mod push;
