@@ -178,10 +178,23 @@ async fn pull_in_span<S: Store, T: Transport>(
             );
             // The page comes back out, to be freed here rather than on the store's thread,
             // which is the busier one of a large pull.
-            let store = inner.tx(move |tx| {
-                let applied = apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
-                Ok((applied, page))
-            });
+            let store = async {
+                let (mut applied, page) = inner
+                    .tx(move |tx| {
+                        let applied =
+                            apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
+                        Ok((applied, page))
+                    })
+                    .await?;
+                // Announced as soon as it committed, not once the page read ahead arrives:
+                // a live query shows each page while the pull goes on.
+                if let Some(changed) = applied.as_mut().map(|a| std::mem::take(&mut a.changed))
+                    && !changed.is_empty()
+                {
+                    inner.changed(table, changed, ChangeCause::Pull);
+                }
+                Ok::<_, SyncError>((applied, page))
+            };
             let applied = if read_on {
                 // The next page is read while this one is written (one page ahead, no
                 // more). A store error ends the pull at once and drops the read.
@@ -215,9 +228,6 @@ async fn pull_in_span<S: Store, T: Transport>(
             );
             report.resolved += applied.resolved;
             report.conflicts += applied.conflicts.len();
-            if !applied.changed.is_empty() {
-                inner.changed(table, applied.changed, ChangeCause::Pull);
-            }
             for id in applied.conflicts {
                 tracing::debug!(table, id = %id, "pull conflict");
                 inner.emit(SyncEvent::ConflictFound {
