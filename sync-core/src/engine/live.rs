@@ -110,12 +110,7 @@ where
             }
         }
         // The read that follows sees every commit announced so far.
-        loop {
-            match self.changes.try_recv() {
-                Ok(_) | Err(TryRecvError::Lagged(_)) => continue,
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
-        }
+        while let Ok(_) | Err(TryRecvError::Lagged(_)) = self.changes.try_recv() {}
         Some(())
     }
 
