@@ -4,8 +4,10 @@
 //! # How data flows
 //!
 //! A transaction ([`Store::transaction`](sync_core::store::Store::transaction)) takes the
-//! store's one connection, runs `BEGIN IMMEDIATE`, hands the closure a `StoreTx` and
-//! commits or rolls back. Inside, an app row goes to a table of its own (created and
+//! store's one writing connection, runs `BEGIN IMMEDIATE`, hands the closure a `StoreTx`
+//! and commits or rolls back. A read of a file takes one of a few reading connections
+//! instead and runs beside the writer on its own WAL snapshot (the `store` module says
+//! why its caches always match that snapshot). Inside, an app row goes to a table of its own (created and
 //! migrated from its [`TableSchema`](sync_core::TableSchema) by `ensure_table`), and
 //! everything the sync engine keeps goes to bookkeeping tables named `__tablesync_*`:
 //! the operation queue, conflicts, base copies, pull watermarks, each table's column
@@ -47,6 +49,7 @@ mod codec;
 mod error;
 mod filter;
 mod queue_index;
+mod readers;
 mod store;
 mod table;
 mod tx;

@@ -1,9 +1,34 @@
 //! [`SqliteStore`]: opening a database file (or memory), its pragmas and format check,
-//! and running transactions on the one connection.
+//! and running transactions: writes on the one writing connection, reads of a file on
+//! a pool of reading connections ([`Readers`]).
+//!
+//! # Why a read sees caches that match its snapshot
+//!
+//! The store keeps two caches of what is committed: the table schemas ([`Tables`]) and
+//! which items are queued ([`QueueIndex`]). A read on its own connection runs beside the
+//! writer, so it must never pair its SQLite snapshot with a cache of another moment: a
+//! newer schema would name a table or column its snapshot lacks ("no such table"), an
+//! older one would miss columns it has.
+//!
+//! - The schema cache is an `Arc` that a commit replaces whole, never edits. A commit
+//!   that changed a schema holds the cache's lock across `COMMIT` and the replacement;
+//!   a read holds the same lock while it starts its snapshot (its first statement) and
+//!   takes the `Arc`. So a read's snapshot contains a schema change exactly when its
+//!   cache does. Commits that change no schema (nearly all) leave the cache alone and
+//!   never take that lock during `COMMIT`.
+//! - The queue index is the writer's alone: it matches the writer connection, which is
+//!   the only one that changes the queue. A pooled read does not use it and asks the
+//!   queue table instead (a "maybe" for every item, which only costs the query the
+//!   index would have saved).
+//!
+//! A read that started before a table was created sees, as of its snapshot, no such
+//! table: [`StoreError::UnknownTable`], as if it had run before the write. A memory
+//! database has one connection; its reads share it with the writer and wait for a
+//! running write.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -12,6 +37,7 @@ use sync_core::store::{Store, StoreError, StoreTx};
 use crate::bookkeeping::{self, FORMAT_KEY, FORMAT_VERSION};
 use crate::error::{backend, corrupt};
 use crate::queue_index::QueueIndex;
+use crate::readers::Readers;
 use crate::table::Tables;
 use crate::tx::{SqliteTx, load_queue_index, load_schemas};
 
@@ -44,14 +70,21 @@ pub enum Synchronous {
 /// use sync_sqlite::{SqliteOptions, Synchronous};
 /// let o = SqliteOptions::new().synchronous(Synchronous::Normal).busy_timeout(Duration::from_secs(1));
 /// assert_eq!((o.synchronous, o.busy_timeout), (Synchronous::Normal, Duration::from_secs(1)));
+/// assert_eq!(o.readers, 4);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SqliteOptions {
     /// Durability of commits; [`Synchronous::Full`] by default.
     pub synchronous: Synchronous,
     /// How long a statement waits for another connection's lock (another process on the
     /// same file) before failing; 5 s by default.
     pub busy_timeout: Duration,
+    /// How many connections of a file-backed store serve reads at once, beside the one
+    /// that writes; 4 by default. A read runs while a write transaction is open (a large
+    /// pull does not freeze a UI) and sees the last commit before it started. 0: reads
+    /// take the writer's connection, one at a time with the writes.
+    pub readers: usize,
 }
 
 impl Default for SqliteOptions {
@@ -59,6 +92,7 @@ impl Default for SqliteOptions {
         SqliteOptions {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
+            readers: 4,
         }
     }
 }
@@ -97,21 +131,51 @@ impl SqliteOptions {
         self.busy_timeout = t;
         self
     }
+
+    /// Sets [`SqliteOptions::readers`].
+    ///
+    /// ```
+    /// assert_eq!(sync_sqlite::SqliteOptions::new().readers(0).readers, 0);
+    /// ```
+    pub fn readers(mut self, n: usize) -> SqliteOptions {
+        self.readers = n;
+        self
+    }
 }
 
-struct Inner {
+/// The settings every connection of a store gets, the writer's and each reader's.
+pub(crate) fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
+    // SQLite 3.51.1, which rusqlite 0.38 bundles, can deadlock when two connections
+    // to one file close at once: the checkpoint a closing WAL connection attempts
+    // takes two mutexes in the order opposite to another close (fixed in 3.51.3).
+    // Without that checkpoint the path is never taken, and nothing is lost: commits
+    // checkpoint the WAL as they go and the next open reads the rest.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .map_err(backend("turning off the checkpoint on close"))?;
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(backend("setting the busy timeout"))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// The connection that writes, and what only it uses.
+struct Writer {
     conn: Connection,
-    /// Committed table schemas by lowercased name. A transaction sees its own changes on
-    /// top and publishes them here only when it commits.
-    tables: Tables,
-    /// Committed queue membership, published the same way.
+    /// Committed queue membership. A transaction sees its own changes on top and
+    /// publishes them here only when it commits.
     queued: QueueIndex,
 }
 
 /// A [`Store`] in an SQLite database: one file (WAL journal) or memory.
 ///
-/// One connection behind a mutex serves every transaction, so transactions run one at
-/// a time (writes start with `BEGIN IMMEDIATE`), and reads wait for a running write.
+/// One connection behind a mutex serves every write transaction, so writes run one at
+/// a time (each starts with `BEGIN IMMEDIATE`). Reads of a file run on a small pool of
+/// reading connections ([`SqliteOptions::readers`]): a read never waits for a running
+/// write, and sees every transaction committed before it started, none after. A memory
+/// database has one connection, so there reads wait for a running write.
 /// A transaction commits when its closure returns `Ok`; it rolls back when the closure
 /// returns `Err` or panics. A [`Store::read`] always rolls back.
 ///
@@ -152,7 +216,12 @@ struct Inner {
 /// # Ok::<(), sync_core::store::StoreError>(())
 /// ```
 pub struct SqliteStore {
-    inner: Mutex<Inner>,
+    writer: Mutex<Writer>,
+    /// Committed table schemas by lowercased name, replaced whole by a commit that
+    /// changed one (see the module doc for why this lock is held across that commit).
+    tables: Mutex<Arc<Tables>>,
+    /// `None` for a memory database: reads take the writer's connection.
+    readers: Option<Readers>,
     location: String,
 }
 
@@ -199,18 +268,7 @@ impl SqliteStore {
         let path = path.as_ref();
         let location = path.display().to_string();
         let conn = Connection::open(path).map_err(backend(format_args!("opening `{location}`")))?;
-        // SQLite 3.51.1, which rusqlite 0.38 bundles, can deadlock when two connections
-        // to one file close at once: the checkpoint a closing WAL connection attempts
-        // takes two mutexes in the order opposite to another close (fixed in 3.51.3).
-        // Without that checkpoint the path is never taken, and nothing is lost: commits
-        // checkpoint the WAL as they go and the next open reads the rest.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(backend("turning off the checkpoint on close"))?;
-        conn.busy_timeout(options.busy_timeout)
-            .map_err(backend("setting the busy timeout"))?;
+        configure(&conn, &options)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(backend("switching to the WAL journal"))?;
@@ -225,8 +283,12 @@ impl SqliteStore {
         };
         conn.execute_batch(sync)
             .map_err(backend("setting synchronous"))?;
-        let store = SqliteStore::init(conn, location)?;
-        Ok(store)
+        // Readers open the file by its absolute path, in case the app changes its working
+        // directory later, and only once it is WAL and initialized.
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let readers =
+            (options.readers > 0).then(|| Readers::new(absolute, options, options.readers));
+        SqliteStore::init(conn, location, readers)
     }
 
     /// A store in memory, gone when dropped (tests, caches).
@@ -239,13 +301,17 @@ impl SqliteStore {
     /// ```
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let conn = Connection::open_in_memory().map_err(backend("opening a memory database"))?;
-        SqliteStore::init(conn, ":memory:".to_owned())
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        SqliteStore::init(conn, ":memory:".to_owned(), None)
     }
 
     /// Checks the format version, creates the bookkeeping tables and loads the schemas,
     /// all in one transaction.
-    fn init(mut conn: Connection, location: String) -> Result<SqliteStore, StoreError> {
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    fn init(
+        mut conn: Connection,
+        location: String,
+        readers: Option<Readers>,
+    ) -> Result<SqliteStore, StoreError> {
         let sql = bookkeeping::sql();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -278,15 +344,20 @@ impl SqliteStore {
         tx.commit()
             .map_err(backend("committing the opening transaction"))?;
         Ok(SqliteStore {
-            inner: Mutex::new(Inner {
-                conn,
-                tables,
-                queued,
-            }),
+            writer: Mutex::new(Writer { conn, queued }),
+            tables: Mutex::new(Arc::new(tables)),
+            readers,
             location,
         })
     }
 
+    /// The committed schemas, as of now.
+    fn committed_tables(&self) -> Arc<Tables> {
+        Arc::clone(&self.tables.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Runs a transaction on the writer's connection: every write, and the reads of a
+    /// store without readers.
     fn run<R>(
         &self,
         kind: Kind,
@@ -294,17 +365,11 @@ impl SqliteStore {
     ) -> Result<R, StoreError> {
         // A panic in a closure rolls its transaction back while unwinding (rusqlite's
         // `Transaction` drop), so the state behind a poisoned lock is consistent.
-        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let Inner {
-            conn,
-            tables,
-            queued,
-        } = &mut *guard;
-        if !conn.is_autocommit() {
-            // Only if a rollback itself failed earlier: finish it before going on.
-            conn.execute_batch("ROLLBACK")
-                .map_err(backend("rolling back an unfinished transaction"))?;
-        }
+        let mut guard = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let Writer { conn, queued } = &mut *guard;
+        finish_unfinished(conn)?;
+        // Only this connection changes schemas, and it is ours: current all along.
+        let tables = self.committed_tables();
         let write = kind != Kind::Read;
         let behavior = if write {
             TransactionBehavior::Immediate
@@ -314,13 +379,21 @@ impl SqliteStore {
         let txn = conn
             .transaction_with_behavior(behavior)
             .map_err(backend("starting a transaction"))?;
-        let mut tx = SqliteTx::new(&txn, tables, queued);
+        let mut tx = SqliteTx::new(&txn, &tables, Some(queued));
         let result = f(&mut tx);
         let (changed, queue_changes) = tx.into_changes();
         match result {
             Ok(v) if write => {
-                txn.commit().map_err(backend("committing"))?;
-                tables.extend(changed);
+                if changed.is_empty() {
+                    txn.commit().map_err(backend("committing"))?;
+                } else {
+                    // No read starts its snapshot between this commit and the new cache.
+                    let mut published = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+                    txn.commit().map_err(backend("committing"))?;
+                    let mut next = Tables::clone(&published);
+                    next.extend(changed);
+                    *published = Arc::new(next);
+                }
                 queued.apply(queue_changes);
                 Ok(v)
             }
@@ -332,6 +405,45 @@ impl SqliteStore {
             }
         }
     }
+
+    /// Runs a read on a reading connection, beside the writer.
+    fn read_beside<R>(
+        &self,
+        readers: &Readers,
+        f: impl FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut lent = readers.take()?;
+        let conn = lent.conn();
+        finish_unfinished(conn)?;
+        let txn = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(backend("starting a read"))?;
+        let tables = {
+            let published = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
+            // A deferred transaction's snapshot starts with its first read: start it
+            // while no schema change can commit, so that it and the cache agree.
+            txn.query_row(&bookkeeping::sql().meta_get, [FORMAT_KEY], |_| Ok(()))
+                .optional()
+                .map_err(backend("starting a read's snapshot"))?;
+            Arc::clone(&published)
+        };
+        let mut tx = SqliteTx::new(&txn, &tables, None);
+        let result = f(&mut tx);
+        drop(tx);
+        let rolled_back = txn.rollback().map_err(backend("ending a read"));
+        let v = result?;
+        rolled_back?;
+        Ok(v)
+    }
+}
+
+/// Rolls back what a failed rollback left open, before the connection is used again.
+fn finish_unfinished(conn: &Connection) -> Result<(), StoreError> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")
+            .map_err(backend("rolling back an unfinished transaction"))?;
+    }
+    Ok(())
 }
 
 /// What a [`SqliteStore::run`] is for.
@@ -353,7 +465,10 @@ impl Store for SqliteStore {
     where
         F: FnOnce(&mut dyn StoreTx) -> Result<R, StoreError>,
     {
-        self.run(Kind::Read, f)
+        match &self.readers {
+            Some(readers) => self.read_beside(readers, f),
+            None => self.run(Kind::Read, f),
+        }
     }
 }
 
@@ -364,8 +479,8 @@ mod tests {
 
     /// The connection's `synchronous` level: 1 NORMAL, 2 FULL.
     fn synchronous(store: &SqliteStore) -> i64 {
-        let inner = store.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
+        let writer = store.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        writer
             .conn
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .unwrap()
@@ -373,6 +488,40 @@ mod tests {
 
     fn schema(name: &str) -> TableSchema {
         TableSchema::new(name)
+    }
+
+    #[test]
+    fn reads_of_a_file_share_a_bounded_pool_and_memory_reads_share_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions::new().readers(2);
+        let store =
+            std::sync::Arc::new(SqliteStore::open_with(dir.path().join("a.db"), options).unwrap());
+        store
+            .transaction(|tx| tx.ensure_table(&schema("B")))
+            .unwrap();
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let store = std::sync::Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        store.read(|tx| tx.count("B", None)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let readers = store.readers.as_ref().expect("a file store has readers");
+        assert!((1..=2).contains(&readers.opened()), "{}", readers.opened());
+        let memory = SqliteStore::open_in_memory().unwrap();
+        assert!(
+            memory.readers.is_none(),
+            "one connection holds a memory database"
+        );
+        let shared = SqliteOptions::new().readers(0);
+        let store = SqliteStore::open_with(dir.path().join("b.db"), shared).unwrap();
+        assert!(store.readers.is_none());
     }
 
     #[test]

@@ -88,7 +88,9 @@ pub(crate) struct SqliteTx<'a> {
     conn: &'a Connection,
     committed: &'a Tables,
     changed: Tables,
-    queued: &'a QueueIndex,
+    /// `None` for a read beside the writer: the index is the writer's (see `store`), so
+    /// the queue table is asked about every item.
+    queued: Option<&'a QueueIndex>,
     queue_changes: QueueChanges,
     sql: &'static Sql,
     /// Table names as given → their keys, so a batch lowercases each name once.
@@ -102,7 +104,7 @@ impl<'a> SqliteTx<'a> {
     pub(crate) fn new(
         conn: &'a Connection,
         committed: &'a Tables,
-        queued: &'a QueueIndex,
+        queued: Option<&'a QueueIndex>,
     ) -> SqliteTx<'a> {
         SqliteTx {
             conn,
@@ -123,8 +125,11 @@ impl<'a> SqliteTx<'a> {
 
     /// False when the item certainly has no queued operation.
     fn maybe_queued(&self, key: &str, id: &str) -> bool {
-        let h = self.queued.hash(key, id);
-        self.queued.maybe_contains(&self.queue_changes, h)
+        let Some(queued) = self.queued else {
+            return true;
+        };
+        let h = queued.hash(key, id);
+        queued.maybe_contains(&self.queue_changes, h)
     }
 
     fn info(&self, key: &str) -> Option<Arc<TableInfo>> {
@@ -405,8 +410,8 @@ impl<'r> AsIs<'r> {
 /// Loads which items have a queued operation.
 pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreError> {
     let t = bookkeeping::OPS;
-    let (empty, no_queue) = (Tables::default(), QueueIndex::default());
-    let tx = SqliteTx::new(conn, &empty, &no_queue);
+    let empty = Tables::default();
+    let tx = SqliteTx::new(conn, &empty, None);
     let keys = tx.rows(&tx.sql.op_keys, &[], "loading the queue", |row| {
         Ok((
             get::<String>(row, 0, t, &"?")?,
@@ -423,8 +428,8 @@ pub(crate) fn load_queue_index(conn: &Connection) -> Result<QueueIndex, StoreErr
 /// Loads every table's schema from `__tablesync_columns`.
 pub(crate) fn load_schemas(conn: &Connection) -> Result<Tables, StoreError> {
     let t = bookkeeping::COLUMNS;
-    let (empty, no_queue) = (Tables::default(), QueueIndex::default());
-    let tx = SqliteTx::new(conn, &empty, &no_queue);
+    let empty = Tables::default();
+    let tx = SqliteTx::new(conn, &empty, None);
     let rows = tx.rows(&tx.sql.columns_all, &[], "loading table schemas", |row| {
         let key: String = get(row, 0, t, &"?")?;
         let name: String = get(row, 3, t, &"?")?;
@@ -696,7 +701,9 @@ impl StoreTx for SqliteTx<'_> {
             Err(e) => return Err(backend(what)(e)),
         }
         drop(st);
-        self.queue_changes.added(self.queued.hash(key, &op.item_id));
+        if let Some(queued) = self.queued {
+            self.queue_changes.added(queued.hash(key, &op.item_id));
+        }
         let seq = self.conn.last_insert_rowid();
         op.seq = u64::try_from(seq)
             .map_err(|_| StoreError::Backend(format!("negative queue position {seq}")))?;
@@ -734,8 +741,10 @@ impl StoreTx for SqliteTx<'_> {
             &[&&*self.key(table), &id],
             on_id("removing the queued operation of", table, id),
         )?;
-        if n > 0 {
-            let h = self.queued.hash(&self.key(table), id);
+        if n > 0
+            && let Some(queued) = self.queued
+        {
+            let h = queued.hash(&self.key(table), id);
             self.queue_changes.removed(h);
         }
         Ok(n > 0)

@@ -48,6 +48,7 @@
 mod changes;
 mod columns;
 mod error;
+mod live;
 mod pending;
 mod pull;
 mod push;
@@ -55,6 +56,7 @@ mod resolve;
 mod syncer;
 mod table;
 
+use changes::Touched;
 pub use changes::{Change, ChangeCause};
 pub use error::SyncError;
 pub use pending::PendingOp;
@@ -251,6 +253,13 @@ impl<S: Store, T: Transport> Inner<S, T> {
     /// Tells subscribers that these rows changed (call after the commit).
     pub(crate) fn changed(&self, table: &str, ids: Vec<String>, cause: ChangeCause) {
         let _ = self.changes.send(Change::new(table, ids, cause));
+    }
+
+    /// Tells subscribers about the rows a step touched (call after the commit).
+    pub(crate) fn announce(&self, touched: Touched, cause: ChangeCause) {
+        for change in touched.into_changes(cause) {
+            let _ = self.changes.send(change);
+        }
     }
 
     /// Runs an engine step in one write transaction on the blocking pool. Any error,

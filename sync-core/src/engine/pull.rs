@@ -18,6 +18,9 @@
 //! that breaks before is the pull's error. A stream the server ended on purpose with
 //! more rows to come is followed by another.
 //!
+//! Once a page committed, the rows it stored, replaced or deleted are announced as one
+//! [`Change`](super::Change) ([`ChangeCause::Pull`]): ids only, the rows stay in the store.
+//!
 //! A pull requests at most [`SyncOptions::max_pull_pages`](super::SyncOptions) pages:
 //! a server that always says more rows follow ends it with
 //! [`SyncError::PullLimit`], every page received stored. A filter is checked against
@@ -37,7 +40,7 @@ use super::push::{self, PushReport, PushStatus, same_data};
 use super::resolve::{
     self, Decider, RecordDecision, apply_server_copy, fit_remote, settle, stored_schema,
 };
-use super::{Inner, SyncError, SyncEvent, outgoing};
+use super::{ChangeCause, Inner, SyncError, SyncEvent, outgoing};
 
 /// What a pull did.
 ///
@@ -175,10 +178,23 @@ async fn pull_in_span<S: Store, T: Transport>(
             );
             // The page comes back out, to be freed here rather than on the store's thread,
             // which is the busier one of a large pull.
-            let store = inner.tx(move |tx| {
-                let applied = apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
-                Ok((applied, page))
-            });
+            let store = async {
+                let (mut applied, page) = inner
+                    .tx(move |tx| {
+                        let applied =
+                            apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
+                        Ok((applied, page))
+                    })
+                    .await?;
+                // Announced as soon as it committed, not once the page read ahead arrives:
+                // a live query shows each page while the pull goes on.
+                if let Some(changed) = applied.as_mut().map(|a| std::mem::take(&mut a.changed))
+                    && !changed.is_empty()
+                {
+                    inner.changed(table, changed, ChangeCause::Pull);
+                }
+                Ok::<_, SyncError>((applied, page))
+            };
             let applied = if read_on {
                 // The next page is read while this one is written (one page ahead, no
                 // more). A store error ends the pull at once and drops the read.
@@ -269,6 +285,8 @@ fn resumable(e: &TransportError) -> bool {
 struct Applied {
     conflicts: Vec<String>,
     resolved: usize,
+    /// The items whose local row the page stored, replaced or deleted.
+    changed: Vec<String>,
 }
 
 /// Stores one page and its watermark, if the stored watermark is still `expected`, the
@@ -312,6 +330,7 @@ fn apply_page(
         }
         let Some(op) = tx.op(table, id)? else {
             apply_server_copy(tx, &stored, table, id, live)?;
+            applied.changed.push(id.to_owned());
             continue;
         };
         // The server has not changed since the local change was based on it.
@@ -331,6 +350,7 @@ fn apply_page(
         if converged {
             tx.remove_op(table, id)?;
             settle(tx, table, id, live)?;
+            applied.changed.push(id.to_owned());
             continue;
         }
         let mut conflict = StoredConflict::new(table, id, ConflictKind::Pull);
@@ -345,6 +365,7 @@ fn apply_page(
             RecordDecision::Resolve(res) => {
                 resolve::apply(tx, &conflict, res)?;
                 applied.resolved += 1;
+                applied.changed.push(id.to_owned());
             }
             // Aborting means nothing during a pull: keep the conflict for the app.
             RecordDecision::Defer | RecordDecision::AbortPush => {

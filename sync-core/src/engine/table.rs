@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::conflict::{Conflict, Resolution};
 use crate::model::{DecodeError, Record, Syncable, SystemColumn, Value};
 use crate::store::{Filter, OpKind, Query, Store, StoreTx, StoreTxExt};
-use crate::transport::Transport;
+use crate::transport::{Stream, Transport};
 
 use super::columns::{self, Scope};
 use super::pull::{self, PullReport};
@@ -310,6 +310,103 @@ where
             .collect::<Result<_, _>>()?)
     }
 
+    /// The items matching a query, live: the current result first, then a new one after
+    /// every committed change of this table that alters it — a local write, a pulled
+    /// page, a push answer that rewrote a row (a server-assigned version), a resolution,
+    /// a purge. Changes of other tables never re-run the query.
+    ///
+    /// Commits made while the stream is not polled are coalesced: however many there
+    /// were, the next poll re-runs the query once. A result equal to the last one
+    /// yielded is not yielded again (hence `R: PartialEq`; `Clone` keeps that last
+    /// result). An error (the store failed, a row does not decode) is yielded in its
+    /// place and the stream goes on. The stream holds the context weakly and ends when
+    /// every handle on the context is dropped.
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::{MemoryStore, Query};
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, complete: bool, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// let open = Query::new().filter(Todo::columns().complete.eq(false));
+    /// let mut live = std::pin::pin!(todos.watch(open));
+    /// assert!(live.next().await.unwrap()?.is_empty());
+    /// for text in ["milk", "bread"] {
+    ///     todos.insert(Todo { id: text.into(), text: text.into(), complete: false, version: None }).await?;
+    /// }
+    /// // Two commits, one new result holding both.
+    /// assert_eq!(live.next().await.unwrap()?.len(), 2);
+    /// drop((todos, ctx));
+    /// assert!(live.next().await.is_none(), "the context is gone");
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn watch(
+        &self,
+        query: Query,
+    ) -> impl Stream<Item = Result<Vec<R>, SyncError>> + Send + 'static
+    where
+        R: Clone + PartialEq,
+    {
+        let table = R::table_name();
+        super::live::live(
+            &self.inner,
+            move |change| change.table.eq_ignore_ascii_case(table),
+            move |inner| {
+                let query = query.clone();
+                async move { SyncTable::<R, S, T>::new(inner).query(query).await }
+            },
+        )
+    }
+
+    /// One item, live: as [`get`](SyncTable::get) now (`None` when absent), then again
+    /// after every committed change that may have touched this item (or the whole
+    /// table, as a purge does), yielded only when it differs. Coalescing and the end of
+    /// the stream are as for [`watch`](SyncTable::watch).
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use sync_core::engine::SyncContext;
+    /// use sync_core::store::MemoryStore;
+    /// use sync_core::transport::MemoryRemote;
+    /// # #[derive(Debug, Clone, PartialEq, sync_derive::Syncable)]
+    /// # #[sync(crate = "sync_core")]
+    /// # struct Todo { id: String, text: String, #[version] version: Option<String> }
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let ctx = SyncContext::new(MemoryStore::new(), MemoryRemote::new().transport());
+    /// let todos = ctx.table::<Todo>().await?;
+    /// let mut milk = std::pin::pin!(todos.watch_one("milk"));
+    /// assert_eq!(milk.next().await.unwrap()?, None);
+    /// todos.insert(Todo { id: "bread".into(), text: "bread".into(), version: None }).await?;
+    /// todos.insert(Todo { id: "milk".into(), text: "milk".into(), version: None }).await?;
+    /// assert_eq!(milk.next().await.unwrap()?.map(|t| t.text), Some("milk".to_string()));
+    /// # Ok::<(), sync_core::engine::SyncError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn watch_one(
+        &self,
+        id: &str,
+    ) -> impl Stream<Item = Result<Option<R>, SyncError>> + Send + 'static
+    where
+        R: Clone + PartialEq,
+    {
+        let table = R::table_name();
+        let (wake_id, read_id) = (id.to_owned(), id.to_owned());
+        super::live::live(
+            &self.inner,
+            move |change| change.touches(table, &wake_id),
+            move |inner| {
+                let id = read_id.clone();
+                async move { SyncTable::<R, S, T>::new(inner).get(&id).await }
+            },
+        )
+    }
+
     /// Every item, in id order. A row that does not decode fails the whole read (see
     /// [`query`](SyncTable::query)); [`all_results`](SyncTable::all_results) does not.
     pub async fn all(&self) -> Result<Vec<R>, SyncError> {
@@ -514,8 +611,10 @@ where
 
     /// Drops the local rows, base copies, watermarks and conflicts of this table.
     /// Refuses while operations are pending unless `force`, which drops them too.
+    /// Announced as a [`Change`](super::Change) of the whole table (no ids).
     pub async fn purge(&self, force: bool) -> Result<u64, SyncError> {
-        self.inner
+        let purged = self
+            .inner
             .tx(move |tx| {
                 let ops = tx.ops(Some(R::table_name()))?;
                 if !ops.is_empty() && !force {
@@ -529,7 +628,10 @@ where
                 }
                 Ok(tx.clear_table(R::table_name())?)
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), Vec::new(), ChangeCause::Purge);
+        Ok(purged)
     }
 
     /// The conflicts stored for this table, oldest first, typed. `local` is the item as
@@ -562,6 +664,7 @@ where
             }
         };
         let id = id.to_owned();
+        let changed_id = id.clone();
         self.inner
             .tx(move |tx| {
                 let Some(c) = tx.conflict(R::table_name(), &id)? else {
@@ -572,7 +675,10 @@ where
                 };
                 resolve::apply(tx, &c, resolution)
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::Resolve);
+        Ok(())
     }
 
     /// Keeps the local side of a conflict.
@@ -595,6 +701,7 @@ where
     /// (or removes it if it never reached the server).
     pub async fn cancel_and_discard(&self, id: &str) -> Result<(), SyncError> {
         let id = id.to_owned();
+        let changed_id = id.clone();
         self.inner
             .tx(move |tx| {
                 if !tx.remove_op(R::table_name(), &id)? {
@@ -603,7 +710,10 @@ where
                 restore_base(tx, R::table_name(), &id)?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::Resolve);
+        Ok(())
     }
 
     /// Cancels a (failed) operation and stores this value locally without queueing
@@ -611,6 +721,7 @@ where
     pub async fn cancel_and_take(&self, value: R) -> Result<(), SyncError> {
         let row = value.to_record()?;
         let id = value.id().to_owned();
+        let changed_id = id.clone();
         self.inner
             .tx(move |tx| {
                 if !tx.remove_op(R::table_name(), &id)? {
@@ -620,7 +731,10 @@ where
                 tx.remove_base(R::table_name(), &id)?;
                 Ok(())
             })
-            .await
+            .await?;
+        self.inner
+            .changed(R::table_name(), vec![changed_id], ChangeCause::Resolve);
+        Ok(())
     }
 }
 

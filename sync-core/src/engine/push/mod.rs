@@ -7,7 +7,9 @@
 //! decision for each refusal. A batch's answers are stored in one commit, so group
 //! commit is the batch itself: there is no timer, and nothing is prepared ahead of a
 //! lane's need. Between prepare and finish the app may edit an item: the entry's
-//! revision tells, and the edit is kept.
+//! revision tells, and the edit is kept. After each commit that wrote local rows (a
+//! batch's answers, a refusal's decision), the driver announces them
+//! ([`ChangeCause::Push`]).
 
 mod key;
 mod steps;
@@ -19,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use crate::store::{ConflictKind, OpError, OpKind};
 use crate::transport::{Transport, TransportError};
 
-use super::{Inner, SyncError, SyncEvent};
+use super::{ChangeCause, Inner, SyncError, SyncEvent};
 use crate::store::Store;
 pub(crate) use steps::same_data;
 use steps::{Finished, Outcome, Prepared, Refusal, Step, Task};
@@ -303,14 +305,15 @@ impl<S: Store, T: Transport> Run<'_, S, T> {
             false => self.take(again),
         };
         let inner = Arc::clone(self.inner);
-        let (finished, ready) = self
+        let (finished, touched, ready) = self
             .inner
             .tx(move |tx| {
-                let finished = steps::finish(tx, sends, results)?;
+                let (finished, touched) = steps::finish(tx, sends, results)?;
                 let ready = steps::prepare(tx, next, |t| inner.entry(t))?;
-                Ok((finished, ready))
+                Ok((finished, touched, ready))
             })
             .await?;
+        self.inner.announce(touched, ChangeCause::Push);
         for f in finished {
             match f {
                 Finished::Done(outcome) => self.count(outcome),
@@ -353,13 +356,15 @@ impl<S: Store, T: Transport> Run<'_, S, T> {
         let retry = send.retry;
         let may_resolve = retry < self.inner.options.max_conflict_retries;
         let decide = send.entry.as_ref().map(|e| Arc::clone(&e.decide));
-        let (step, send) = self
+        let (step, touched, send) = self
             .inner
             .tx(move |tx| {
-                let step = steps::on_conflict(tx, &send, remote, decide.as_ref(), may_resolve)?;
-                Ok((step, send))
+                let (step, touched) =
+                    steps::on_conflict(tx, &send, remote, decide.as_ref(), may_resolve)?;
+                Ok((step, touched, send))
             })
             .await?;
+        self.inner.announce(touched, ChangeCause::Push);
         match step {
             Step::Success => self.count(Outcome::Pushed),
             Step::Done => self.count(Outcome::Resolved),

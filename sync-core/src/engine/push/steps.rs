@@ -13,6 +13,9 @@
 //!    is a success; otherwise the table's policy resolves it, defers it as a stored
 //!    conflict, or aborts the push.
 //!
+//! Steps 4 and 5 also hand back the local rows they wrote ([`Touched`]): the driver
+//! announces them once the transaction committed, never from inside it.
+//!
 //! A crash between any two steps loses nothing: an operation whose answer was not
 //! stored stays queued and is sent again with the same key, and a server that
 //! remembers keys (ours) answers with the recorded result; one that does not
@@ -27,7 +30,7 @@ use crate::transport::{BatchWrite, TransportError, Write, WriteResult};
 use super::super::resolve::{
     self, Decider, RecordDecision, fit, fit_remote, settle, settle_with, stored_schema,
 };
-use super::super::{SyncError, TableEntry, outgoing};
+use super::super::{SyncError, TableEntry, Touched, outgoing};
 use super::OperationFailure;
 use super::key::op_key;
 
@@ -208,13 +211,14 @@ pub(super) enum Finished {
 
 /// Step 4, in one transaction: stores the answers of one batch. `results` holds one
 /// result per send, in order (a transport that answers fewer is malformed: the rest are
-/// failures).
+/// failures). Also hands back the local rows the answers changed.
 pub(super) fn finish(
     tx: &mut dyn StoreTx,
     sends: Vec<Send>,
     results: Vec<WriteResult>,
-) -> Result<Vec<Finished>, SyncError> {
+) -> Result<(Vec<Finished>, Touched), SyncError> {
     let mut schemas = Schemas::default();
+    let mut touched = Touched::default();
     let mut results = results.into_iter();
     let mut out = Vec::with_capacity(sends.len());
     for send in sends {
@@ -223,14 +227,15 @@ pub(super) fn finish(
                 message: "the transport answered fewer writes than it was given".into(),
             })
         });
-        out.push(finish_one(tx, &mut schemas, send, result)?);
+        out.push(finish_one(tx, &mut schemas, &mut touched, send, result)?);
     }
-    Ok(out)
+    Ok((out, touched))
 }
 
 fn finish_one(
     tx: &mut dyn StoreTx,
     schemas: &mut Schemas,
+    touched: &mut Touched,
     send: Send,
     result: WriteResult,
 ) -> Result<Finished, SyncError> {
@@ -241,7 +246,9 @@ fn finish_one(
     };
     let err = match result {
         Ok(copy) => {
-            finish_success_with(tx, schemas, &send.op, copy.as_ref())?;
+            if finish_success_with(tx, schemas, &send.op, copy.as_ref())? {
+                touched.row(&send.op.table, &send.op.item_id);
+            }
             return Ok(Finished::Done(accepted));
         }
         Err(e) => e,
@@ -249,7 +256,9 @@ fn finish_one(
     let kind = send.op.kind;
     // A delete of something already gone did what it was meant to.
     if kind == OpKind::Delete && err == TransportError::NotFound {
-        finish_success_with(tx, schemas, &send.op, None)?;
+        if finish_success_with(tx, schemas, &send.op, None)? {
+            touched.row(&send.op.table, &send.op.item_id);
+        }
         return Ok(Finished::Done(Outcome::Pushed));
     }
     if kind == OpKind::Update && err == TransportError::NotFound {
@@ -307,27 +316,32 @@ pub(super) enum Step {
 
 /// Step 5, in one transaction: decides a refusal, given the server's copy (`None`: the
 /// server has no row). `may_resolve` is false once a policy has had its retries: the
-/// conflict is then stored for the app.
+/// conflict is then stored for the app. Also hands back the local row, if it changed.
 pub(super) fn on_conflict(
     tx: &mut dyn StoreTx,
     send: &Send,
     remote: Option<Record>,
     decide: Option<&Decider>,
     may_resolve: bool,
-) -> Result<Step, SyncError> {
+) -> Result<(Step, Touched), SyncError> {
     let op = &send.op;
     let (table, id) = (op.table.as_str(), op.item_id.as_str());
+    let mut touched = Touched::default();
     let remote = remote.filter(|r| !r.is_deleted());
     // Idempotent re-send: the server already has exactly what we sent.
     if let (Some(s), Some(r)) = (send.item(), remote.as_ref())
         && same_data(tx, table, &s, r)?
     {
-        finish_success(tx, op, Some(r))?;
-        return Ok(Step::Success);
+        if finish_success(tx, op, Some(r))? {
+            touched.row(table, id);
+        }
+        return Ok((Step::Success, touched));
     }
     if op.kind == OpKind::Delete && remote.is_none() {
-        finish_success(tx, op, None)?;
-        return Ok(Step::Success);
+        if finish_success(tx, op, None)? {
+            touched.row(table, id);
+        }
+        return Ok((Step::Success, touched));
     }
     tracing::debug!(table, id, kind = ?op.kind, "push conflict");
     let mut conflict = StoredConflict::new(table, id, ConflictKind::Push);
@@ -344,21 +358,24 @@ pub(super) fn on_conflict(
         (Some(d), true) => d(&conflict)?,
         _ => RecordDecision::Defer,
     };
-    match decision {
+    let step = match decision {
         RecordDecision::Resolve(res) => {
             resolve::apply(tx, &conflict, res)?;
-            Ok(if tx.op(table, id)?.is_some() {
+            touched.row(table, id);
+            if tx.op(table, id)?.is_some() {
                 Step::Retry
             } else {
                 Step::Done
-            })
+            }
         }
+        // A stored conflict leaves the row as the app left it.
         RecordDecision::Defer => {
             tx.save_conflict(&conflict)?;
-            Ok(Step::Conflict)
+            Step::Conflict
         }
-        RecordDecision::AbortPush => Ok(Step::Abort),
-    }
+        RecordDecision::AbortPush => Step::Abort,
+    };
+    Ok((step, touched))
 }
 
 /// Whether the server's copy already holds every column we sent (so a re-send after a
@@ -383,12 +400,12 @@ pub(crate) fn same_data(
         .all(|(name, _)| sent_n.get(name) == remote.get(name)))
 }
 
-/// Finishes an operation the server accepted.
+/// Finishes an operation the server accepted; true when it wrote the local row.
 pub(crate) fn finish_success(
     tx: &mut dyn StoreTx,
     sent: &Operation,
     server_copy: Option<&Record>,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     finish_success_with(tx, &mut Schemas::default(), sent, server_copy)
 }
 
@@ -415,12 +432,12 @@ fn finish_success_with(
     schemas: &mut Schemas,
     sent: &Operation,
     server_copy: Option<&Record>,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let (table, id) = (sent.table.as_str(), sent.item_id.as_str());
     // An accepted delete leaves nothing, whatever row the answer carries (a server that
     // deletes hard may answer with the row as it was).
     let copy = server_copy.filter(|r| sent.kind != OpKind::Delete && !r.is_deleted());
-    match tx.op(table, id)? {
+    let wrote_row = match tx.op(table, id)? {
         // The entry as it was sent: done.
         Some(current) if current.seq == sent.seq && current.revision == sent.revision => {
             tx.remove_op(table, id)?;
@@ -429,12 +446,14 @@ fn finish_success_with(
                 None => None,
             };
             settle_with(tx, schema, table, id, copy)?;
+            true
         }
         Some(mut current) => {
             // Edited while in flight (or queued anew): the edit and its queue entry
             // stay; only the server's new version is learned, so the next push is not
             // a false conflict.
             let version = copy.and_then(|c| c.version()).map(str::to_owned);
+            let mut wrote_row = false;
             if let Some(c) = copy {
                 if let Some(mut row) = tx.get(table, id)? {
                     row.set(SystemColumn::Version.name(), version.clone());
@@ -443,6 +462,7 @@ fn finish_success_with(
                     }
                     let row = fit(tx, table, &row)?;
                     tx.upsert(table, &row)?;
+                    wrote_row = true;
                 }
                 let base = fit_remote(schemas.of(tx, table)?, c);
                 tx.set_base(table, &base)?;
@@ -454,11 +474,15 @@ fn finish_success_with(
             }
             current.version = version;
             tx.replace_op(&current)?;
+            wrote_row
         }
         // Already finished (a pull found the server holding our change).
-        None => settle(tx, table, id, copy)?,
-    }
-    Ok(())
+        None => {
+            settle(tx, table, id, copy)?;
+            true
+        }
+    };
+    Ok(wrote_row)
 }
 
 #[cfg(test)]
@@ -527,6 +551,7 @@ mod tests {
         store
             .transaction(|tx| finish(tx, s, results).map_err(store_error))
             .unwrap()
+            .0
     }
 
     fn store_error(e: SyncError) -> StoreError {
@@ -707,7 +732,8 @@ mod tests {
                 let remote = Some(row("a", "local", Some("v2")));
                 on_conflict(tx, &sa, remote, None, true).map_err(store_error)
             })
-            .unwrap();
+            .unwrap()
+            .0;
         assert!(matches!(step, Step::Success));
         assert!(op_of(&store, "a").is_none());
         let step = store
@@ -715,7 +741,8 @@ mod tests {
                 let remote = Some(row("b", "theirs", Some("v2")));
                 on_conflict(tx, &sb, remote, None, true).map_err(store_error)
             })
-            .unwrap();
+            .unwrap()
+            .0;
         assert!(matches!(step, Step::Conflict));
         let stored = store.read(|tx| tx.conflict(T, "b")).unwrap().unwrap();
         assert_eq!(
