@@ -427,3 +427,63 @@ fn a_pull_of_many_pages_prints_progress_lines_when_not_on_a_terminal() {
         "{e}"
     );
 }
+
+/// `todo watch` on one device shows what another device pushes, with no command on
+/// the watching device: its background syncer pulls by itself.
+#[test]
+fn todo_watch_shows_another_devices_push_by_itself() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = serve(dir.path());
+    let url = server.url.as_str();
+    let (a, b) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let mut child = Command::new(todo_binary())
+        .arg("--db")
+        .arg(&b)
+        .args(["--server", url, "watch", "--poll-secs", "1"])
+        .env_remove("TODO_DB")
+        .env_remove("TODO_SERVER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start `todo watch`");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = drain(child.stderr.take().expect("piped stderr"));
+    let watching = Killed(child);
+    let (lines, seen) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = String::new();
+    let mut wait_for = |what: &str, pred: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match seen.recv_timeout(left) {
+                Ok(line) => {
+                    output.push_str(&line);
+                    output.push('\n');
+                    if pred(&line) {
+                        return;
+                    }
+                }
+                Err(_) => panic!("`todo watch` never showed {what}; it printed:\n{output}"),
+            }
+        }
+    };
+    wait_for("that it synced", &|l| {
+        l == "-- synced" || l == "-- synced (live)"
+    });
+    todo(&a, url, &["add", "buy oat milk"]).ok();
+    todo(&a, url, &["push"]).ok();
+    wait_for("the other device's todo", &|l| l.ends_with("buy oat milk"));
+    drop(watching);
+    assert!(
+        !stderr.join().unwrap_or_default().contains("panicked"),
+        "{output}"
+    );
+}
