@@ -93,161 +93,20 @@ async fn pull_in_span<S: Store, T: Transport>(
     if let (Some(f), Some(entry)) = (&filter, inner.entry(table)) {
         columns::check_filter(&entry.schema, f, Scope::Pull)?;
     }
-    let max_pages = inner.options.max_pull_pages.max(1);
-    let t = table.to_owned();
-    let pending = inner.read(move |tx| Ok(tx.ops(Some(&t))?.len())).await?;
-    if pending > 0 {
-        let pushed = push::push(inner, Some(table.to_owned())).await?;
-        if pushed.status != PushStatus::Complete {
-            return Err(SyncError::PushIncomplete {
-                table: table.to_owned(),
-                status: pushed.status,
-            });
-        }
-        report.conflicts += pushed.conflicts;
-        report.resolved += pushed.resolved;
-        report.push = Some(pushed);
-    }
-    let decide = inner.entry(table).map(|e| Arc::clone(&e.decide));
-    let schema = inner.entry(table).map(|e| e.schema.clone());
-    let request_after = |after: Option<Watermark>| PullRequest {
-        after,
-        page_size: inner.options.page_size.max(1),
-        include_deleted: true,
-        filter: filter.clone(),
+    push_first(inner, table, &mut report).await?;
+    let this = Pull {
+        inner,
+        table,
+        query_id,
+        filter,
+        decide: inner.entry(table).map(|e| Arc::clone(&e.decide)),
+        schema: inner.entry(table).map(|e| e.schema.clone()),
+        max_pages: inner.options.max_pull_pages.max(1),
     };
-    let transport_error = |source: TransportError| SyncError::Transport {
-        table: table.to_owned(),
-        source,
-    };
-    let (t, q) = (table.to_owned(), query_id.to_owned());
     // The watermark this pull believes is stored; each page's transaction checks it.
-    let mut after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
+    let mut after = this.stored_watermark().await?;
     // Each turn reads one stream of pages, opened after the stored watermark.
-    'streams: loop {
-        if report.pages >= max_pages {
-            return Err(limit(&report));
-        }
-        let mut pages = std::pin::pin!(
-            inner
-                .transport
-                .pull_stream(table, request_after(after.clone()))
-        );
-        // The next page, read while the previous one was being stored.
-        let mut ahead = Some(pages.next().await);
-        // Pages stored from this stream, and whether the last one said more follow.
-        let (mut stored, mut more) = (0usize, false);
-        loop {
-            let page = match ahead.take().flatten() {
-                Some(Ok(page)) => page,
-                Some(Err(e)) if stored > 0 && resumable(&e) => {
-                    // The stream broke after storing something: go on after it.
-                    tracing::debug!(error = %e, stored, "stream broke; opening it again after the last stored page");
-                    continue 'streams;
-                }
-                Some(Err(e)) => return Err(transport_error(e)),
-                // The server ended the stream on purpose with rows still to come.
-                None if more && stored > 0 => {
-                    tracing::debug!(
-                        stored,
-                        "stream ended at the server's bound; opening the next"
-                    );
-                    continue 'streams;
-                }
-                None => break 'streams,
-            };
-            let n = page.records.len();
-            more = page.more;
-            if more && n > 0 && page.last.is_none() {
-                // Asked again from the same place, it would answer this page forever.
-                return Err(transport_error(TransportError::Malformed {
-                    message: "a page said more rows follow but gave no position to continue \
-                              after"
-                        .into(),
-                }));
-            }
-            let last = page.last.clone();
-            // Not beyond the bound: the page after the last one allowed is never read.
-            let read_on = more && n > 0 && report.pages + 1 < max_pages;
-            let (t, q, d, s, expected) = (
-                table.to_owned(),
-                query_id.to_owned(),
-                decide.clone(),
-                schema.clone(),
-                after.clone(),
-            );
-            // The page comes back out, to be freed here rather than on the store's thread,
-            // which is the busier one of a large pull.
-            let store = async {
-                let (mut applied, page) = inner
-                    .tx(move |tx| {
-                        let applied =
-                            apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
-                        Ok((applied, page))
-                    })
-                    .await?;
-                // Announced as soon as it committed, not once the page read ahead arrives:
-                // a live query shows each page while the pull goes on.
-                if let Some(changed) = applied.as_mut().map(|a| std::mem::take(&mut a.changed))
-                    && !changed.is_empty()
-                {
-                    inner.changed(table, changed, ChangeCause::Pull);
-                }
-                Ok::<_, SyncError>((applied, page))
-            };
-            let applied = if read_on {
-                // The next page is read while this one is written (one page ahead, no
-                // more). A store error ends the pull at once and drops the read.
-                let read = async { Ok(pages.next().await) };
-                let ((applied, _page), next) = tokio::try_join!(store, read)?;
-                ahead = Some(next);
-                applied
-            } else {
-                store.await?.0
-            };
-            report.pages += 1;
-            let Some(applied) = applied else {
-                // Another pull of this query (or a purge) moved the watermark since this
-                // stream was opened: nothing was written; start again from the stored one.
-                tracing::debug!("the watermark moved under this pull; starting again from it");
-                let (t, q) = (table.to_owned(), query_id.to_owned());
-                after = inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await?;
-                continue 'streams;
-            };
-            stored += 1;
-            if last.is_some() {
-                after = last;
-            }
-            report.received += n;
-            tracing::debug!(
-                rows = n,
-                received = report.received,
-                pages = report.pages,
-                conflicts = applied.conflicts.len(),
-                "page stored"
-            );
-            report.resolved += applied.resolved;
-            report.conflicts += applied.conflicts.len();
-            for id in applied.conflicts {
-                tracing::debug!(table, id = %id, "pull conflict");
-                inner.emit(SyncEvent::ConflictFound {
-                    table: table.to_owned(),
-                    id,
-                    kind: ConflictKind::Pull,
-                });
-            }
-            inner.emit(SyncEvent::PullProgress {
-                table: table.to_owned(),
-                received: report.received,
-            });
-            if !more || n == 0 {
-                break 'streams;
-            }
-            if !read_on {
-                return Err(limit(&report));
-            }
-        }
-    }
+    while this.stream(&mut report, &mut after).await? == Stream::Reopen {}
     tracing::debug!(
         received = report.received,
         pages = report.pages,
@@ -260,6 +119,231 @@ async fn pull_in_span<S: Store, T: Transport>(
         received: report.received,
     });
     Ok(report)
+}
+
+/// A pull pushes the table's pending operations first: a pulled row never overwrites
+/// a local change the server has not seen; a push that cannot finish ends the pull.
+async fn push_first<S: Store, T: Transport>(
+    inner: &Arc<Inner<S, T>>,
+    table: &str,
+    report: &mut PullReport,
+) -> Result<(), SyncError> {
+    let t = table.to_owned();
+    let pending = inner.read(move |tx| Ok(tx.ops(Some(&t))?.len())).await?;
+    if pending == 0 {
+        return Ok(());
+    }
+    let pushed = push::push(inner, Some(table.to_owned())).await?;
+    if pushed.status != PushStatus::Complete {
+        return Err(SyncError::PushIncomplete {
+            table: table.to_owned(),
+            status: pushed.status,
+        });
+    }
+    report.conflicts += pushed.conflicts;
+    report.resolved += pushed.resolved;
+    report.push = Some(pushed);
+    Ok(())
+}
+
+/// What one pull of one query needs at every page.
+struct Pull<'a, S, T> {
+    inner: &'a Arc<Inner<S, T>>,
+    table: &'a str,
+    query_id: &'a str,
+    filter: Option<Filter>,
+    decide: Option<Decider>,
+    schema: Option<crate::model::TableSchema>,
+    max_pages: usize,
+}
+
+/// How one stream of pages ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Stream {
+    /// Open another after the last stored page (the stream broke, the server ended it
+    /// at its bound, or the watermark moved under it).
+    Reopen,
+    /// The pull is complete.
+    Done,
+}
+
+/// What the next item of a stream means.
+enum Next {
+    Page(PullPage),
+    Reopen,
+    Done,
+}
+
+impl<S: Store, T: Transport> Pull<'_, S, T> {
+    async fn stored_watermark(&self) -> Result<Option<Watermark>, SyncError> {
+        let (t, q) = (self.table.to_owned(), self.query_id.to_owned());
+        self.inner.read(move |tx| Ok(tx.watermark(&t, &q)?)).await
+    }
+
+    fn transport_error(&self, source: TransportError) -> SyncError {
+        SyncError::Transport {
+            table: self.table.to_owned(),
+            source,
+        }
+    }
+
+    /// Reads one stream of pages opened after `after`, storing each page (and moving
+    /// `after`) while the next is read.
+    async fn stream(
+        &self,
+        report: &mut PullReport,
+        after: &mut Option<Watermark>,
+    ) -> Result<Stream, SyncError> {
+        if report.pages >= self.max_pages {
+            return Err(limit(report));
+        }
+        let request = PullRequest {
+            after: after.clone(),
+            page_size: self.inner.options.page_size.max(1),
+            include_deleted: true,
+            filter: self.filter.clone(),
+        };
+        let mut pages = std::pin::pin!(self.inner.transport.pull_stream(self.table, request));
+        // The next page, read while the previous one was being stored.
+        let mut ahead = Some(pages.next().await);
+        // Pages stored from this stream, and whether the last one said more follow.
+        let (mut stored, mut more) = (0usize, false);
+        loop {
+            let page = match self.next(ahead.take().flatten(), stored, more)? {
+                Next::Page(page) => page,
+                Next::Reopen => return Ok(Stream::Reopen),
+                Next::Done => return Ok(Stream::Done),
+            };
+            let n = page.records.len();
+            more = page.more;
+            if more && n > 0 && page.last.is_none() {
+                // Asked again from the same place, it would answer this page forever.
+                return Err(self.transport_error(TransportError::Malformed {
+                    message: "a page said more rows follow but gave no position to continue \
+                              after"
+                        .into(),
+                }));
+            }
+            let last = page.last.clone();
+            // Not beyond the bound: the page after the last one allowed is never read.
+            let read_on = more && n > 0 && report.pages + 1 < self.max_pages;
+            let applied = if read_on {
+                // The next page is read while this one is written (one page ahead, no
+                // more). A store error ends the pull at once and drops the read.
+                let read = async { Ok(pages.next().await) };
+                let (applied, next) = tokio::try_join!(self.store(page, after.clone()), read)?;
+                ahead = Some(next);
+                applied
+            } else {
+                self.store(page, after.clone()).await?
+            };
+            report.pages += 1;
+            let Some(applied) = applied else {
+                // Another pull of this query (or a purge) moved the watermark since this
+                // stream was opened: nothing was written; start again from the stored one.
+                tracing::debug!("the watermark moved under this pull; starting again from it");
+                *after = self.stored_watermark().await?;
+                return Ok(Stream::Reopen);
+            };
+            stored += 1;
+            if last.is_some() {
+                *after = last;
+            }
+            self.count(report, n, applied);
+            if !more || n == 0 {
+                return Ok(Stream::Done);
+            }
+            if !read_on {
+                return Err(limit(report));
+            }
+        }
+    }
+
+    /// What the stream's next item means, given how many of its pages were stored and
+    /// whether the last said more follow.
+    fn next(
+        &self,
+        item: Option<Result<PullPage, TransportError>>,
+        stored: usize,
+        more: bool,
+    ) -> Result<Next, SyncError> {
+        match item {
+            Some(Ok(page)) => Ok(Next::Page(page)),
+            Some(Err(e)) if stored > 0 && resumable(&e) => {
+                // The stream broke after storing something: go on after it.
+                tracing::debug!(error = %e, stored, "stream broke; opening it again after the last stored page");
+                Ok(Next::Reopen)
+            }
+            Some(Err(e)) => Err(self.transport_error(e)),
+            // The server ended the stream on purpose with rows still to come.
+            None if more && stored > 0 => {
+                tracing::debug!(
+                    stored,
+                    "stream ended at the server's bound; opening the next"
+                );
+                Ok(Next::Reopen)
+            }
+            None => Ok(Next::Done),
+        }
+    }
+
+    /// Stores a page in one transaction, if the stored watermark is still `expected`,
+    /// and announces the rows it changed once committed (not once the page read ahead
+    /// arrives: a live query shows each page while the pull goes on). The page is freed
+    /// here rather than on the store's thread, the busier one of a large pull.
+    async fn store(
+        &self,
+        page: PullPage,
+        expected: Option<Watermark>,
+    ) -> Result<Option<Applied>, SyncError> {
+        let (t, q, d, s) = (
+            self.table.to_owned(),
+            self.query_id.to_owned(),
+            self.decide.clone(),
+            self.schema.clone(),
+        );
+        let (mut applied, page) = self
+            .inner
+            .tx(move |tx| {
+                let applied = apply_page(tx, &t, &q, &expected, &page, d.as_ref(), s.as_ref())?;
+                Ok((applied, page))
+            })
+            .await?;
+        drop(page);
+        if let Some(changed) = applied.as_mut().map(|a| std::mem::take(&mut a.changed))
+            && !changed.is_empty()
+        {
+            self.inner.changed(self.table, changed, ChangeCause::Pull);
+        }
+        Ok(applied)
+    }
+
+    /// Counts a stored page into the report and tells the app.
+    fn count(&self, report: &mut PullReport, rows: usize, applied: Applied) {
+        let table = self.table;
+        report.received += rows;
+        tracing::debug!(
+            rows,
+            received = report.received,
+            pages = report.pages,
+            conflicts = applied.conflicts.len(),
+            "page stored"
+        );
+        report.resolved += applied.resolved;
+        report.conflicts += applied.conflicts.len();
+        for id in applied.conflicts {
+            tracing::debug!(table, id = %id, "pull conflict");
+            self.inner.emit(SyncEvent::ConflictFound {
+                table: table.to_owned(),
+                id,
+                kind: ConflictKind::Pull,
+            });
+        }
+        self.inner.emit(SyncEvent::PullProgress {
+            table: table.to_owned(),
+            received: report.received,
+        });
+    }
 }
 
 /// The bound on pages was reached with more rows to come.

@@ -17,6 +17,9 @@ pub use memory::{AppliedWrite, Fault, MemoryRemote, MemoryTransport};
 use std::future::Future;
 
 pub use futures_core::Stream;
+/// `next()` and the other combinators on a [`Stream`] (a pull's pages, a change feed, a
+/// live query), so that an app needs no crate of its own to read them.
+pub use futures_util::StreamExt;
 
 use crate::model::{Record, TableSchema};
 use crate::store::{Filter, Watermark};
