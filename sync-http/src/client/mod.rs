@@ -49,6 +49,7 @@
 mod answer;
 mod batch;
 mod builder;
+mod feed;
 mod page;
 mod pull;
 mod retry;
