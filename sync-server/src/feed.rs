@@ -393,4 +393,48 @@ mod tests {
         let recent = hub.event_id(RESUME_RING as u64);
         assert!(hub.subscribe(Some(&recent)).2.is_some());
     }
+
+    /// However many writes pass a feed that is not read, it holds one flag per table;
+    /// past the ring it cannot tell which tables changed and pokes them all.
+    #[tokio::test]
+    async fn a_feed_that_falls_behind_the_ring_pokes_every_table() {
+        let db = crate::store::SqliteBackend::open_in_memory().unwrap();
+        let config = Arc::new(Config::new(Arc::new(db)).feed(
+            Duration::from_secs(15),
+            10,
+            10,
+            Duration::ZERO,
+        ));
+        let (rx, seq, _) = config.hub.subscribe(None);
+        let asked = |name: &str| Asked {
+            name: name.into(),
+            key: name.to_ascii_lowercase(),
+        };
+        let mut feed = Feed {
+            config: Arc::clone(&config),
+            rx,
+            asked: vec![asked("A"), asked("B")],
+            due: vec![false; 2],
+            owner: String::new(),
+            seq,
+            opened: true,
+            next_poke: Instant::now(),
+            last_write: Instant::now(),
+            _permit: Arc::clone(&config.feed_slots).try_acquire_owned().unwrap(),
+        };
+        for _ in 0..RESUME_RING * 3 {
+            config.hub.publish(Some("unasked"), "");
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(5), feed.next())
+            .await
+            .expect("pokes at once")
+            .unwrap();
+        let text = String::from_utf8_lossy(&chunk);
+        assert!(
+            text.contains(r#"{"table":"A"}"#) && text.contains(r#"{"table":"B"}"#),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("id: {}\n\n", config.hub.event_id(feed.seq))));
+        assert_eq!(feed.due, [false, false]);
+    }
 }

@@ -53,6 +53,11 @@ pub struct FeedLimits {
 }
 
 /// A poke's `data`.
+///
+/// ```
+/// let d: sync_http::wire::feed::PokeData = serde_json::from_str(r#"{"table":"Todo"}"#).unwrap();
+/// assert_eq!(d.table, "Todo");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PokeData {
     /// The table, as the client named it.
@@ -80,6 +85,11 @@ pub fn poke_event(table: &str, id: Option<&str>) -> Vec<u8> {
 }
 
 /// One event as an [`EventReader`] gives it.
+///
+/// ```
+/// let e = sync_http::wire::feed::Sse { event: "poke".into(), data: r#"{"table":"A"}"#.into(), id: None };
+/// assert_eq!(e.poke_table().as_deref(), Some("A"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sse {
     /// The `event` field (`message` when absent, as the standard says).
@@ -104,6 +114,12 @@ impl Sse {
 }
 
 /// A line or an event past the reader's bound.
+///
+/// ```
+/// let mut r = sync_http::wire::feed::EventReader::new(8);
+/// let e = r.push(b"data: far too long", &mut Vec::new()).unwrap_err();
+/// assert_eq!(e.to_string(), "the feed sent a line or event longer than 8 bytes");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the feed sent a line or event longer than {limit} bytes")]
 pub struct TooLong {
@@ -115,6 +131,16 @@ pub struct TooLong {
 /// is dropped), an empty line ends an event, `:` lines are comments, and unknown
 /// fields are ignored, as the SSE standard says. A line, and an event's data, is at
 /// most `max` bytes.
+///
+/// ```
+/// use sync_http::wire::feed::EventReader;
+/// let mut reader = EventReader::new(1024);
+/// let mut out = Vec::new();
+/// reader.push(b"event: poke\ndata: {\"table\":\"A\"}\n", &mut out).unwrap();
+/// assert!(out.is_empty(), "not ended yet");
+/// reader.push(b"\n", &mut out).unwrap();
+/// assert_eq!(out[0].poke_table().as_deref(), Some("A"));
+/// ```
 #[derive(Debug)]
 pub struct EventReader {
     max: usize,
