@@ -122,6 +122,14 @@ pub struct Config {
     pub(crate) max_batch_bytes: usize,
     pub(crate) key_window: std::time::Duration,
     pub(crate) max_stream_rows: u64,
+    /// The change feed's writes, from this instance and (PostgreSQL) the others.
+    pub(crate) hub: Arc<crate::feed::Hub>,
+    pub(crate) feed_heartbeat: std::time::Duration,
+    pub(crate) feed_coalesce: std::time::Duration,
+    pub(crate) max_feed_tables: usize,
+    pub(crate) max_feed_connections: usize,
+    /// One permit per open feed.
+    pub(crate) feed_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A declared table and whether the backend has it yet.
@@ -154,7 +162,17 @@ impl Config {
     /// assert_eq!(config.max_page_size_value(), sync_server::DEFAULT_MAX_PAGE_SIZE);
     /// ```
     pub fn new(backend: Arc<dyn Backend>) -> Config {
+        let hub = Arc::new(crate::feed::Hub::new());
+        backend.feed_changes(crate::feed::sink(&hub));
         Config {
+            hub,
+            feed_heartbeat: crate::feed::DEFAULT_FEED_HEARTBEAT,
+            feed_coalesce: crate::feed::DEFAULT_FEED_COALESCE,
+            max_feed_tables: crate::feed::DEFAULT_MAX_FEED_TABLES,
+            max_feed_connections: crate::feed::DEFAULT_MAX_FEED_CONNECTIONS,
+            feed_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::feed::DEFAULT_MAX_FEED_CONNECTIONS,
+            )),
             backend,
             auth: Auth::None,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
@@ -224,6 +242,34 @@ impl Config {
     /// ```
     pub fn max_stream_rows(mut self, rows: u64) -> Config {
         self.max_stream_rows = rows.max(1);
+        self
+    }
+
+    /// The change feed's bounds (`GET /tablesync/v1/feed`): a heartbeat at least every
+    /// `heartbeat` (keep it below the connection's idle timeout, which it resets), at
+    /// most `max_tables` tables per feed, at most `max_connections` feeds open at once
+    /// (each is also one connection of the connection cap; past it a 503), and pokes of
+    /// one feed at least `coalesce` apart (writes in between become one poke per table).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let db = sync_server::store::SqliteBackend::open_in_memory().unwrap();
+    /// let config = sync_server::Config::new(std::sync::Arc::new(db))
+    ///     .feed(Duration::from_secs(15), 100, 1000, Duration::from_millis(100));
+    /// # drop(config);
+    /// ```
+    pub fn feed(
+        mut self,
+        heartbeat: std::time::Duration,
+        max_tables: usize,
+        max_connections: usize,
+        coalesce: std::time::Duration,
+    ) -> Config {
+        self.feed_heartbeat = heartbeat.max(std::time::Duration::from_millis(10));
+        self.max_feed_tables = max_tables.max(1);
+        self.max_feed_connections = max_connections.min(tokio::sync::Semaphore::MAX_PERMITS);
+        self.feed_slots = Arc::new(tokio::sync::Semaphore::new(self.max_feed_connections));
+        self.feed_coalesce = coalesce;
         self
     }
 

@@ -48,6 +48,7 @@ pub(crate) fn router(config: Config) -> Router {
             &format!("{}/{{table}}", sync_http::wire::stream::STREAM_PATH),
             get(crate::stream::rows),
         )
+        .route(sync_http::wire::feed::FEED_PATH, get(crate::feed::open))
         .route(
             "/tables/{table}/{id}",
             get(get_one).patch(update).delete(delete).post(undelete),
@@ -381,6 +382,14 @@ fn if_match(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// Tells this instance's feeds that `owner` committed a write to `table` (a refusal
+/// wrote nothing); see [`crate::feed`].
+fn written(config: &Config, table: &str, owner: &str, outcome: &Outcome) {
+    if matches!(outcome, Outcome::Done(_)) {
+        config.hub.publish(Some(table), owner);
+    }
+}
+
 fn answer(outcome: Outcome, ok: StatusCode) -> Response {
     match outcome {
         Outcome::Done(row) => row_response(ok, &row, None),
@@ -474,7 +483,9 @@ async fn insert(
         None => uuid::Uuid::new_v4().to_string(),
     };
     let op = WriteOp::Insert { data: item.data };
-    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    let owner = owner(o);
+    let outcome = config.backend.write(&table, &owner, &id, op).await?;
+    written(&config, &table, &owner, &outcome);
     Ok(answer(outcome, StatusCode::CREATED))
 }
 
@@ -502,7 +513,9 @@ async fn update(
         if_match,
         body_version: item.version,
     };
-    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    let owner = owner(o);
+    let outcome = config.backend.write(&table, &owner, &id, op).await?;
+    written(&config, &table, &owner, &outcome);
     Ok(answer(outcome, StatusCode::OK))
 }
 
@@ -518,7 +531,9 @@ async fn delete(
     let op = WriteOp::Delete {
         if_match: if_match(&headers)?,
     };
-    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    let owner = owner(o);
+    let outcome = config.backend.write(&table, &owner, &id, op).await?;
+    written(&config, &table, &owner, &outcome);
     Ok(answer(outcome, StatusCode::OK))
 }
 
@@ -534,7 +549,9 @@ async fn undelete(
     let op = WriteOp::Undelete {
         if_match: if_match(&headers)?,
     };
-    let outcome = config.backend.write(&table, &owner(o), &id, op).await?;
+    let owner = owner(o);
+    let outcome = config.backend.write(&table, &owner, &id, op).await?;
+    written(&config, &table, &owner, &outcome);
     Ok(answer(outcome, StatusCode::CREATED))
 }
 
@@ -552,6 +569,10 @@ async fn discover(State(config): State<Arc<Config>>) -> Response {
         }),
         stream: Some(sync_http::wire::stream::StreamLimits {
             max_rows: config.max_stream_rows,
+        }),
+        feed: Some(sync_http::wire::feed::FeedLimits {
+            heartbeat_seconds: config.feed_heartbeat.as_secs().max(1),
+            max_tables: config.max_feed_tables as u64,
         }),
     })
     .into_response()
@@ -606,8 +627,19 @@ async fn push_batch(
         }
     }
     if !ops.is_empty() {
-        let answers = config.backend.write_batch(&owner(o), ops).await?;
-        for (slot, answer) in slots.into_iter().zip(answers) {
+        let owner = owner(o);
+        let tables: Vec<String> = ops.iter().map(|op| op.table.clone()).collect();
+        let answers = config.backend.write_batch(&owner, ops).await?;
+        let mut poked: Vec<String> = Vec::new();
+        for ((slot, answer), table) in slots.into_iter().zip(answers).zip(tables) {
+            if let Ok(a) = &answer
+                && matches!(a.status, 200 | 201)
+                && !a.replayed
+                && !poked.iter().any(|t| t.eq_ignore_ascii_case(&table))
+            {
+                config.hub.publish(Some(&table), &owner);
+                poked.push(table);
+            }
             results[slot] = Some(match answer {
                 Ok(a) => answer_result(a),
                 Err(e) => error_result(ApiError::from(e)),

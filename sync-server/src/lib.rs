@@ -38,6 +38,7 @@
 pub mod auth;
 mod config;
 mod error;
+mod feed;
 mod http;
 pub mod query;
 pub mod schema;
@@ -51,6 +52,10 @@ pub use config::{
     MIN_JWT_SECRET_LEN,
 };
 pub use error::ApiError;
+pub use feed::{
+    DEFAULT_FEED_COALESCE, DEFAULT_FEED_HEARTBEAT, DEFAULT_MAX_FEED_CONNECTIONS,
+    DEFAULT_MAX_FEED_TABLES,
+};
 pub use http::{MAX_ID_LEN, validate_id};
 pub use serve::{
     DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,

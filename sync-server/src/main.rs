@@ -105,6 +105,21 @@ struct Args {
     /// answer then says more follow and the client asks again after its last row.
     #[arg(long, env = "TABLESYNC_MAX_STREAM_ROWS", default_value_t = sync_server::DEFAULT_MAX_STREAM_ROWS as usize, value_parser = parse_positive)]
     max_stream_rows: usize,
+    /// Seconds between the change feed's heartbeats (`GET /tablesync/v1/feed`); below
+    /// --idle-timeout, which a heartbeat resets.
+    #[arg(long, env = "TABLESYNC_FEED_HEARTBEAT_SECS", default_value_t = sync_server::DEFAULT_FEED_HEARTBEAT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    feed_heartbeat_secs: u64,
+    /// Most change feeds open at once (each is also a connection of --max-connections);
+    /// past it a feed request is a 503 and its client polls.
+    #[arg(long, env = "TABLESYNC_MAX_FEED_CONNECTIONS", default_value_t = sync_server::DEFAULT_MAX_FEED_CONNECTIONS, value_parser = parse_positive)]
+    max_feed_connections: usize,
+    /// Most tables one change feed may ask about.
+    #[arg(long, env = "TABLESYNC_MAX_FEED_TABLES", default_value_t = sync_server::DEFAULT_MAX_FEED_TABLES, value_parser = parse_positive)]
+    max_feed_tables: usize,
+    /// Milliseconds between two pokes of one feed at least: the writes in between
+    /// become one poke per table.
+    #[arg(long, env = "TABLESYNC_FEED_COALESCE_MS", default_value_t = sync_server::DEFAULT_FEED_COALESCE.as_millis() as u64)]
+    feed_coalesce_ms: u64,
 }
 
 /// A whole number of at least 1.
@@ -202,7 +217,22 @@ async fn main() -> std::process::ExitCode {
         .max_batch(args.max_batch, args.max_batch_bytes)
         .max_stream_rows(args.max_stream_rows as u64)
         .max_filter_terms(args.max_filter_terms)
-        .max_filter_depth(args.max_filter_depth);
+        .max_filter_depth(args.max_filter_depth)
+        .feed(
+            Duration::from_secs(args.feed_heartbeat_secs),
+            args.max_feed_tables,
+            args.max_feed_connections,
+            Duration::from_millis(args.feed_coalesce_ms),
+        );
+    if Duration::from_secs(args.feed_heartbeat_secs) >= args.idle_timeout {
+        tracing::error!(
+            "refusing to start: --feed-heartbeat-secs ({}) must be below --idle-timeout \
+             ({} s), or every change feed is closed as idle",
+            args.feed_heartbeat_secs,
+            args.idle_timeout.as_secs_f64()
+        );
+        return std::process::ExitCode::FAILURE;
+    }
     if let Some(tables) = args.tables {
         config = config.tables(tables);
     }
@@ -284,5 +314,18 @@ mod tests {
         assert_eq!(args.header_timeout, Duration::from_secs(2));
         assert_eq!(args.idle_timeout, sync_server::DEFAULT_IDLE_TIMEOUT);
         assert_eq!(args.max_connections, Some(50));
+        assert_eq!(args.feed_heartbeat_secs, 15);
+        let args = Args::parse_from([
+            "tablesync-server",
+            "--feed-heartbeat-secs",
+            "5",
+            "--max-feed-connections",
+            "10",
+        ]);
+        assert_eq!(
+            (args.feed_heartbeat_secs, args.max_feed_connections),
+            (5, 10)
+        );
+        assert!(Args::try_parse_from(["tablesync-server", "--feed-heartbeat-secs", "0"]).is_err());
     }
 }

@@ -24,7 +24,9 @@
 //! spinning or exiting.
 //!
 //! On shutdown the loop stops accepting, idle connections close at once, and requests
-//! in flight are finished (each within the request timeout).
+//! in flight are finished (each within the request timeout). A change feed's answer
+//! never finishes by itself: its connection is closed at once (its client opens the
+//! feed again elsewhere, or later).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -223,6 +225,9 @@ struct Watch {
     /// Evicted: close now.
     evict: Notify,
     evicted: AtomicBool,
+    /// Its answer stays open until the client leaves (a change feed): at shutdown it is
+    /// closed, not waited for.
+    long_lived: AtomicBool,
 }
 
 impl Watch {
@@ -232,6 +237,7 @@ impl Watch {
             changed: Notify::new(),
             evict: Notify::new(),
             evicted: AtomicBool::new(false),
+            long_lived: AtomicBool::new(false),
         }
     }
 
@@ -574,6 +580,10 @@ async fn connection(
     tokio::pin!(conn);
     let mut draining = false;
     loop {
+        if draining && watch.long_lived.load(Ordering::Relaxed) {
+            tracing::debug!("closing a long-lived answer: shutting down");
+            break;
+        }
         let deadline = watch.deadline(&limits);
         tokio::select! {
             // The connection first: a head already in the socket buffer when the task
@@ -630,7 +640,12 @@ async fn answer(
     });
     let limit = limits.request_timeout;
     Ok(match tokio::time::timeout(limit, app.oneshot(req)).await {
-        Ok(Ok(resp)) => resp,
+        Ok(Ok(resp)) => {
+            if resp.extensions().get::<crate::feed::LongLived>().is_some() {
+                watch.long_lived.store(true, Ordering::Relaxed);
+            }
+            resp
+        }
         Ok(Err(never)) => match never {},
         Err(_) if !received.load(Ordering::Relaxed) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::protocol::{self, Current, Refusal, Request};
-use super::{NetworkKind, PullPage, PullRequest, Transport, TransportError};
+use super::{ChangeStream, NetworkKind, Poke, PullPage, PullRequest, Transport, TransportError};
 use crate::model::{Record, SystemColumn, Value, instant};
 use crate::store::{OpKind, Watermark};
 
@@ -40,6 +40,27 @@ struct Server {
     last_ms: i64,
     frozen_ms: Option<i64>,
     applied: Vec<AppliedWrite>,
+    feed: FeedClock,
+}
+
+/// What the change feeds watch: writes are numbered, each table remembers its last,
+/// and a `watch` channel says the number moved. So any number of writes between two
+/// looks are one poke per table, and a feed holds O(tables), never O(writes).
+struct FeedClock {
+    seq: u64,
+    /// By lowercased table name: the number of its last write.
+    tables: HashMap<String, u64>,
+    moved: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for FeedClock {
+    fn default() -> FeedClock {
+        FeedClock {
+            seq: 0,
+            tables: HashMap::new(),
+            moved: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 const UPDATED: &str = "updatedAt";
@@ -83,6 +104,10 @@ impl Server {
         let now = instant::millis_to_wire(self.now_ms());
         row.set(VERSION, version.clone());
         row.set(UPDATED, now);
+        self.feed.seq += 1;
+        let seq = self.feed.seq;
+        self.feed.tables.insert(table.to_ascii_lowercase(), seq);
+        self.feed.moved.send_replace(seq);
         self.applied.push(AppliedWrite {
             table: table.to_owned(),
             id: id.to_owned(),
@@ -293,6 +318,7 @@ impl MemoryRemote {
         MemoryTransport {
             remote: self.clone(),
             faults: Arc::new(Mutex::new(Faults::default())),
+            break_feeds: Arc::new(tokio::sync::watch::channel(None).0),
         }
     }
 
@@ -387,6 +413,8 @@ impl Fault {
 struct Faults {
     queue: VecDeque<Fault>,
     offline: bool,
+    /// The server offers no feed (as Microsoft's): `change_feed` is `Ok(None)`.
+    no_feed: bool,
     calls: u64,
     in_flight: usize,
     peak_in_flight: usize,
@@ -422,6 +450,8 @@ impl Drop for InFlight<'_> {
 pub struct MemoryTransport {
     remote: MemoryRemote,
     faults: Arc<Mutex<Faults>>,
+    /// Ends this connection's open feeds with the error sent.
+    break_feeds: Arc<tokio::sync::watch::Sender<Option<TransportError>>>,
 }
 
 impl MemoryTransport {
@@ -449,9 +479,49 @@ impl MemoryTransport {
         f.offline = false;
     }
 
-    /// While offline, every call fails with a network error and reaches nothing.
+    /// While offline, every call fails with a network error and reaches nothing, and
+    /// the change feeds open on this connection end with that error.
     pub fn set_offline(&self, offline: bool) {
         self.faults().offline = offline;
+        if offline {
+            self.break_feeds(offline_error());
+        }
+    }
+
+    /// Ends every change feed open on this connection with `error` (a dropped
+    /// connection, a server restart), so that a test sees a syncer open it again.
+    /// Feeds opened afterwards are not affected. To refuse opening one, queue a
+    /// [`Fault`] as for any call.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use futures_util::StreamExt;
+    /// use sync_core::transport::{MemoryRemote, Transport, TransportError};
+    /// let client = MemoryRemote::new().transport();
+    /// let mut feed = client.change_feed(vec!["Todo".into()], None).await.unwrap().unwrap();
+    /// client.break_feeds(TransportError::network("reset"));
+    /// assert!(feed.next().await.unwrap().is_err());
+    /// assert!(feed.next().await.is_none(), "an error ends the feed");
+    /// # });
+    /// ```
+    pub fn break_feeds(&self, error: TransportError) {
+        self.break_feeds.send_replace(Some(error));
+    }
+
+    /// Whether the server behind this connection offers a change feed (default: yes).
+    /// Without one, [`Transport::change_feed`] is `Ok(None)`, as against Microsoft's
+    /// server, and a syncer polls.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use sync_core::transport::{MemoryRemote, Transport};
+    /// let client = MemoryRemote::new().transport();
+    /// client.set_feed(false);
+    /// assert!(client.change_feed(vec!["Todo".into()], None).await.unwrap().is_none());
+    /// # });
+    /// ```
+    pub fn set_feed(&self, offered: bool) {
+        self.faults().no_feed = !offered;
     }
 
     /// How many calls this connection made.
@@ -481,11 +551,7 @@ impl MemoryTransport {
             faults.peak_in_flight = faults.peak_in_flight.max(faults.in_flight);
             if faults.offline {
                 faults.in_flight -= 1;
-                return Err(TransportError::network_from(
-                    NetworkKind::Connect,
-                    "offline",
-                    std::io::Error::from(std::io::ErrorKind::NotConnected),
-                ));
+                return Err(offline_error());
             }
             faults.queue.pop_front()
         };
@@ -516,7 +582,164 @@ impl MemoryTransport {
     }
 }
 
+fn offline_error() -> TransportError {
+    TransportError::network_from(
+        NetworkKind::Connect,
+        "offline",
+        std::io::Error::from(std::io::ErrorKind::NotConnected),
+    )
+}
+
+/// An open change feed of a [`MemoryTransport`].
+struct MemoryFeed {
+    remote: MemoryRemote,
+    moved: tokio::sync::watch::Receiver<u64>,
+    broken: tokio::sync::watch::Receiver<Option<TransportError>>,
+    /// As asked, and lowercased.
+    tables: Vec<(String, String)>,
+    /// Per table, the number of the last write poked about.
+    seen: Vec<u64>,
+    ready: VecDeque<Poke>,
+    ended: bool,
+}
+
+impl MemoryFeed {
+    /// Queues a poke for each table written since its last one; only the last carries
+    /// the event id, as on the tablesync server (a caller that stops after an earlier
+    /// one resumes from before them all).
+    fn look(&mut self) {
+        let server = self.remote.lock();
+        let seq = server.feed.seq;
+        let mut due = Vec::new();
+        for (n, (_, key)) in self.tables.iter().enumerate() {
+            let last = server.feed.tables.get(key).copied().unwrap_or(0);
+            if last > self.seen[n] {
+                self.seen[n] = last;
+                due.push(n);
+            }
+        }
+        drop(server);
+        let count = due.len();
+        for (k, n) in due.into_iter().enumerate() {
+            let id = (k + 1 == count).then(|| seq.to_string());
+            self.ready
+                .push_back(Poke::new(self.tables[n].0.clone(), id));
+        }
+    }
+
+    async fn next(&mut self) -> Option<Result<Poke, TransportError>> {
+        loop {
+            if self.ended {
+                return None;
+            }
+            if let Some(poke) = self.ready.pop_front() {
+                return Some(Ok(poke));
+            }
+            tokio::select! {
+                moved = self.moved.changed() => match moved {
+                    Ok(()) => self.look(),
+                    Err(_) => return None,
+                },
+                broken = self.broken.changed() => {
+                    let error = match broken {
+                        Ok(()) => self.broken.borrow_and_update().clone(),
+                        Err(_) => None,
+                    };
+                    if let Some(e) = error {
+                        self.ended = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Transport for MemoryTransport {
+    /// A feed of the writes to these tables, by anyone: every write bumps a counter,
+    /// which is the event id; resuming from an id pokes the tables written since, and
+    /// from one this server never gave, every table. Opening is a call (faults and
+    /// offline apply); [`MemoryTransport::set_feed`] turns the feed off and
+    /// [`MemoryTransport::break_feeds`] ends open ones.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use futures_util::StreamExt;
+    /// use sync_core::transport::{MemoryRemote, Transport};
+    /// use sync_core::Record;
+    /// let remote = MemoryRemote::new();
+    /// let client = remote.transport();
+    /// let mut feed = client.change_feed(vec!["Todo".into()], None).await.unwrap().unwrap();
+    /// let mut item = Record::new();
+    /// item.set("id", "a");
+    /// remote.write("Todo", item).unwrap();
+    /// let poke = feed.next().await.unwrap().unwrap();
+    /// assert_eq!((poke.table.as_str(), poke.event_id.as_deref()), ("Todo", Some("1")));
+    /// # });
+    /// ```
+    async fn change_feed(
+        &self,
+        tables: Vec<String>,
+        last_event_id: Option<String>,
+    ) -> Result<Option<ChangeStream>, TransportError> {
+        if self.faults().no_feed {
+            return Ok(None);
+        }
+        let broken = self.break_feeds.subscribe();
+        let tables: Vec<(String, String)> = tables
+            .into_iter()
+            .map(|t| {
+                let key = t.to_ascii_lowercase();
+                (t, key)
+            })
+            .collect();
+        let (moved, seen) = self
+            .call(|s| {
+                let now = |key: &String| s.feed.tables.get(key).copied().unwrap_or(0);
+                let seen: Vec<u64> = match last_event_id.as_deref().map(str::parse::<u64>) {
+                    None => tables.iter().map(|(_, k)| now(k)).collect(),
+                    Some(Ok(id)) if id <= s.feed.seq => {
+                        tables.iter().map(|(_, k)| now(k).min(id)).collect()
+                    }
+                    // An id this server never gave: it cannot tell, so every table.
+                    Some(_) => vec![u64::MAX; tables.len()],
+                };
+                Ok((s.feed.moved.subscribe(), seen))
+            })
+            .await?;
+        let mut ready = VecDeque::new();
+        let mut start = Vec::with_capacity(seen.len());
+        let server = self.remote.lock();
+        for ((name, key), seen) in tables.iter().zip(seen) {
+            if seen == u64::MAX {
+                ready.push_back(Poke::new(name.clone(), None));
+                start.push(server.feed.tables.get(key).copied().unwrap_or(0));
+            } else {
+                start.push(seen);
+            }
+        }
+        if let Some(last) = ready.back_mut() {
+            last.event_id = Some(server.feed.seq.to_string());
+        }
+        drop(server);
+        let mut feed = MemoryFeed {
+            remote: self.remote.clone(),
+            moved,
+            broken,
+            tables,
+            seen: start,
+            ready,
+            ended: false,
+        };
+        // What was written since the caller's id.
+        feed.look();
+        let stream = futures_util::stream::unfold(feed, |mut feed| async move {
+            let item = feed.next().await?;
+            Some((item, feed))
+        });
+        Ok(Some(Box::pin(stream)))
+    }
+
     async fn insert(&self, table: &str, item: Record) -> Result<Record, TransportError> {
         self.call(|s| s.insert(table, item)).await
     }
@@ -610,6 +833,128 @@ mod tests {
             assert_eq!(err.server_copy(), Some(&gone));
             let err = client.delete("Todo", "a1", None).await.unwrap_err();
             assert!(matches!(err, TransportError::NotFound), "{err:?}");
+        });
+    }
+
+    /// The next poke within 200 ms, or `None`.
+    async fn poke(feed: &mut ChangeStream) -> Option<Poke> {
+        use futures_util::StreamExt;
+        match tokio::time::timeout(Duration::from_millis(200), feed.next()).await {
+            Ok(Some(p)) => Some(p.expect("no feed error")),
+            Ok(None) => panic!("the feed ended"),
+            Err(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_feed_pokes_once_per_written_table_however_many_writes() {
+        let remote = MemoryRemote::new();
+        let client = remote.transport();
+        block_on(async {
+            let mut feed = client
+                .change_feed(vec!["A".into(), "b".into()], None)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(poke(&mut feed).await, None, "nothing written yet");
+            for n in 0..100 {
+                remote.write("a", item(&format!("x{n}"), "t")).unwrap();
+            }
+            client.insert("B", item("y", "t")).await.unwrap();
+            remote.write("Unasked", item("z", "t")).unwrap();
+            let first = poke(&mut feed).await.unwrap();
+            let second = poke(&mut feed).await.unwrap();
+            assert_eq!((first.table.as_str(), second.table.as_str()), ("A", "b"));
+            assert_eq!(
+                first.event_id, None,
+                "only the last poke of a look has an id"
+            );
+            assert_eq!(
+                second.event_id.as_deref(),
+                Some("102"),
+                "every write seen so far"
+            );
+            assert_eq!(poke(&mut feed).await, None, "102 writes, two pokes");
+            remote.delete("B", "y");
+            assert_eq!(poke(&mut feed).await.unwrap().table, "b");
+        });
+    }
+
+    #[test]
+    fn a_feed_resumes_from_an_event_id_and_pokes_all_from_an_unknown_one() {
+        let remote = MemoryRemote::new();
+        let client = remote.transport();
+        block_on(async {
+            remote.write("A", item("1", "t")).unwrap();
+            let tables = || vec!["A".to_owned(), "B".to_owned()];
+            let mut feed = client
+                .change_feed(tables(), Some("1".into()))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(poke(&mut feed).await, None, "nothing since 1");
+            drop(feed);
+            remote.write("B", item("1", "t")).unwrap();
+            let mut feed = client
+                .change_feed(tables(), Some("1".into()))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(poke(&mut feed).await.unwrap().table, "B");
+            assert_eq!(poke(&mut feed).await, None);
+            for unknown in ["nonsense", "99"] {
+                let mut feed = client
+                    .change_feed(tables(), Some(unknown.into()))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let (a, b) = (
+                    poke(&mut feed).await.unwrap(),
+                    poke(&mut feed).await.unwrap(),
+                );
+                assert_eq!(
+                    (a.table.as_str(), b.table.as_str()),
+                    ("A", "B"),
+                    "{unknown}"
+                );
+                assert_eq!(b.event_id.as_deref(), Some("2"), "resumable from here");
+            }
+        });
+    }
+
+    #[test]
+    fn a_feed_fails_to_open_with_a_fault_and_ends_when_broken_or_offline() {
+        let remote = MemoryRemote::new();
+        let client = remote.transport();
+        block_on(async {
+            use futures_util::StreamExt;
+            client.fail_next(1, TransportError::network("refused"));
+            assert!(client.change_feed(vec!["A".into()], None).await.is_err());
+            let mut feed = client
+                .change_feed(vec!["A".into()], None)
+                .await
+                .unwrap()
+                .unwrap();
+            let other = remote.transport();
+            let mut untouched = other
+                .change_feed(vec!["A".into()], None)
+                .await
+                .unwrap()
+                .unwrap();
+            client.set_offline(true);
+            let e = feed.next().await.unwrap().unwrap_err();
+            assert!(matches!(e, TransportError::Network { .. }), "{e:?}");
+            assert!(feed.next().await.is_none());
+            assert!(
+                client.change_feed(vec!["A".into()], None).await.is_err(),
+                "offline"
+            );
+            remote.write("A", item("1", "t")).unwrap();
+            assert_eq!(
+                poke(&mut untouched).await.unwrap().table,
+                "A",
+                "another connection"
+            );
         });
     }
 }

@@ -48,12 +48,14 @@
 
 // Each file uses only those listed before it (no two import each other):
 // `retry`, `token`; `inner` (the state every call shares); `send` (one request) and
-// `decode` (bodies into records); `answer`; the features `batch`, `pull`, `stream`;
+// `decode` (bodies into records); `answer`; the features `batch`, `pull`, `stream`,
+// `feed`;
 // `transport` (the `Transport` impl); `builder`.
 mod answer;
 mod batch;
 mod builder;
 mod decode;
+mod feed;
 mod inner;
 mod pull;
 mod retry;

@@ -246,6 +246,14 @@ impl Transport for HttpTransport {
             Err(e) => vec![Err(e); writes.len()],
         }
     }
+
+    async fn change_feed(
+        &self,
+        tables: Vec<String>,
+        last_event_id: Option<String>,
+    ) -> Result<Option<sync_core::transport::ChangeStream>, TransportError> {
+        self.inner.change_feed(tables, last_event_id).await
+    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,9 @@ pub const VERSION: u32 = 1;
 /// let d: sync_http::wire::batch::Discovery = serde_json::from_str(
 ///     r#"{"extension":"tablesync","version":1,"max_page_size":1000,"max_body":1048576,
 ///         "batch":{"max_operations":500,"max_bytes":4194304,"key_window_seconds":86400},
-///         "stream":{"max_rows":100000}}"#,
+///         "stream":{"max_rows":100000},"feed":{"heartbeat_seconds":15,"max_tables":100}}"#,
 /// ).unwrap();
+/// assert_eq!(d.feed.as_ref().unwrap().heartbeat_seconds, 15);
 /// assert_eq!(d.batch.unwrap().max_operations, 500);
 /// assert_eq!(d.stream.unwrap().max_rows, 100_000);
 /// ```
@@ -51,6 +52,9 @@ pub struct Discovery {
     /// Streamed pull, when offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<crate::wire::stream::StreamLimits>,
+    /// The change feed, when offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<crate::wire::feed::FeedLimits>,
 }
 
 /// The bounds of a batch.

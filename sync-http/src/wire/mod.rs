@@ -7,10 +7,12 @@
 //!   condition of incremental pulls, and the query string of a page request;
 //! - [`batch`]: the `tablesync` extension (discovery, batch push);
 //! - [`stream`]: the extension's streamed pull (rows as newline-delimited JSON);
+//! - [`feed`]: the extension's change feed (Server-Sent Events);
 //! - [`ErrorBody`]: the JSON error every non-2xx answer carries.
 
 pub mod batch;
 pub mod etag;
+pub mod feed;
 pub mod json;
 pub mod odata;
 pub mod stream;

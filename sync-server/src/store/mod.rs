@@ -68,6 +68,7 @@
 
 mod catalog;
 mod layout;
+mod notify;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -615,6 +616,20 @@ pub struct Page {
     pub count: Option<u64>,
 }
 
+/// Where a backend reports writes that another server instance committed (on
+/// PostgreSQL, heard through `LISTEN`), for this instance's change feed: the table
+/// (`None`: any table may have changed, after a gap such as a lost connection) and the
+/// owner. Answers `false` once nobody is fed by it any more, and is then dropped.
+///
+/// ```
+/// let sink: sync_server::store::ChangeSink = std::sync::Arc::new(|table, owner| {
+///     println!("{owner} wrote {table:?}");
+///     true
+/// });
+/// assert!(sink(Some("Todo"), ""));
+/// ```
+pub type ChangeSink = std::sync::Arc<dyn Fn(Option<&str>, &str) -> bool + Send + Sync>;
+
 /// A storage backend. Object-safe, so the router holds an `Arc<dyn Backend>`.
 ///
 /// ```
@@ -687,6 +702,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<Result<Answer, StoreError>>, StoreError>> {
         let _ = (owner, ops);
         Box::pin(async move { Err(StoreError::Database("this backend has no batches".into())) })
+    }
+
+    /// Reports to `sink` the writes other instances sharing this database commit (the
+    /// server reports its own). The default reports nothing: one instance owns the
+    /// database (SQLite). PostgreSQL's listens on the `tablesync_feed` channel, which
+    /// every write's transaction notifies.
+    fn feed_changes(&self, sink: ChangeSink) {
+        let _ = sink;
     }
 }
 

@@ -17,6 +17,7 @@ use tokio_postgres::types::Type;
 
 use super::catalog::{Catalog, Cell, TableMeta, bind_data};
 use super::layout::{self, Found, Needs, SchemaChange, Step, Wanted};
+use super::notify;
 use super::sql::{self, Flavor};
 use super::{
     Answer, Backend, BatchOp, BoxFuture, KeyWindow, Outcome, Page, Plan, Row, StoreError,
@@ -52,6 +53,10 @@ struct Inner {
     catalog: Catalog,
     /// How long batch keys are kept (pruned by database time).
     keys: KeyWindow,
+    /// Names this instance and its schema in its notifications (see [`notify`]).
+    origin: notify::Origin,
+    /// Hears the other instances' writes, for the change feed.
+    listener: notify::Listener,
 }
 
 fn lock_schema() -> sea_query::SelectStatement {
@@ -96,6 +101,7 @@ impl PostgresBackend {
             _ => limit,
         };
         config.options(&session);
+        let listen_config = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -115,12 +121,28 @@ impl PostgresBackend {
         tx.execute(&q, &v.as_params()).await?;
         run_steps(&tx, &layout::bootstrap(FLAVOR)).await?;
         tx.commit().await?;
+        // A constant statement. NULL when no schema of the search path exists (yet).
+        let schema: Option<String> = client
+            .query_one("SELECT current_schema()", &[])
+            .await?
+            .try_get(0)?;
         drop(client);
+        let origin = notify::Origin {
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            schema: schema.unwrap_or_default(),
+        };
         Ok(PostgresBackend {
             inner: Arc::new(Inner {
                 pool,
                 catalog: Catalog::default(),
                 keys: KeyWindow::new(options.key_window),
+                listener: notify::Listener::start(
+                    listen_config,
+                    origin.clone(),
+                    options.statement_timeout,
+                )
+                .await,
+                origin,
             }),
         })
     }
@@ -445,6 +467,7 @@ impl Inner {
             let written = self.rows(&tx, &mut meta, &write).await?;
             match <[Row; 1]>::try_from(written) {
                 Ok([row]) => {
+                    execute(&tx, &notify::notify(&self.origin, &key, owner)).await?;
                     tx.commit().await?;
                     if schema {
                         self.catalog.put((*meta).clone());
@@ -496,6 +519,20 @@ impl Inner {
                 .batch_one(&mut tx, owner, op, now, cutoff, &mut schema)
                 .await;
             answers.push(answer);
+        }
+        // One notification per table written (PostgreSQL would fold equal ones of one
+        // transaction anyway).
+        let mut notified: Vec<String> = Vec::new();
+        for (op, answer) in ops.iter().zip(&answers) {
+            let key = op.table.to_ascii_lowercase();
+            if let Ok(a) = answer
+                && matches!(a.status, 200 | 201)
+                && !a.replayed
+                && !notified.contains(&key)
+            {
+                execute(&tx, &notify::notify(&self.origin, &key, owner)).await?;
+                notified.push(key);
+            }
         }
         tx.commit().await?;
         for meta in schema.into_values() {
@@ -654,6 +691,10 @@ impl Inner {
 impl Backend for PostgresBackend {
     fn batches(&self) -> bool {
         true
+    }
+
+    fn feed_changes(&self, sink: super::ChangeSink) {
+        self.inner.listener.add(sink);
     }
 
     fn write_batch<'a>(

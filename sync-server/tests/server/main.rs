@@ -7,6 +7,7 @@ mod bad_input;
 mod batch;
 mod common;
 mod conformance;
+mod feed;
 mod hostile;
 mod limits;
 mod multi_instance;
