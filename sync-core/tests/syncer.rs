@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sync_core::engine::{SyncContext, SyncEvent, SyncStatus, Syncer, SyncerOptions};
 use sync_core::store::MemoryStore;
+use sync_core::transport::StreamExt;
 use sync_core::transport::{Fault, MemoryRemote, MemoryTransport, TransportError};
 use tokio::time::Instant;
 
@@ -99,6 +100,9 @@ async fn a_burst_of_writes_is_one_push_soon_after_it() {
 async fn a_failed_push_is_retried_by_timer_with_no_new_write() {
     let server = MemoryRemote::new();
     let (ctx, todos) = device(&server).await;
+    // No feed: its reconnection would be a second reason to try, and this test is
+    // about the timer alone.
+    ctx.transport().set_feed(false);
     let syncer = ctx.spawn_syncer(options());
     until(&syncer, Duration::from_secs(5), |s| {
         s.last_success.is_some()
@@ -299,4 +303,62 @@ async fn stopping_during_a_push_loses_nothing_and_applies_nothing_twice() {
         .collect();
     assert_eq!(applied.len(), 1, "applied once: {applied:?}");
     assert!(todos.get("a").await.unwrap().unwrap().version.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_feed_poke_pulls_at_once_and_a_lost_feed_is_opened_again() {
+    let server = MemoryRemote::new();
+    let (ctx, todos) = device(&server).await;
+    let (other, on_other) = device(&server).await;
+    let syncer = ctx.spawn_syncer(options());
+    until(&syncer, Duration::from_secs(5), |s| {
+        s.feed_connected && s.last_success.is_some()
+    })
+    .await;
+    on_other.insert(todo("x", "poked")).await.unwrap();
+    other.push().await.unwrap();
+    let written = Instant::now();
+    let mut live = std::pin::pin!(todos.watch_one("x"));
+    while live.next().await.unwrap().unwrap().is_none() {}
+    // The poll interval is 30 s: only the poke explains this.
+    assert!(
+        written.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        written.elapsed()
+    );
+    // The feed breaks; the syncer opens it again by itself and hears the next write.
+    ctx.transport()
+        .break_feeds(TransportError::network("feed cut"));
+    until(&syncer, Duration::from_secs(5), |s| !s.feed_connected).await;
+    until(&syncer, Duration::from_secs(60), |s| s.feed_connected).await;
+    on_other.insert(todo("y", "after the break")).await.unwrap();
+    other.push().await.unwrap();
+    let written = Instant::now();
+    let mut live = std::pin::pin!(todos.watch_one("y"));
+    while live.next().await.unwrap().unwrap().is_none() {}
+    assert!(
+        written.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        written.elapsed()
+    );
+    syncer.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_feed_the_syncer_polls_and_says_so() {
+    let server = MemoryRemote::new();
+    let (ctx, _todos) = device(&server).await;
+    ctx.transport().set_feed(false);
+    let syncer = ctx.spawn_syncer(options());
+    let status = until(&syncer, Duration::from_secs(5), |s| {
+        s.last_success.is_some()
+    })
+    .await;
+    assert!(!status.feed_connected);
+    let calls = ctx.transport().calls();
+    tokio::time::sleep(Duration::from_secs(95)).await;
+    // Three polls of the one registered query in 95 s at a 30 s interval.
+    let polls = ctx.transport().calls() - calls;
+    assert!((3..=4).contains(&polls), "{polls} calls");
+    syncer.stop().await;
 }

@@ -243,6 +243,8 @@ struct Plan {
     last_feed_event: Option<String>,
     /// The server said it has no feed: poll only.
     no_feed: bool,
+    /// The feed was lost since it was last open.
+    feed_lost: bool,
 }
 
 impl Plan {
@@ -445,8 +447,7 @@ impl<S: Store, T: Transport> Run<S, T> {
         );
         tracing::debug!(error = ?error, wait_ms = wait.as_millis() as u64, "change feed lost");
         plan.feed = Some(Instant::now() + wait);
-        // Whatever happened while it was down is pulled now.
-        plan.pull_all = Some(Instant::now());
+        plan.feed_lost = true;
         self.status.send_modify(|s| s.feed_connected = false);
     }
 
@@ -468,6 +469,11 @@ impl<S: Store, T: Transport> Run<S, T> {
         {
             Ok(Some(stream)) => {
                 *feed = Some(stream);
+                if std::mem::take(&mut plan.feed_lost) {
+                    // Back after a loss: whatever happened while it was down is pulled
+                    // now (the server pokes about it too, when it can tell).
+                    plan.pull_all = Some(Instant::now());
+                }
                 self.status.send_modify(|s| s.feed_connected = true);
             }
             Ok(None) => plan.no_feed = true,

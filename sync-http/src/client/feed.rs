@@ -25,9 +25,9 @@ use reqwest::{Method, StatusCode};
 use sync_core::transport::{ChangeStream, NetworkKind, Poke, TransportError};
 
 use super::answer;
-use super::token::{TokenHeader, token_value};
-use super::send::{Call, Reply, error_chain, network_kind};
 use super::inner::Inner;
+use super::send::{Call, Reply, error_chain, network_kind};
+use super::token::{TokenHeader, token_value};
 use crate::wire::feed::{
     CONTENT_TYPE, EventReader, FEED_PATH, FeedLimits, LAST_EVENT_ID, TABLES_PARAM,
 };
