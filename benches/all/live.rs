@@ -5,11 +5,15 @@
 //!
 //! A device "sees" the row when its `SyncContext::changes()` reports the pulled row
 //! (what a `watch` wakes on). The writer pushes at once (no debounce); the watchers
-//! pull a poke's table 1 ms after it (their debounce). Samples go one at a time, with
+//! run the default options (a poke's table is pulled 2 ms after it; the server pokes
+//! one feed at most every 10 ms). Samples go one at a time, with
 //! a random pause between them so that polls and inserts do not fall into step.
 //!
 //! Ceiling: the same run's bare loopback round trip (one reqwest GET of one row),
 //! the least any propagation could take (it needs a write and a read).
+//!
+//! Then a server in a process of its own holds 1,000 idle feeds: its resident memory
+//! next to the same process's before the feeds (target: under 100 MiB).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +24,9 @@ use tablesync::engine::{ChangeCause, SyncContext, Syncer, SyncerOptions};
 use tablesync::{SqliteStore, Syncable};
 use tokio::time::Instant;
 
+use crate::push::ServerProcess;
 use crate::report::{Report, Row};
+use crate::rows::PUSH_TABLE;
 use crate::servers::{Server, runtime};
 use crate::settings::Settings;
 
@@ -92,7 +98,85 @@ pub fn run(settings: &Settings) -> Report {
     report.note(
         "live: latency = from the writer's insert returning to each watcher's change notification of the pulled row",
     );
+    idle_feeds(settings, &mut report);
     report
+}
+
+/// The resident memory of a server process holding 1,000 idle feeds open, next to the
+/// same process before it had any.
+fn idle_feeds(settings: &Settings, report: &mut Report) {
+    const FEEDS: usize = 1000;
+    let dir = settings.server_tempdir();
+    let server = ServerProcess::start(&dir.path().join("feeds.db"), 10);
+    let rt = runtime(2);
+    let before = rss_kib(server.pid());
+    let opened = rt.block_on(open_feeds(&server.url, FEEDS));
+    // Let the server settle (each feed's first write, the heartbeat timers).
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss_kib(server.pid());
+    match (opened, before, after) {
+        (Ok(feeds), Some(before), Some(after)) => {
+            report.row(Row::memory(
+                "live",
+                &format!(
+                    "server RSS with {} idle feeds (idle server beside it)",
+                    feeds.len()
+                ),
+                after,
+                before,
+                100.0,
+            ));
+            drop(feeds);
+        }
+        (Err(e), _, _) => report.note(format!("live, idle feeds: {e}")),
+        _ => report.note("live, idle feeds: cannot read the server's /proc status"),
+    }
+    server.stop();
+}
+
+/// Opens `n` feeds on raw connections and waits until each said it is open.
+async fn open_feeds(url: &str, n: usize) -> Result<Vec<tokio::net::TcpStream>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://").to_owned();
+    let request = format!(
+        "GET /tablesync/v1/feed?tables={PUSH_TABLE} HTTP/1.1\r\nhost: {addr}\r\n\
+         zumo-api-version: 2.0.0\r\naccept: text/event-stream\r\n\r\n"
+    );
+    let mut feeds = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut s = tokio::net::TcpStream::connect(&addr)
+            .await
+            .map_err(|e| format!("feed {i}: connect: {e}"))?;
+        s.write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("feed {i}: send: {e}"))?;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !String::from_utf8_lossy(&got).contains(": tablesync feed") {
+            let read = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+                .await
+                .map_err(|_| format!("feed {i}: no answer within 10 s"))?
+                .map_err(|e| format!("feed {i}: read: {e}"))?;
+            if read == 0 {
+                return Err(format!(
+                    "feed {i}: closed: {}",
+                    String::from_utf8_lossy(&got).lines().next().unwrap_or("")
+                ));
+            }
+            got.extend_from_slice(&buf[..read]);
+        }
+        feeds.push(s);
+    }
+    Ok(feeds)
+}
+
+/// A process's resident memory now, from /proc.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// p50 and p99 of one bare GET, in ms.
@@ -165,7 +249,6 @@ async fn propagation(
             }
         });
         let syncer = ctx.spawn_syncer(SyncerOptions {
-            push_debounce: Duration::from_millis(1),
             poll_interval: Duration::from_millis(250),
             use_feed,
             ..SyncerOptions::default()

@@ -47,15 +47,15 @@ fn seeded_server(dir: &tempfile::TempDir, name: &str, n: usize) -> ServerProcess
 pub const SERVER_CHILD: &str = "push-server";
 
 /// A seeded tablesync server in a child process, stopped (and waited for) by `stop`.
-struct ServerProcess {
+pub struct ServerProcess {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl ServerProcess {
     /// Starts the child over a fresh SQLite file at `db`, seeded with `n` rows, and
     /// waits for the URL it prints once it answers.
-    fn start(db: &Path, n: usize) -> ServerProcess {
+    pub fn start(db: &Path, n: usize) -> ServerProcess {
         let exe = std::env::current_exe().expect("this binary's path");
         let mut child = Command::new(exe)
             .env(child::CHILD, SERVER_CHILD)
@@ -80,8 +80,13 @@ impl ServerProcess {
         }
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Closes the child's stdin, its signal to shut down, and waits for it.
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         drop(self.child.stdin.take());
         let status = self.child.wait().expect("waiting for the server child");
         assert!(status.success(), "the server child ended with {status}");

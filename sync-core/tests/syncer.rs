@@ -31,6 +31,7 @@ fn todo(id: &str, text: &str) -> Todo {
 fn options() -> SyncerOptions {
     SyncerOptions {
         push_debounce: Duration::from_millis(100),
+        poke_debounce: Duration::from_millis(2),
         poll_interval: Duration::from_secs(30),
         retry_base: Duration::from_secs(1),
         retry_max: Duration::from_secs(60),

@@ -363,8 +363,10 @@ pub const DEFAULT_FEED_HEARTBEAT: Duration = Duration::from_secs(15);
 pub const DEFAULT_MAX_FEED_CONNECTIONS: usize = 1000;
 /// Default `--max-feed-tables`.
 pub const DEFAULT_MAX_FEED_TABLES: usize = 100;
-/// Default `--feed-coalesce-ms`: pokes of one feed are at least this far apart.
-pub const DEFAULT_FEED_COALESCE: Duration = Duration::from_millis(100);
+/// Default `--feed-coalesce-ms`: pokes of one feed are at least this far apart. Short:
+/// a write after a quiet moment is poked at once, and within a burst each device pulls
+/// at most a hundred times a second (a pull of nothing new is one cheap request).
+pub const DEFAULT_FEED_COALESCE: Duration = Duration::from_millis(10);
 
 #[cfg(test)]
 mod tests {

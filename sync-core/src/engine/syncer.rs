@@ -38,6 +38,9 @@ pub struct SyncerOptions {
     /// How long after a local write the push starts, so that a burst of writes is one
     /// push (each further write within the wait does not move it).
     pub push_debounce: Duration,
+    /// How long after a feed's poke the pull starts, so that pokes about several
+    /// tables arriving together are one round of pulls.
+    pub poke_debounce: Duration,
     /// How often registered queries are pulled when no feed pokes (and, with a feed,
     /// as a safety net).
     pub poll_interval: Duration,
@@ -56,6 +59,7 @@ impl Default for SyncerOptions {
     fn default() -> Self {
         SyncerOptions {
             push_debounce: Duration::from_millis(100),
+            poke_debounce: Duration::from_millis(2),
             poll_interval: Duration::from_secs(60),
             retry_base: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
@@ -422,7 +426,7 @@ impl<S: Store, T: Transport> Run<S, T> {
                 plan.poked.insert(poke.table.to_ascii_lowercase());
                 if plan.poke_due.is_none() {
                     // Pokes that arrive together are one pull.
-                    plan.poke_due = Some(Instant::now() + self.options.push_debounce);
+                    plan.poke_due = Some(Instant::now() + self.options.poke_debounce);
                 }
                 plan.feed_failures = 0;
             }
