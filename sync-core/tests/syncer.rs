@@ -363,3 +363,39 @@ async fn without_a_feed_the_syncer_polls_and_says_so() {
     assert!((3..=4).contains(&polls), "{polls} calls");
     syncer.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_from_the_server_is_honoured() {
+    let server = MemoryRemote::new();
+    let (ctx, todos) = device(&server).await;
+    ctx.transport().set_feed(false);
+    let syncer = ctx.spawn_syncer(options());
+    until(&syncer, Duration::from_secs(5), |s| {
+        s.last_success.is_some()
+    })
+    .await;
+    let busy = TransportError::Throttled {
+        status: 429,
+        message: "slow down".into(),
+        retry_after: Duration::from_secs(90),
+    };
+    ctx.transport().fail_next(1, busy);
+    todos.insert(todo("a", "milk")).await.unwrap();
+    let refused = until(&syncer, Duration::from_secs(5), |s| s.next_retry.is_some()).await;
+    let asked = refused.next_retry.unwrap();
+    // Backoff alone would retry within 1 s; the server asked for 90.
+    assert!(
+        asked >= Instant::now() + Duration::from_secs(89),
+        "{asked:?}"
+    );
+    let calls = ctx.transport().calls();
+    tokio::time::sleep(Duration::from_secs(85)).await;
+    assert_eq!(
+        ctx.transport().calls(),
+        calls,
+        "nothing sent while asked to wait"
+    );
+    until(&syncer, Duration::from_secs(30), |s| s.pending == 0).await;
+    assert!(server.get("Todo", "a").is_some());
+    syncer.stop().await;
+}

@@ -361,6 +361,7 @@ fn resumable(e: &TransportError) -> bool {
     match e {
         TransportError::Network { .. } => true,
         TransportError::Server { status, .. } => matches!(status, 429 | 500..=599),
+        TransportError::Throttled { .. } => true,
         _ => false,
     }
 }

@@ -244,6 +244,8 @@ struct Plan {
     feed_failures: u32,
     /// Paused on an auth error until this instant (or a resume).
     auth_until: Option<Instant>,
+    /// The server asked (`Retry-After`) to hear nothing from us until this instant.
+    quiet_until: Option<Instant>,
     last_feed_event: Option<String>,
     /// The server said it has no feed: poll only.
     no_feed: bool,
@@ -254,6 +256,9 @@ struct Plan {
 impl Plan {
     fn next_deadline(&self) -> Option<Instant> {
         if let Some(until) = self.auth_until {
+            return Some(until);
+        }
+        if let Some(until) = self.quiet_until {
             return Some(until);
         }
         [self.push, self.pull_all, self.poke_due, self.feed]
@@ -279,10 +284,12 @@ fn backoff(failures: u32, base: Duration, max: Duration, rng: &mut fastrand::Rng
 /// How an attempt ended, for the plan.
 enum Attempt {
     Ok,
-    /// Failed: retry with backoff. `offline` when the server could not be reached.
+    /// Failed: retry with backoff, and not before `after` when the server asked for a
+    /// wait. `offline` when the server could not be reached.
     Retry {
         message: String,
         offline: bool,
+        after: Option<Duration>,
     },
     /// The credentials were refused: pause.
     Auth(String),
@@ -352,6 +359,12 @@ impl<S: Store, T: Transport> Run<S, T> {
             plan.auth_until = None;
             plan.push = Some(now);
             plan.pull_all = Some(now);
+        }
+        if let Some(until) = plan.quiet_until {
+            if until > now {
+                return;
+            }
+            plan.quiet_until = None;
         }
         if plan.push.is_some_and(|t| t <= now) {
             plan.push = None;
@@ -512,15 +525,24 @@ impl<S: Store, T: Transport> Run<S, T> {
                     }
                 });
             }
-            Attempt::Retry { message, offline } => {
+            Attempt::Retry {
+                message,
+                offline,
+                after,
+            } => {
                 plan.failures = plan.failures.saturating_add(1);
-                let at = now
-                    + backoff(
-                        plan.failures,
-                        self.options.retry_base,
-                        self.options.retry_max,
-                        &mut self.rng,
-                    );
+                let wait = backoff(
+                    plan.failures,
+                    self.options.retry_base,
+                    self.options.retry_max,
+                    &mut self.rng,
+                );
+                // The server's Retry-After wins over a shorter backoff, and holds back
+                // every request (a pull would push first), not only this one.
+                let at = now + after.map_or(wait, |a| wait.max(a));
+                if after.is_some() {
+                    plan.quiet_until = Some(at);
+                }
                 match due {
                     Due::Push => plan.push = Some(plan.push.map_or(at, |t| t.max(at))),
                     Due::PullAll => plan.pull_all = Some(at),
@@ -557,6 +579,7 @@ impl<S: Store, T: Transport> Run<S, T> {
             Err(e) => Attempt::Retry {
                 message: e.to_string(),
                 offline: false,
+                after: None,
             },
         }
     }
@@ -624,6 +647,7 @@ fn push_attempt(report: &PushReport) -> Attempt {
         PushStatus::NetworkError(m) => Attempt::Retry {
             message: m.clone(),
             offline: true,
+            after: None,
         },
         _ if !report.failed.is_empty() => {
             let f = &report.failed[0];
@@ -636,6 +660,7 @@ fn push_attempt(report: &PushReport) -> Attempt {
                     f.error.message
                 ),
                 offline: false,
+                after: report.failed.iter().filter_map(|f| f.retry_after).max(),
             }
         }
         _ => Attempt::Ok,
@@ -662,10 +687,17 @@ fn error_attempt(e: &SyncError) -> Attempt {
         } => Attempt::Retry {
             message: e.to_string(),
             offline: true,
+            after: None,
+        },
+        SyncError::Transport { source, .. } => Attempt::Retry {
+            message: e.to_string(),
+            offline: false,
+            after: source.retry_after(),
         },
         _ => Attempt::Retry {
             message: e.to_string(),
             offline: false,
+            after: None,
         },
     }
 }
@@ -745,11 +777,14 @@ mod tests {
                     message: "bad".into(),
                     server_copy: None,
                 },
+                retry_after: None,
             }],
             ..PushReport::default()
         };
         match push_attempt(&rejected) {
-            Attempt::Retry { message, offline } => {
+            Attempt::Retry {
+                message, offline, ..
+            } => {
                 assert!(!offline);
                 assert!(
                     message.contains("poison") && message.contains("bad"),

@@ -128,6 +128,26 @@ pub enum TransportError {
         /// The request it answered.
         message: String,
     },
+    /// 429 or 503 with a `Retry-After`: the server asks to be left alone that long
+    /// (after the transport's own retries, if any). A syncer waits at least that long
+    /// before trying again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sync_core::transport::TransportError;
+    /// let e = TransportError::Throttled { status: 429, message: "slow down".into(), retry_after: Duration::from_secs(8) };
+    /// assert_eq!((e.status(), e.retry_after()), (Some(429), Some(Duration::from_secs(8))));
+    /// assert_eq!(e.to_string(), "server answered 429, retry after 8 s: slow down");
+    /// ```
+    #[error("server answered {status}, retry after {} s: {message}", retry_after.as_secs())]
+    Throttled {
+        /// 429 or 503.
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// How long the server asked to wait.
+        retry_after: std::time::Duration,
+    },
 }
 
 impl TransportError {
@@ -158,6 +178,14 @@ impl TransportError {
             kind,
             message: message.into(),
             source: Some(ErrorSource::new(source)),
+        }
+    }
+
+    /// How long the server asked to wait ([`TransportError::Throttled`]).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            TransportError::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -203,9 +231,9 @@ impl TransportError {
             TransportError::PreconditionFailed { .. } => Some(412),
             TransportError::Conflict { .. } => Some(409),
             TransportError::NotFound => Some(404),
-            TransportError::Unauthorized { status, .. } | TransportError::Server { status, .. } => {
-                Some(*status)
-            }
+            TransportError::Unauthorized { status, .. }
+            | TransportError::Server { status, .. }
+            | TransportError::Throttled { status, .. } => Some(*status),
             TransportError::Network { .. }
             | TransportError::Malformed { .. }
             | TransportError::ResponseTooLarge { .. }

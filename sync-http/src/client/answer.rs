@@ -90,11 +90,35 @@ pub(crate) fn refusal(
             status: status.as_u16(),
             message: message(reply),
         },
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            match retry_after(reply) {
+                Some(retry_after) => TransportError::Throttled {
+                    status: status.as_u16(),
+                    message: message(reply),
+                    retry_after,
+                },
+                None => TransportError::Server {
+                    status: status.as_u16(),
+                    message: message(reply),
+                },
+            }
+        }
         _ => TransportError::Server {
             status: status.as_u16(),
             message: message(reply),
         },
     }
+}
+
+/// The wait a refusal's `Retry-After` asks for, capped at an hour (a server cannot
+/// park a client for longer).
+fn retry_after(reply: &Reply) -> Option<std::time::Duration> {
+    let header = reply.headers.get(header::RETRY_AFTER)?.to_str().ok()?;
+    let policy = super::retry::RetryPolicy {
+        max_retry_after: std::time::Duration::from_secs(3600),
+        ..super::retry::RetryPolicy::default()
+    };
+    policy.retry_after(header, chrono::Utc::now())
 }
 
 /// A single-row answer must be about the row asked for. A row with another id (from a

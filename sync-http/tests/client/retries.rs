@@ -133,3 +133,26 @@ async fn no_answer_in_time_is_a_network_error_after_the_retries() {
     assert_eq!(fake.requests(), 2);
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn after_the_last_attempt_a_429_with_retry_after_says_how_long_to_wait() {
+    let fake = Fake::with(|_| Canned::text(429, "slow down").header("retry-after", "120")).await;
+    let e = fake
+        .builder()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+        .get("Todo", "a1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e,
+        TransportError::Throttled {
+            status: 429,
+            message: "slow down".into(),
+            retry_after: Duration::from_secs(120),
+        }
+    );
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(120)));
+    assert_eq!(e.status(), Some(429));
+}

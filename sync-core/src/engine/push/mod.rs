@@ -51,6 +51,9 @@ pub struct OperationFailure {
     pub kind: OpKind,
     /// The rejection.
     pub error: OpError,
+    /// How long the server asked to wait before trying again (a 429 or 503 with
+    /// `Retry-After`), if it did.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// What a push did.

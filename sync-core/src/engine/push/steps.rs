@@ -279,7 +279,9 @@ fn finish_one(
         message: err.to_string(),
         server_copy: err.server_copy().cloned(),
     };
-    fail(tx, send.op, error).map(|f| Finished::Done(Outcome::Failed(f)))
+    let retry_after = err.retry_after();
+    fail(tx, send.op, error)
+        .map(|f| Finished::Done(Outcome::Failed(OperationFailure { retry_after, ..f })))
 }
 
 /// Records an operation's rejection (if it is still queued) and describes it.
@@ -297,6 +299,7 @@ pub(super) fn fail(
         id: op.item_id,
         kind: op.kind,
         error,
+        retry_after: None,
     })
 }
 
