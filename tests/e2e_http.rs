@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::{Person, TODO, TodoItem, todo};
 use sync_http::HttpTransport;
 use tablesync::conflict::{Conflict, ConflictHandler, ConflictKind, ConflictPolicy, Decision};
-use tablesync::engine::{PushStatus, SyncContext, SyncOptions};
+use tablesync::engine::{PushStatus, SyncContext, SyncEvent, SyncOptions};
 use tablesync::transport::Transport;
 use tablesync::{Record, SqliteStore, Syncable, Value};
 
@@ -439,8 +439,26 @@ async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
         ta.insert(todo(&format!("item {i}"))).await.unwrap();
     }
     assert_eq!(a.push().await.unwrap().pushed, 20);
+    let mut events = b.subscribe();
     let r = tb.pull("all", None).await.unwrap();
     assert_eq!((r.received, r.pages), (20, 3));
+    let totals = |events: &mut tokio::sync::broadcast::Receiver<SyncEvent>| {
+        let mut seen = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            if let SyncEvent::PullProgress {
+                received, total, ..
+            } = e
+            {
+                seen.push((received, total));
+            }
+        }
+        seen
+    };
+    assert_eq!(
+        totals(&mut events),
+        [(7, None), (14, None), (20, None)],
+        "pages: no total"
+    );
     assert_eq!(tb.count(None).await.unwrap(), 20);
     assert_eq!(
         b.transport().max_page_size(),
@@ -455,8 +473,14 @@ async fn a_page_size_above_the_servers_limit_still_pulls_everything() {
             .unwrap(),
     );
     let tc = streamed.table::<TodoItem>().await.unwrap();
+    let mut events = streamed.subscribe();
     let r = tc.pull("all", None).await.unwrap();
     assert_eq!((r.received, r.pages), (20, 3), "pages of 8, 8 and 4");
+    assert_eq!(
+        totals(&mut events),
+        [(8, Some(20)), (16, Some(20)), (20, Some(20))],
+        "a stream counts: a progress bar with a total"
+    );
     assert_eq!(tc.all().await.unwrap().len(), 20);
     s.shutdown().await.expect("graceful shutdown");
 }

@@ -389,7 +389,7 @@ fn bad_input_is_one_error_line_with_exit_code_1() {
 }
 
 #[test]
-fn a_pull_of_many_pages_prints_progress_lines_when_not_on_a_terminal() {
+fn a_pull_of_many_pages_prints_progress_lines_with_the_total_when_not_on_a_terminal() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = serve(dir.path());
     let url = server.url.as_str();
@@ -405,7 +405,8 @@ fn a_pull_of_many_pages_prints_progress_lines_when_not_on_a_terminal() {
     }
     assert_eq!(todo(&a, url, &["push"]).ok(), "pushed 101 changes\n");
     let pulled = todo(&b, url, &["pull"]).ok();
-    assert_eq!(pulled, "pulled 100 rows…\npulled 101 rows\n");
+    // The server's stream counts the rows: each line says the total.
+    assert_eq!(pulled, "pulled 100 of 101 rows…\npulled 101 rows\n");
     assert_eq!(todo(&b, url, &["pull"]).ok(), "up to date\n");
 
     // 101 ids over 16 hex digits: some first character starts two of them.

@@ -137,11 +137,12 @@ fn say_rejections(report: &PushReport) {
 
 /// Rows received so far, shown as they come.
 enum Progress {
-    /// A live counter on the terminal.
-    Bar(ProgressBar),
+    /// A spinner and a counter on the terminal, turned into a bar with a total and a
+    /// rate once the server says how many rows are coming (a tablesync server does).
+    Bar { bar: ProgressBar, sized: bool },
     /// Plain lines, each printed when the next page arrives: the last one would only
     /// repeat the summary, and a pull of one page prints nothing but the summary.
-    Lines { held: Option<usize> },
+    Lines { held: Option<(usize, Option<u64>)> },
 }
 
 impl Progress {
@@ -153,28 +154,45 @@ impl Progress {
             bar.set_style(style);
             // Keeps the spinner turning while a slow page is on its way.
             bar.enable_steady_tick(Duration::from_millis(120));
-            Progress::Bar(bar)
+            Progress::Bar { bar, sized: false }
         } else {
             Progress::Lines { held: None }
         }
     }
 
     fn see(&mut self, event: &SyncEvent) {
-        let SyncEvent::PullProgress { received, .. } = event else {
+        let SyncEvent::PullProgress {
+            received, total, ..
+        } = event
+        else {
             return;
         };
         match self {
-            Progress::Bar(bar) => bar.set_position(*received as u64),
+            Progress::Bar { bar, sized } => {
+                if let (Some(total), false) = (total, *sized) {
+                    *sized = true;
+                    bar.set_length(*total);
+                    let style = ProgressStyle::with_template(
+                        "pulling [{bar:30}] {pos}/{len} rows, {per_sec}, {eta} left",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_position(*received as u64);
+            }
             Progress::Lines { held } => {
-                if let Some(previous) = held.replace(*received) {
-                    say!("pulled {previous} rows…");
+                if let Some((previous, total)) = held.replace((*received, *total)) {
+                    match total {
+                        Some(total) => say!("pulled {previous} of {total} rows…"),
+                        None => say!("pulled {previous} rows…"),
+                    }
                 }
             }
         }
     }
 
     fn finish(self) {
-        if let Progress::Bar(bar) = self {
+        if let Progress::Bar { bar, .. } = self {
             bar.finish_and_clear();
         }
     }

@@ -569,6 +569,7 @@ async fn discover(State(config): State<Arc<Config>>) -> Response {
         }),
         stream: Some(sync_http::wire::stream::StreamLimits {
             max_rows: config.max_stream_rows,
+            count: true,
         }),
         feed: Some(sync_http::wire::feed::FeedLimits {
             heartbeat_seconds: config.feed_heartbeat.as_secs().max(1),

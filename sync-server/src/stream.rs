@@ -23,7 +23,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use sync_core::model::instant;
 use sync_core::store::{Filter, Order, Watermark};
-use sync_http::wire::stream::{CONTENT_TYPE, end_line, error_line};
+use sync_http::wire::stream::{CONTENT_TYPE, count_line, end_line, error_line};
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -48,7 +48,7 @@ pub(crate) async fn rows(
     let mut q = TableQuery::parse_with(&raw, config.max_stream_rows, &config.filter_limits)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let given = |name: &str| form_urlencoded::parse(raw.as_bytes()).any(|(k, _)| k == name);
-    for option in ["$skip", "$select", "$inlinecount"] {
+    for option in ["$skip", "$select"] {
         if given(option) {
             return Err(ApiError::bad_request(format!(
                 "{option} is not offered on a stream: it is a keyset range in (updatedAt, id) \
@@ -69,6 +69,8 @@ pub(crate) async fn rows(
     let page_rows = config.max_page_size.min(budget).max(1);
     q.order_by = keyset_order();
     q.top = page_rows.min(budget);
+    // `$inlinecount=allpages`: the first page's query counts, and the count goes first.
+    let counted = q.count;
     let mut rows = Rows {
         config: Arc::clone(&config),
         table,
@@ -85,9 +87,18 @@ pub(crate) async fn rows(
     if !rows.done {
         rows.first = Some(rows.read().await?);
     }
-    let body = futures_util::stream::unfold(rows, |mut rows| async move {
+    rows.query.count = false;
+    let count = counted
+        .then(|| rows.first.as_ref().and_then(|p| p.count))
+        .flatten()
+        .or(counted.then_some(0));
+    let head = count.map(|n| Bytes::from(count_line(n)));
+    let body = futures_util::stream::unfold((head, rows), |(head, mut rows)| async move {
+        if let Some(head) = head {
+            return Some((Ok::<_, Infallible>(head), (None, rows)));
+        }
         let chunk = rows.next().await?;
-        Some((Ok::<_, Infallible>(chunk), rows))
+        Some((Ok::<_, Infallible>(chunk), (None, rows)))
     });
     let mut response = Response::new(Body::from_stream(body));
     response

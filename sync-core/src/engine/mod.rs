@@ -168,6 +168,9 @@ pub enum SyncEvent {
         table: String,
         /// Rows received so far in this pull.
         received: usize,
+        /// The rows this pull receives in all, when the server said (a tablesync
+        /// server's stream counts): what a progress bar needs.
+        total: Option<u64>,
     },
     /// A pull ended.
     PullFinished {

@@ -102,6 +102,7 @@ async fn pull_in_span<S: Store, T: Transport>(
         decide: inner.entry(table).map(|e| Arc::clone(&e.decide)),
         schema: inner.entry(table).map(|e| e.schema.clone()),
         max_pages: inner.options.max_pull_pages.max(1),
+        total: std::sync::atomic::AtomicU64::new(u64::MAX),
     };
     // The watermark this pull believes is stored; each page's transaction checks it.
     let mut after = this.stored_watermark().await?;
@@ -155,6 +156,8 @@ struct Pull<'a, S, T> {
     decide: Option<Decider>,
     schema: Option<crate::model::TableSchema>,
     max_pages: usize,
+    /// The rows the pull receives in all, once a stream said (`u64::MAX`: not known).
+    total: std::sync::atomic::AtomicU64,
 }
 
 /// How one stream of pages ended.
@@ -216,6 +219,14 @@ impl<S: Store, T: Transport> Pull<'_, S, T> {
             };
             let n = page.records.len();
             more = page.more;
+            if let Some(to_go) = page.total {
+                // Counted from this page's first row: what came before is received.
+                let total = (report.received as u64).saturating_add(to_go);
+                self.total.store(
+                    total.min(u64::MAX - 1),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
             if more && n > 0 && page.last.is_none() {
                 // Asked again from the same place, it would answer this page forever.
                 return Err(self.transport_error(TransportError::Malformed {
@@ -339,9 +350,11 @@ impl<S: Store, T: Transport> Pull<'_, S, T> {
                 kind: ConflictKind::Pull,
             });
         }
+        let total = self.total.load(std::sync::atomic::Ordering::Relaxed);
         self.inner.emit(SyncEvent::PullProgress {
             table: table.to_owned(),
             received: report.received,
+            total: (total != u64::MAX).then_some(total),
         });
     }
 }

@@ -252,6 +252,7 @@ impl Server {
             records: rows.into_iter().cloned().collect(),
             last,
             more,
+            total: None,
         }
     }
 }

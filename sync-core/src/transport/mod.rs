@@ -58,7 +58,7 @@ impl PullRequest {
 /// One page of a pull, ordered by `(updatedAt, id)`.
 ///
 /// ```
-/// let p = sync_core::transport::PullPage { records: vec![], last: None, more: false };
+/// let p = sync_core::transport::PullPage { records: vec![], last: None, more: false, total: None };
 /// assert!(p.records.is_empty());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +69,9 @@ pub struct PullPage {
     pub last: Option<Watermark>,
     /// Whether more rows may follow.
     pub more: bool,
+    /// How many rows the pull has to go, counted from this page's first row, when the
+    /// server said (the first page of a tablesync stream): for a progress bar.
+    pub total: Option<u64>,
 }
 
 /// One write of a push batch: what [`Transport::insert`], [`Transport::update`] or

@@ -274,6 +274,7 @@ impl Inner {
             records: rows.into_iter().map(|r| r.record).collect(),
             last,
             more,
+            total: None,
         })
     }
 
@@ -333,6 +334,7 @@ impl Inner {
                         records: Vec::new(),
                         last: None,
                         more: false,
+                        total: None,
                     });
                 }
                 // A whole page of rows already seen (all at T): move past them.
@@ -367,6 +369,7 @@ impl Inner {
                 records,
                 last: Some(last),
                 more: full,
+                total: None,
             });
         }
         Err(TransportError::Malformed {

@@ -68,7 +68,7 @@ pub(crate) fn pages<'a, T: Transport>(
                     Ok(None) => {
                         state = State::Paged(Box::pin(page_by_page(transport, table, request)))
                     }
-                    Ok(Some(_)) => match open(inner, table, request).await {
+                    Ok(Some(limits)) => match open(inner, table, request, limits.count).await {
                         Ok(reader) => state = State::Reading(Box::new(reader)),
                         Err(e) => return Some((Err(e), State::Done)),
                     },
@@ -88,7 +88,13 @@ pub(crate) fn pages<'a, T: Transport>(
 }
 
 /// Sends the stream request; a refusal is the error its single request would be.
-async fn open(inner: &Inner, table: &str, request: PullRequest) -> Result<Reader, TransportError> {
+/// `count`: the server counts (discovery says so); ask it to, for a progress bar.
+async fn open(
+    inner: &Inner,
+    table: &str,
+    request: PullRequest,
+    count: bool,
+) -> Result<Reader, TransportError> {
     let malformed = |message: String| TransportError::Malformed { message };
     let mut url = inner
         .base
@@ -105,6 +111,10 @@ async fn open(inner: &Inner, table: &str, request: PullRequest) -> Result<Reader
     // The server bounds the answer itself; `$top` would bound it to one page.
     url.query_pairs_mut()
         .extend_pairs(query.into_iter().filter(|(k, _)| k != "$top"));
+    if count {
+        url.query_pairs_mut()
+            .append_pair("$inlinecount", "allpages");
+    }
     let call = Call::new(Method::GET, url);
     let what = format!("{} stream", call.describe());
     let schema = inner.schema(table);
@@ -128,6 +138,7 @@ async fn open(inner: &Inner, table: &str, request: PullRequest) -> Result<Reader
         page_bytes: (max_line / 4).max(1),
         pending: None,
         ended: false,
+        total: None,
     })
 }
 
@@ -148,12 +159,18 @@ struct Reader {
     /// An error to give after the page of rows that came before it.
     pending: Option<TransportError>,
     ended: bool,
+    /// The count line's figure, until the next page carries it.
+    total: Option<u64>,
 }
 
 /// What one line was.
 enum Line {
     Row(Record, Watermark),
-    End { more: bool },
+    /// How many rows the answer has to go (before its first row).
+    Count(u64),
+    End {
+        more: bool,
+    },
 }
 
 impl Reader {
@@ -187,9 +204,11 @@ impl Reader {
                                 records,
                                 last,
                                 more: true,
+                                total: self.total.take(),
                             }));
                         }
                     }
+                    Ok(Line::Count(rows)) => self.total = Some(rows),
                     Ok(Line::End { more }) => {
                         self.ended = true;
                         if records.is_empty() && more {
@@ -200,6 +219,7 @@ impl Reader {
                             records,
                             last,
                             more,
+                            total: self.total.take(),
                         }));
                     }
                     Err(e) => return Some(self.fail(records, last, e)),
@@ -257,6 +277,7 @@ impl Reader {
             records,
             last,
             more: true,
+            total: self.total.take(),
         })
     }
 
@@ -267,6 +288,7 @@ impl Reader {
         if let Some(c) = control(text) {
             return match c {
                 Ok(Control::End { more }) => Ok(Line::End { more }),
+                Ok(Control::Count { rows }) => Ok(Line::Count(rows)),
                 Ok(Control::Error { status, message }) => Err(match status {
                     401 | 403 => TransportError::Unauthorized { status, message },
                     _ => TransportError::Server { status, message },

@@ -30,12 +30,16 @@ pub const ERROR: &str = "@error";
 ///
 /// ```
 /// let s: sync_http::wire::stream::StreamLimits = serde_json::from_str(r#"{"max_rows":100000}"#).unwrap();
-/// assert_eq!(s.max_rows, 100_000);
+/// assert_eq!((s.max_rows, s.count), (100_000, false), "a server that does not say cannot count");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamLimits {
     /// The most rows one answer carries; an answer that stops there says more follow.
     pub max_rows: u64,
+    /// The server answers `$inlinecount=allpages` on a stream with a count line first
+    /// ([`Control::Count`]).
+    #[serde(default)]
+    pub count: bool,
 }
 
 /// A control line.
@@ -47,6 +51,14 @@ pub enum Control {
     End {
         /// Rows follow the last one sent.
         more: bool,
+    },
+    /// `{"@count":{"rows":...}}`: sent first when the request asked
+    /// (`$inlinecount=allpages`): how many rows match the request from its start, so
+    /// that a client can show a progress bar with a total.
+    #[serde(rename = "@count")]
+    Count {
+        /// Rows matching the request (its filter, after its keyset start).
+        rows: u64,
     },
     /// `{"@error":{"status":...,"message":...}}`: the answer failed after its rows
     /// began; `status` is what a single request failing so would have been answered.
@@ -62,6 +74,16 @@ pub enum Control {
 /// The end line, with its newline.
 pub fn end_line(more: bool) -> Vec<u8> {
     line(&Control::End { more })
+}
+
+/// The count line, with its newline.
+///
+/// ```
+/// let l = sync_http::wire::stream::count_line(100_000);
+/// assert_eq!(l, b"{\"@count\":{\"rows\":100000}}\n");
+/// ```
+pub fn count_line(rows: u64) -> Vec<u8> {
+    line(&Control::Count { rows })
 }
 
 /// The error line, with its newline.

@@ -17,9 +17,13 @@ fn lines(text: &str) -> (Vec<Json>, Option<Json>) {
     );
     let mut rows = Vec::new();
     let mut control = None;
-    for line in text.lines() {
+    for (n, line) in text.lines().enumerate() {
         let v: Json = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(control.is_none(), "nothing after the control line: {line}");
+        if v.get("@count").is_some() {
+            assert_eq!(n, 0, "the count comes first: {text}");
+            continue;
+        }
         if v.get("@end").is_some() || v.get("@error").is_some() {
             control = Some(v);
         } else {
@@ -129,6 +133,32 @@ async fn same_rows_as_pages(db: Db) {
     // The app's own condition, and-ed with the keyset.
     let (rows, _) = stream(&env, "S", &query(None, &[("$filter", "n lt 0")])).await;
     assert_eq!(rows.len(), 3);
+    // Asked, the stream counts first: the rows from its start, past its own bound.
+    assert_eq!(d.json["stream"]["count"], true, "{}", d.text);
+    let counted = |q: String| {
+        let env = &env;
+        async move {
+            let r = env
+                .get(&format!(
+                    "/tablesync/v1/stream/S?{q}&%24inlinecount=allpages"
+                ))
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let first: Json = serde_json::from_str(r.text.lines().next().unwrap()).unwrap();
+            (first["@count"]["rows"].as_u64(), lines(&r.text).0.len())
+        }
+    };
+    assert_eq!(counted(query(None, &[])).await, (Some(60), 25));
+    let third = mark(&paged[2]);
+    assert_eq!(
+        counted(query(Some((&third.0, &third.1)), &[])).await,
+        (Some(57), 25),
+        "after the third row"
+    );
+    assert_eq!(
+        counted(query(None, &[("$filter", "n lt 0")])).await,
+        (Some(3), 3)
+    );
     env.stop().await;
 }
 
@@ -150,7 +180,6 @@ async fn refusals(db: Db) {
     for (q, says) in [
         ("$skip=1", "$skip"),
         ("$select=id", "$select"),
-        ("$inlinecount=allpages", "$inlinecount"),
         ("$orderby=id%20desc", "$orderby"),
         ("$top=101", "$top"),
         ("$filter=n%20eq", "$filter"),
