@@ -27,7 +27,6 @@ use sync_core::transport::{ChangeStream, NetworkKind, Poke, TransportError};
 use super::answer;
 use super::inner::Inner;
 use super::send::{Call, Reply, error_chain, network_kind};
-use super::token::{TokenHeader, token_value};
 use crate::wire::feed::{
     CONTENT_TYPE, EventReader, FEED_PATH, FeedLimits, LAST_EVENT_ID, TABLES_PARAM,
 };
@@ -145,24 +144,8 @@ impl Inner {
         call: &Call,
         last_event_id: Option<&str>,
     ) -> Result<reqwest::Request, TransportError> {
-        let mut headers = self.headers.clone();
-        if let Some(token) = self.token() {
-            let unauthorized = |reason: String| TransportError::Unauthorized {
-                status: 401,
-                message: format!("the bearer token cannot be sent: {reason}"),
-            };
-            if matches!(
-                self.token_header,
-                TokenHeader::Authorization | TokenHeader::Both
-            ) {
-                let v = token_value(&format!("Bearer {token}")).map_err(unauthorized)?;
-                headers.insert(header::AUTHORIZATION, v);
-            }
-            if matches!(self.token_header, TokenHeader::ZumoAuth | TokenHeader::Both) {
-                let v = token_value(&token).map_err(unauthorized)?;
-                headers.insert(header::HeaderName::from_static("x-zumo-auth"), v);
-            }
-        }
+        let token = self.token();
+        let mut headers = self.credentials(token.as_deref())?;
         headers.insert(header::ACCEPT, HeaderValue::from_static(CONTENT_TYPE));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(id) = last_event_id {

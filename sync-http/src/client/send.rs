@@ -237,11 +237,9 @@ impl Inner {
         Ok(Ok(body))
     }
 
-    fn request(
-        &self,
-        call: &Call,
-        token: Option<&str>,
-    ) -> Result<reqwest::Request, TransportError> {
+    /// The transport's fixed headers with the credentials of `token`, as every
+    /// request carries them (the change feed's too).
+    pub(crate) fn credentials(&self, token: Option<&str>) -> Result<HeaderMap, TransportError> {
         let mut headers = self.headers.clone();
         if let Some(token) = token {
             let unauthorized = |reason: String| TransportError::Unauthorized {
@@ -260,6 +258,15 @@ impl Inner {
                 headers.insert(header::HeaderName::from_static("x-zumo-auth"), v);
             }
         }
+        Ok(headers)
+    }
+
+    fn request(
+        &self,
+        call: &Call,
+        token: Option<&str>,
+    ) -> Result<reqwest::Request, TransportError> {
+        let mut headers = self.credentials(token)?;
         if let Some(v) = &call.if_match {
             headers.insert(header::IF_MATCH, v.clone());
         }
