@@ -85,6 +85,19 @@ async fn http_transport_hears_pokes_from_the_server_and_resumes() {
         matches!(refused, TransportError::Unauthorized { .. }),
         "{refused:?}"
     );
+    // A stale token is refreshed once, as for any request, and the feed opens.
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    let stale = HttpTransport::builder(server.url())
+        .bearer_token("expired")
+        .token_refresher(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok(KEY.to_owned()) }
+        })
+        .build()
+        .unwrap();
+    assert!(stale.change_feed(tables(), None).await.unwrap().is_some());
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "refreshed once");
     // A server that stops ends the feed; the caller opens it again later.
     server.shutdown().await.unwrap();
     let end = next(&mut feed, Duration::from_secs(5)).await;

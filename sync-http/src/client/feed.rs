@@ -13,9 +13,10 @@
 //! heartbeats ends it with a `Network` error of kind `Timeout`. An event or line past
 //! [`MAX_EVENT_BYTES`] ends it with `ResponseTooLarge`, so a hostile server cannot make
 //! the client buffer without limit. A poke naming a table the caller did not ask about
-//! is dropped. Opening is not retried and does not refresh the token: a 401 is
-//! `Unauthorized` and a refusal is the error its status says; the caller opens the feed
-//! again with backoff, as after any end.
+//! is dropped. Opening is not retried, except once after a 401 when the transport has a
+//! token refresher (as every request does): a second 401 is `Unauthorized`, any other
+//! refusal the error its status says; the caller opens the feed again with backoff, as
+//! after any end.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -83,19 +84,33 @@ impl Inner {
             .append_pair(TABLES_PARAM, &tables.join(","));
         let call = Call::new(Method::GET, url);
         let what = format!("{} feed", call.describe());
-        let request = self.feed_request(&call, last_event_id.as_deref())?;
-        let started = std::time::Instant::now();
-        let mut response = self.client.execute(request).await.map_err(|e| {
-            let message = format!("{what}: {}", error_chain(&e));
-            TransportError::network_from(network_kind(&e), message, e)
-        })?;
-        tracing::debug!(
-            path = %call.url.path(),
-            status = response.status().as_u16(),
-            millis = started.elapsed().as_millis() as u64,
-            "feed request answered"
-        );
-        let status = response.status();
+        let mut refreshed = false;
+        let (mut response, status) = loop {
+            let token = self.token();
+            let request = self.feed_request(&call, last_event_id.as_deref())?;
+            let started = std::time::Instant::now();
+            let response = self.client.execute(request).await.map_err(|e| {
+                let message = format!("{what}: {}", error_chain(&e));
+                TransportError::network_from(network_kind(&e), message, e)
+            })?;
+            let status = response.status();
+            tracing::debug!(
+                path = %call.url.path(),
+                status = status.as_u16(),
+                millis = started.elapsed().as_millis() as u64,
+                "feed request answered"
+            );
+            if status == StatusCode::UNAUTHORIZED
+                && !refreshed
+                && let Some(refresh) = &self.refresher
+            {
+                // The token may have expired: ask for a new one once, as any request.
+                refreshed = true;
+                self.refresh(refresh, token).await?;
+                continue;
+            }
+            break (response, status);
+        };
         if status != StatusCode::OK {
             let headers = std::mem::take(response.headers_mut());
             let body = bounded_body(&mut response).await;

@@ -296,7 +296,7 @@ impl Inner {
 
     /// Asks the refresher for a new token, unless another request already replaced
     /// the token this one was refused with.
-    async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         refresh: &TokenRefresher,
         refused: Option<String>,
