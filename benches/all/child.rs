@@ -101,14 +101,17 @@ pub fn run() {
 
 /// `VmHWM`: this process's peak resident set.
 fn peak_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    status_kib("self", "VmHWM").unwrap_or(0)
+}
+
+/// A memory figure (`VmHWM`, `VmRSS`, ...) of a process (`self` or a pid), in KiB,
+/// from its `/proc/<process>/status`.
+pub fn status_kib(process: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 async fn engine(url: &str, db: &Path, page: u32) -> (Duration, usize) {

@@ -176,11 +176,7 @@ async fn open_feeds(url: &str, n: usize) -> Result<Vec<tokio::net::TcpStream>, S
 
 /// A process's resident memory now, from /proc.
 fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    crate::child::status_kib(&pid.to_string(), "VmRSS")
 }
 
 /// p50 and p99 of one bare GET, in ms.

@@ -14,7 +14,7 @@ use crate::device::Device;
 use crate::output::{cell, count, say};
 
 /// The query id of the app's one pull: everything in the table.
-const ALL: &str = "all";
+pub const ALL: &str = "all";
 
 pub async fn push(device: &Device) -> anyhow::Result<()> {
     let report = device.ctx.push().await.map_err(|e| device.explain(e))?;

@@ -14,9 +14,7 @@ use tokio::time::Instant;
 use crate::device::Device;
 use crate::items;
 use crate::output::{count, say};
-
-/// The query id of the app's one pull: everything in the table (as `todo pull`).
-const ALL: &str = "all";
+use crate::sync::ALL;
 
 pub async fn watch(device: &Device, poll: Duration) -> anyhow::Result<()> {
     device.todos.register_pull(ALL, None).await?;

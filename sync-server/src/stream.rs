@@ -88,10 +88,7 @@ pub(crate) async fn rows(
         rows.first = Some(rows.read().await?);
     }
     rows.query.count = false;
-    let count = counted
-        .then(|| rows.first.as_ref().and_then(|p| p.count))
-        .flatten()
-        .or(counted.then_some(0));
+    let count = counted.then(|| rows.first.as_ref().and_then(|p| p.count).unwrap_or(0));
     let head = count.map(|n| Bytes::from(count_line(n)));
     let body = futures_util::stream::unfold((head, rows), |(head, mut rows)| async move {
         if let Some(head) = head {

@@ -107,7 +107,7 @@ async fn pull_in_span<S: Store, T: Transport>(
     // The watermark this pull believes is stored; each page's transaction checks it.
     let mut after = this.stored_watermark().await?;
     // Each turn reads one stream of pages, opened after the stored watermark.
-    while this.stream(&mut report, &mut after).await? == Stream::Reopen {}
+    while this.stream(&mut report, &mut after).await? == Ended::Reopen {}
     tracing::debug!(
         received = report.received,
         pages = report.pages,
@@ -162,7 +162,7 @@ struct Pull<'a, S, T> {
 
 /// How one stream of pages ended.
 #[derive(Debug, PartialEq, Eq)]
-enum Stream {
+enum Ended {
     /// Open another after the last stored page (the stream broke, the server ended it
     /// at its bound, or the watermark moved under it).
     Reopen,
@@ -196,7 +196,7 @@ impl<S: Store, T: Transport> Pull<'_, S, T> {
         &self,
         report: &mut PullReport,
         after: &mut Option<Watermark>,
-    ) -> Result<Stream, SyncError> {
+    ) -> Result<Ended, SyncError> {
         if report.pages >= self.max_pages {
             return Err(limit(report));
         }
@@ -214,8 +214,8 @@ impl<S: Store, T: Transport> Pull<'_, S, T> {
         loop {
             let page = match self.next(ahead.take().flatten(), stored, more)? {
                 Next::Page(page) => page,
-                Next::Reopen => return Ok(Stream::Reopen),
-                Next::Done => return Ok(Stream::Done),
+                Next::Reopen => return Ok(Ended::Reopen),
+                Next::Done => return Ok(Ended::Done),
             };
             let n = page.records.len();
             more = page.more;
@@ -254,7 +254,7 @@ impl<S: Store, T: Transport> Pull<'_, S, T> {
                 // stream was opened: nothing was written; start again from the stored one.
                 tracing::debug!("the watermark moved under this pull; starting again from it");
                 *after = self.stored_watermark().await?;
-                return Ok(Stream::Reopen);
+                return Ok(Ended::Reopen);
             };
             stored += 1;
             if last.is_some() {
@@ -262,7 +262,7 @@ impl<S: Store, T: Transport> Pull<'_, S, T> {
             }
             self.count(report, n, applied);
             if !more || n == 0 {
-                return Ok(Stream::Done);
+                return Ok(Ended::Done);
             }
             if !read_on {
                 return Err(limit(report));

@@ -114,11 +114,8 @@ pub(crate) fn refusal(
 /// park a client for longer).
 fn retry_after(reply: &Reply) -> Option<std::time::Duration> {
     let header = reply.headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    let policy = super::retry::RetryPolicy {
-        max_retry_after: std::time::Duration::from_secs(3600),
-        ..super::retry::RetryPolicy::default()
-    };
-    policy.retry_after(header, chrono::Utc::now())
+    super::retry::parse_retry_after(header, chrono::Utc::now())
+        .map(|d| d.min(std::time::Duration::from_secs(3600)))
 }
 
 /// A single-row answer must be about the row asked for. A row with another id (from a

@@ -69,7 +69,7 @@ impl RetryPolicy {
 }
 
 /// `Retry-After` as delay-seconds or as an HTTP date (a date in the past is no wait).
-fn parse_retry_after(header: &str, now: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn parse_retry_after(header: &str, now: DateTime<Utc>) -> Option<Duration> {
     let h = header.trim();
     if let Ok(secs) = h.parse::<u64>() {
         return Some(Duration::from_secs(secs));
